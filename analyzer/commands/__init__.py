@@ -1,0 +1,1 @@
+"""Built-in command plugins: each module implements ``register_commands``."""

@@ -1,0 +1,128 @@
+"""``analyzer report daily|session|blocks``: usage tables, JSON and CSV."""
+
+from __future__ import annotations
+
+import click
+from click_default_group import DefaultGroup
+
+from .. import hookimpl, reports, windows
+from ..output import emit_csv, emit_json, money, short_tokens, table, tokens
+from .options import db_option, filter_options, format_options, open_store
+
+DAILY_COLUMNS = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+                 "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]  # fmt: skip
+
+
+def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
+    rows = reports.daily(db, filters, period=period)
+    key = {"day": "date", "week": "week", "month": "month"}[period]
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if fmt == "csv":
+        emit_csv(rows, [key if c == "date" else c for c in DAILY_COLUMNS] + ["unpriced_requests"])
+        return
+    if not rows:
+        click.echo("No usage recorded in this range. Run `analyzer ingest` first?")
+        return
+    body = [
+        [r[key], r["agent"], tokens(r["requests"]), tokens(r["prompts"]), tokens(r["input_tokens"]),
+         tokens(r["cache_read_tokens"]), tokens(r["cache_write_tokens"]), tokens(r["output_tokens"]),
+         tokens(r["total_tokens"]), money(r)]
+        for r in rows
+    ]  # fmt: skip
+    totals = _sum(rows)
+    body.append(["Total", "", tokens(totals["requests"]), tokens(totals["prompts"]), tokens(totals["input_tokens"]),
+                 tokens(totals["cache_read_tokens"]), tokens(totals["cache_write_tokens"]),
+                 tokens(totals["output_tokens"]), tokens(totals["total_tokens"]), money(totals)])  # fmt: skip
+    headers = [key.capitalize(), "Agent", "Requests", "Prompts", "Input", "Cache read", "Cache write", "Output",
+               "Total tokens", "Cost (API)"]  # fmt: skip
+    click.echo(table(body, headers, align="ll" + "r" * 8))
+    if totals["unpriced_requests"]:
+        click.echo(f"? = cost unknown: {totals['unpriced_requests']} requests use models with no known price "
+                   "(`analyzer db status` lists them).")  # fmt: skip
+
+
+def _sum(rows: list[dict]) -> dict:
+    fields = ["requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+              "reasoning_tokens", "total_tokens", "cost_usd_known", "unpriced_requests"]  # fmt: skip
+    totals = {f: sum(r.get(f) or 0 for r in rows) for f in fields}
+    totals["cost_usd"] = None if totals["unpriced_requests"] else totals["cost_usd_known"]
+    return totals
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.group(name="report", cls=DefaultGroup, default="daily", default_if_no_args=True)
+    def report():
+        """Usage reports: daily (default), session, blocks."""
+
+    @report.command(name="daily")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_daily(filters, fmt, db_path):
+        """Usage per local day and agent: requests, prompts, tokens, API cost."""
+        print_daily(open_store(db_path), filters, fmt)
+
+    @report.command(name="session")
+    @click.option("--id", "session_id", help="Only this session id.")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_session(session_id, filters, fmt, db_path):
+        """Usage per session, latest first (subagent calls included and counted apart)."""
+        rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
+        if fmt == "json":
+            emit_json(rows)
+            return
+        if fmt == "csv":
+            emit_csv(rows)
+            return
+        if not rows:
+            click.echo("No sessions in this range.")
+            return
+        body = [
+            [reports.to_local(r["last_ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
+             _project(r["project"]), tokens(r["prompts"]), tokens(r["requests"]), tokens(r["sidechain_requests"]),
+             short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
+             short_tokens(r["output_tokens"]), money(r)]
+            for r in rows
+        ]  # fmt: skip
+        click.echo(table(body, ["Last activity", "Agent", "Session", "Project", "Prompts", "Requests", "Subagent",
+                                "Input+write", "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 7))  # fmt: skip
+
+    @report.command(name="blocks")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_blocks(filters, fmt, db_path):
+        """5-hour blocks per agent (estimated: first request floored to the hour)."""
+        rows = windows.blocks(open_store(db_path), filters)
+        if fmt == "json":
+            emit_json(rows)
+            return
+        if fmt == "csv":
+            emit_csv(rows)
+            return
+        if not rows:
+            click.echo("No usage in this range.")
+            return
+        body = [
+            [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
+             r["agent"], r["kind"], tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
+             short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]),
+             short_tokens(r["output_tokens"]), short_tokens(r["total_tokens"]), money(r)]
+            for r in rows
+        ]  # fmt: skip
+        click.echo(table(body, ["Block start", "Agent", "Window", "Prompts", "Requests", "Input", "Cache read",
+                                "Cache write", "Output", "Total", "Cost (API)"], align="lll" + "r" * 8))  # fmt: skip
+        if any(r["is_active"] for r in rows):
+            click.echo("* active block")
+
+
+def _project(path: str | None) -> str:
+    if not path:
+        return "-"
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    return tail[:24]

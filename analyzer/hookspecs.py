@@ -1,0 +1,37 @@
+"""Hook specifications: the whole contract between the analyser and its plugins.
+
+Built-in parsers and commands are plugins too: they implement these hooks in
+modules listed in ``analyzer.plugins.DEFAULT_PLUGINS``. Third-party plugins
+publish an entry point in the ``analyzer`` group and implement the same hooks.
+Registration hooks receive a ``register`` callback, as in llm and datasette.
+"""
+
+from pluggy import HookimplMarker, HookspecMarker
+
+hookspec = HookspecMarker("analyzer")
+hookimpl = HookimplMarker("analyzer")
+
+
+@hookspec
+def register_parsers(register):
+    "Register log parsers, e.g. register(ClaudeCodeParser())"
+
+
+@hookspec
+def register_commands(cli):
+    "Add commands to the analyzer command-line group"
+
+
+@hookspec
+def register_quota_readers(register):
+    "Register readers of vendors' quota endpoints, e.g. register(KimiQuotaReader())"
+
+
+@hookspec
+def register_migrations(register):
+    "Register sqlite_utils.Migrations sets for tables a plugin owns"
+
+
+@hookspec
+def prepare_connection(conn):
+    "Modify a SQLite connection the analyser opened, e.g. add SQL functions"

@@ -1,0 +1,180 @@
+"""Reports: usage per local day, per session, per 5-hour block.
+
+SQLite knows no time zones, so day reports aggregate in SQL by 15-minute UTC
+buckets (every zone's offset is a multiple of 15 minutes) and Python adds the
+buckets up per local date. That keeps the work in SQL proportional to the
+number of requests and the work in Python proportional to active quarter-hours.
+
+Every report takes a ``Filters``: agents, and a ``[since, until)`` range of
+stored instants. Costs come from the ``priced_requests`` view: a group holding
+a request whose model has no price has ``cost_usd = None`` (unknown), with the
+known part and the count of unpriced requests alongside.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+
+import sqlite_utils
+
+from .pricing import refresh_model_prices
+from .timeutil import UTC, format_utc, parse_iso
+
+TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+
+
+@dataclass
+class Filters:
+    agents: tuple[str, ...] = ()
+    since: str | None = None  # stored instant, inclusive
+    until: str | None = None  # stored instant, exclusive
+    tz: tzinfo = field(default=UTC)
+
+    def where(self, column: str = "ts", agent_column: str = "agent") -> tuple[str, list]:
+        clauses, params = [], []
+        if self.agents:
+            clauses.append(f"{agent_column} in ({', '.join('?' * len(self.agents))})")
+            params.extend(self.agents)
+        if self.since:
+            clauses.append(f"{column} >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append(f"{column} < ?")
+            params.append(self.until)
+        return (" where " + " and ".join(clauses)) if clauses else "", params
+
+
+_BUCKET = "substr(ts, 1, 14) || printf('%02d', (cast(substr(ts, 15, 2) as integer) / 15) * 15)"
+
+
+def _bucket_start(bucket: str) -> datetime:
+    return datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+
+
+def _empty_row() -> dict:
+    return {"requests": 0, "prompts": 0, **{f: 0 for f in TOKEN_FIELDS}, "total_tokens": 0,
+            "cost_usd": 0.0, "unpriced_requests": 0}  # fmt: skip
+
+
+def _finish_cost(row: dict) -> dict:
+    known = round(row["cost_usd"], 6)
+    row["cost_usd_known"] = known
+    row["cost_usd"] = None if row["unpriced_requests"] else known
+    return row
+
+
+def ensure_prices(db: sqlite_utils.Database) -> None:
+    """Resolve prices for models seen since the last time (cheap when nothing is new)."""
+    if "model_prices" in db.table_names():
+        try:
+            with db.atomic():
+                refresh_model_prices(db)
+        except Exception:
+            # A reader on a store being written may not get the lock; costs of
+            # brand-new models then show as unknown until the next run.
+            pass
+
+
+def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -> list[dict]:
+    """One row per (local date, agent); ``period`` may be ``week`` or ``month`` too."""
+    ensure_prices(db)
+    where, params = filters.where()
+    sql = f"""
+        select agent, {_BUCKET} as bucket, count(*) as requests,
+          sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),
+          sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd is null)
+        from priced_requests {where}
+        group by agent, bucket
+    """
+    groups: dict[tuple[str, str], dict] = defaultdict(_empty_row)
+    for agent, bucket, n, inp, cr, cw, out, rea, cost, unpriced in db.execute(sql, params).fetchall():
+        label = period_label(_bucket_start(bucket), filters.tz, period)
+        row = groups[(label, agent)]
+        row["requests"] += n
+        row["input_tokens"] += inp
+        row["cache_read_tokens"] += cr
+        row["cache_write_tokens"] += cw
+        row["output_tokens"] += out
+        row["reasoning_tokens"] += rea
+        row["cost_usd"] += cost
+        row["unpriced_requests"] += unpriced
+    pwhere, pparams = filters.where()
+    for agent, bucket, n in db.execute(
+        f"select agent, {_BUCKET} as bucket, count(*) from prompts {pwhere} and is_sidechain = 0 group by agent, bucket"
+        if pwhere
+        else f"select agent, {_BUCKET} as bucket, count(*) from prompts where is_sidechain = 0 group by agent, bucket",
+        pparams,
+    ).fetchall():
+        label = period_label(_bucket_start(bucket), filters.tz, period)
+        groups[(label, agent)]["prompts"] += n
+    key_name = {"day": "date", "week": "week", "month": "month"}[period]
+    out = []
+    for (label, agent), row in sorted(groups.items()):
+        row["total_tokens"] = row["input_tokens"] + row["cache_read_tokens"] + row["cache_write_tokens"] + row["output_tokens"]
+        out.append({key_name: label, "agent": agent, **_finish_cost(row)})
+    return out
+
+
+def period_label(instant: datetime, tz: tzinfo, period: str) -> str:
+    local = instant.astimezone(tz).date()
+    if period == "day":
+        return local.isoformat()
+    if period == "week":
+        return (local - timedelta(days=local.weekday())).isoformat()  # weeks start on Monday
+    if period == "month":
+        return local.strftime("%Y-%m")
+    raise ValueError(period)
+
+
+def sessions(db: sqlite_utils.Database, filters: Filters, *, session_id: str | None = None) -> list[dict]:
+    """One row per (agent, session) with activity in the range, latest first."""
+    ensure_prices(db)
+    where, params = filters.where("r.ts", "r.agent")
+    if session_id:
+        where += (" and " if where else " where ") + "r.session_id = ?"
+        params.append(session_id)
+    sql = f"""
+        select r.agent, r.session_id, min(r.ts), max(r.ts), count(*), sum(r.is_sidechain),
+          sum(r.input_tokens), sum(r.cache_read_tokens), sum(r.cache_write_tokens), sum(r.output_tokens),
+          sum(r.reasoning_tokens), sum(coalesce(r.cost_usd, 0)), sum(r.cost_usd is null),
+          group_concat(distinct r.model), s.project, s.parent_session_id
+        from priced_requests r
+        left join sessions s on s.agent = r.agent and s.session_id = r.session_id
+        {where}
+        group by r.agent, r.session_id
+        order by max(r.ts) desc
+    """
+    prompt_counts = {
+        (a, s): n
+        for a, s, n in db.execute(
+            "select agent, session_id, count(*) from prompts where is_sidechain = 0 group by agent, session_id"
+        ).fetchall()
+    }
+    out = []
+    for (agent, sid, first, last, n, side, inp, cr, cw, o, rea, cost, unpriced, models, project, parent) in db.execute(
+        sql, params
+    ).fetchall():
+        row = {
+            "agent": agent, "session_id": sid, "project": project, "parent_session_id": parent,
+            "first_ts": first, "last_ts": last, "requests": n, "sidechain_requests": side,
+            "prompts": prompt_counts.get((agent, sid), 0),
+            "input_tokens": inp, "cache_read_tokens": cr, "cache_write_tokens": cw, "output_tokens": o,
+            "reasoning_tokens": rea, "total_tokens": inp + cr + cw + o,
+            "models": sorted(models.split(",")) if models else [],
+            "cost_usd": cost, "unpriced_requests": unpriced,
+        }  # fmt: skip
+        out.append(_finish_cost(row))
+    return out
+
+
+def to_local(instant: str | None, tz: tzinfo) -> str | None:
+    """A stored instant as local ISO text with offset, seconds precision."""
+    if not instant:
+        return None
+    return parse_iso(instant).astimezone(tz).isoformat(timespec="seconds")
+
+
+def utc_text(dt: datetime) -> str:
+    return format_utc(dt)

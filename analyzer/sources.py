@@ -1,0 +1,149 @@
+"""Finding log files and knowing whether one changed since it was last read.
+
+Discovery walks each parser's default roots (or the paths a user gives) and
+asks parsers which files are theirs: a cheap path test (``candidate``), then a
+look at the first bytes (``recognise``). A candidate no parser recognises is
+reported once per pass, by name.
+
+Identity: a file is the same file while its device and inode are the same and
+the bytes already read are unchanged. Two fingerprints check the latter: the
+first bytes of the file, and the bytes just before the consumed offset (an
+in-place rewrite that drops lines in the middle, as Claude Code does on resume,
+keeps the head but moves that tail). A changed identity means "read again from
+the start", which upserts make safe. A file that vanished from one path while
+a file with its device and inode and head appeared at another was moved
+(Codex archives sessions that way): its offset moves with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+HEAD_BYTES = 64 * 1024
+FINGERPRINT_BYTES = 1024
+TAIL_BYTES = 256
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file and the parser that will read it."""
+
+    path: Path
+    parser: object
+    root: Path | None
+
+
+@dataclass
+class Discovery:
+    found: list[Found]
+    unrecognised: list[tuple[Path, str]]  # (path, which parsers looked at it)
+    missing_roots: list[Path]
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath, name)
+
+
+def discover(parsers: list, env: Mapping[str, str], paths: Iterable[Path] | None = None) -> Discovery:
+    """Every (file, parser) to ingest: from the parsers' roots, or from ``paths``."""
+    found: list[Found] = []
+    unrecognised: list[tuple[Path, str]] = []
+    missing: list[Path] = []
+    seen: set[Path] = set()
+
+    def offer(path: Path, candidates: list, root: Path | None, explicit: bool) -> None:
+        try:
+            resolved = path.resolve()
+        except OSError:
+            return
+        if resolved in seen:
+            return
+        interested = [p for p in candidates if _safe(p.candidate, path)]
+        if not interested:
+            if explicit:
+                unrecognised.append((path, "no parser reads files of this kind"))
+            return
+        try:
+            if path.stat().st_size == 0:
+                return  # nothing written yet; it will be looked at again
+            head = read_head(path)
+        except OSError:
+            return
+        for parser in interested:
+            if _safe(parser.recognise, path, head):
+                seen.add(resolved)
+                found.append(Found(path, parser, root))
+                return
+        unrecognised.append((path, ", ".join(p.name for p in interested)))
+
+    if paths:
+        for given in paths:
+            given = Path(given).expanduser()
+            if not given.exists():
+                missing.append(given)
+                continue
+            for path in _walk(given):
+                offer(path, parsers, given if given.is_dir() else None, explicit=given.is_file())
+    else:
+        for parser in parsers:
+            for root in _safe(parser.roots, env) or []:
+                root = Path(root)
+                if not root.exists():
+                    missing.append(root)
+                    continue
+                for path in _walk(root):
+                    offer(path, [parser], root, explicit=False)
+    return Discovery(found, unrecognised, missing)
+
+
+def _safe(fn, *args):
+    """Call a parser method; a third-party parser's bug must not stop discovery."""
+    try:
+        return fn(*args)
+    except Exception:
+        return None
+
+
+def fingerprint(path: Path, length: int) -> str:
+    """``"<n>:<sha1 of the first n bytes>"``, n at most FINGERPRINT_BYTES."""
+    n = min(length, FINGERPRINT_BYTES)
+    with open(path, "rb") as f:
+        data = f.read(n)
+    return f"{len(data)}:{hashlib.sha1(data).hexdigest()}"
+
+
+def tail_fingerprint(path: Path, offset: int) -> str:
+    """sha1 of the TAIL_BYTES ending at ``offset`` (the end of what was consumed)."""
+    start = max(0, offset - TAIL_BYTES)
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(offset - start)
+    return hashlib.sha1(data).hexdigest()
+
+
+def head_matches(path: Path, stored: str | None) -> bool:
+    if not stored:
+        return True
+    try:
+        n_text, _, digest = stored.partition(":")
+        n = int(n_text)
+    except ValueError:
+        return False
+    with open(path, "rb") as f:
+        data = f.read(n)
+    return len(data) == n and hashlib.sha1(data).hexdigest() == digest

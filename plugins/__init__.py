@@ -1,0 +1,1 @@
+"""Integrations with other programs: Datasette, Claude Code, vendor quota endpoints."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: every test runs offline in a temporary HOME, never on real logs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from analyzer import store
+from analyzer.ingest import Ingester
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+AGENT_ENV = (
+    "CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME", "QWEN_RUNTIME_DIR",
+    "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ",
+)  # fmt: skip
+
+
+def pytest_report_header(config):
+    import sqlite_utils
+
+    return f"sqlite {sqlite3.sqlite_version}, sqlite-utils {sqlite_utils.__version__ if hasattr(sqlite_utils, '__version__') else '?'}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """A fresh HOME with no agent logs; third-party plugins not loaded."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in AGENT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANALYZER_LOAD_PLUGINS", "")
+    monkeypatch.setenv("ANALYZER_DB", str(tmp_path / "store" / "usage.db"))
+    return home
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "test.db")
+
+
+def ingest_home(db, home: Path, **env):
+    """One ingest pass with ``home`` as HOME (the agents' default folders)."""
+    return Ingester(db, env={"HOME": str(home), **env}).run()
+
+
+def totals(db, agent: str | None = None) -> dict:
+    where = "where agent = ?" if agent else ""
+    params = [agent] if agent else []
+    row = db.execute(
+        f"select count(*), coalesce(sum(input_tokens), 0), coalesce(sum(cache_read_tokens), 0),"
+        f" coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(reasoning_tokens), 0),"
+        f" coalesce(sum(is_sidechain), 0) from requests {where}",
+        params,
+    ).fetchone()
+    prompts = db.execute(f"select count(*) from prompts {where}", params).fetchone()[0]
+    hits = db.execute(f"select count(*) from limit_hits {where}", params).fetchone()[0]
+    readings = db.execute(f"select count(*) from quota_readings {where}", params).fetchone()[0]
+    return {
+        "requests": row[0], "input_tokens": row[1], "cache_read_tokens": row[2], "cache_write_tokens": row[3],
+        "output_tokens": row[4], "reasoning_tokens": row[5], "sidechain_requests": row[6],
+        "prompts": prompts, "limit_hits": hits, "quota_readings": readings,
+    }  # fmt: skip
+
+
+def expected_totals(case_dir: Path) -> dict:
+    return json.loads((case_dir / "expected.json").read_text())
+
+
+def check_totals(db, expected: dict, agent: str | None = None) -> None:
+    """Assert every total the fixture's expected.json names."""
+    got = totals(db, agent)
+    for name, value in expected.items():
+        if name in got:
+            assert got[name] == value, f"{name}: got {got[name]}, expected {value}"
