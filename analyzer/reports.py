@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+import sqlite3
 
 import sqlite_utils
 
@@ -66,14 +67,17 @@ def _finish_cost(row: dict) -> dict:
 
 
 def ensure_prices(db: sqlite_utils.Database) -> None:
-    """Resolve prices for models seen since the last time (cheap when nothing is new)."""
-    if "model_prices" in db.table_names():
+    """Resolve prices for models seen since the last time (cheap when nothing is new).
+
+    A bad price override file raises ``PriceFileError`` (commands turn it into a
+    clear message); a store locked by a writer is not an error: costs of
+    brand-new models then show as unknown until the next run.
+    """
+    if "price_tiers" in db.table_names():
         try:
             with db.atomic():
                 refresh_model_prices(db)
-        except Exception:
-            # A reader on a store being written may not get the lock; costs of
-            # brand-new models then show as unknown until the next run.
+        except sqlite3.OperationalError:
             pass
 
 
