@@ -83,6 +83,7 @@ def m002_plans(db):
             source text,
             as_of text,
             note text,
+            is_primary integer not null default 0,
             primary key (plan_id, window_minutes, unit, basis)
         )"""
     )

@@ -1,4 +1,4 @@
-"""``analyzer report daily|session|blocks``: usage tables, JSON and CSV."""
+"""``analyzer report daily|weekly|monthly|session|blocks|prompts|limits``: usage tables, JSON and CSV."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _sum(rows: list[dict]) -> dict:
 def register_commands(cli):
     @cli.group(name="report", cls=DefaultGroup, default="daily", default_if_no_args=True)
     def report():
-        """Usage reports: daily (default), session, blocks."""
+        """Usage reports: daily (default), weekly, monthly, session, blocks, prompts, limits."""
 
     @report.command(name="daily")
     @filter_options
@@ -97,8 +97,37 @@ def register_commands(cli):
     @format_options()
     @db_option
     def report_blocks(filters, fmt, db_path):
-        """5-hour blocks per agent (estimated: first request floored to the hour)."""
-        rows = windows.blocks(open_store(db_path), filters)
+        """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
+        print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
+
+    @report.command(name="weekly")
+    @click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_weekly(calendar, filters, fmt, db_path):
+        """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
+        db = open_store(db_path)
+        if calendar:
+            print_daily(db, filters, fmt, period="week")
+        else:
+            print_windows(db, filters, fmt, windows.WEEK)
+
+    @report.command(name="monthly")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_monthly(filters, fmt, db_path):
+        """Usage per calendar month (in --tz) and agent."""
+        print_daily(open_store(db_path), filters, fmt, period="month")
+
+    @report.command(name="prompts")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_prompts(filters, fmt, db_path):
+        """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
+        rows = reports.prompts(open_store(db_path), filters)
         if fmt == "json":
             emit_json(rows)
             return
@@ -106,19 +135,73 @@ def register_commands(cli):
             emit_csv(rows)
             return
         if not rows:
-            click.echo("No usage in this range.")
+            click.echo("No prompts in this range.")
             return
-        body = [
-            [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
-             r["agent"], r["kind"], tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
-             short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]),
-             short_tokens(r["output_tokens"]), short_tokens(r["total_tokens"]), money(r)]
-            for r in rows
-        ]  # fmt: skip
-        click.echo(table(body, ["Block start", "Agent", "Window", "Prompts", "Requests", "Input", "Cache read",
-                                "Cache write", "Output", "Total", "Cost (API)"], align="lll" + "r" * 8))  # fmt: skip
-        if any(r["is_active"] for r in rows):
-            click.echo("* active block")
+        body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
+                 _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
+                 short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
+                 short_tokens(r["output_tokens"]), money(r)] for r in rows]  # fmt: skip
+        click.echo(table(body, ["Time", "Agent", "Session", "Project", "Chars", "Requests", "Input+write",
+                                "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 6))  # fmt: skip
+
+    @report.command(name="limits")
+    @filter_options
+    @format_options()
+    @db_option
+    def report_limits(filters, fmt, db_path):
+        """Every limit hit: when, which window, and how long until it reset."""
+        rows = reports.limit_hits(open_store(db_path), filters)
+        if fmt == "json":
+            emit_json(rows)
+            return
+        if fmt == "csv":
+            emit_csv(rows)
+            return
+        if not rows:
+            click.echo("No limit hits recorded in this range.")
+            return
+        names = {300: "5h", 10080: "week"}
+        body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"],
+                 names.get(r["window_minutes"], "?" if r["window_minutes"] is None else f"{r['window_minutes']}m")
+                 + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
+                 reports.to_local(r["reset_at"], filters.tz)[:16].replace("T", " ") if r["reset_at"] else "?",
+                 _wait(r["minutes_until_reset"]), (r["model"] or "-")[:28]] for r in rows]  # fmt: skip
+        click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
+
+
+def print_windows(db, filters, fmt: str, minutes: int) -> None:
+    rows = windows.windows(db, filters, minutes=minutes)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if fmt == "csv":
+        emit_csv(rows)
+        return
+    if not rows:
+        click.echo("No usage in this range.")
+        return
+    body = [
+        [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
+         reports.to_local(r["end"], filters.tz)[:16].replace("T", " "), r["agent"], r["kind"],
+         tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
+         short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]), short_tokens(r["output_tokens"]),
+         short_tokens(r["total_tokens"]), "-" if r["max_used_percent"] is None else f"{r['max_used_percent']:g}%",
+         money(r)]
+        for r in rows
+    ]  # fmt: skip
+    click.echo(table(body, ["Start", "Resets", "Agent", "Window", "Prompts", "Requests", "Input", "Cache read",
+                            "Cache write", "Output", "Total", "Max used", "Cost (API)"], align="llll" + "r" * 9))  # fmt: skip
+    if any(r["is_active"] for r in rows):
+        click.echo("* active window")
+    click.echo("anchored: the vendor gave the reset time; estimated: reconstructed from the requests.")
+
+
+def _wait(minutes: float | None) -> str:
+    if minutes is None:
+        return "?"
+    if minutes >= 120:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.0f} min"
 
 
 def _project(path: str | None) -> str:
