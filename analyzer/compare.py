@@ -18,10 +18,13 @@ tokens per request). Per period (5 hours, a week, 30 days) a plan allows the
 smallest of its windows' limits, each window repeated back to back as often as
 it fits in the period (``limit x period / window`` when the window is shorter).
 
-Value: the plan's monthly maximum in requests times the user's mean API cost
-per request (the user's own models at their list prices, as billed) is what
-that use would cost at API prices; divided by the fee it says "worth N times
-its fee". The user's actual usage, scaled to 30 days, is priced the same way.
+Value: the plan's monthly maximum in requests times the mean API cost of one
+of the user's requests (their token mix, as billed: a cache write at the
+5-minute rate) at the list price of the plan's own model (``price_model`` in
+the catalogue; the user's own models when the plan names none with a known
+price) is what that use would cost at API prices; divided by the fee it says
+"worth N times its fee". The user's actual usage, scaled to 30 days, is
+priced the same way ("your use").
 
 Fit: the user's recorded requests are replayed through every primary window
 of the plan (fixed windows from the first request floored to the hour, or a
@@ -36,6 +39,7 @@ from datetime import timedelta
 import sqlite_utils
 
 from .plans import Limit, Plan
+from .pricing import PriceSources, Tier, load_sources, resolve_all
 from .reports import Filters, ensure_prices
 from .timeutil import parse_iso
 
@@ -184,18 +188,40 @@ def _sliding(events: list[tuple[str, float]], minutes: int, limit: float) -> lis
     return hits
 
 
-def compare(plans: list[Plan], usage: dict) -> list[dict]:
+def _billed(tier: Tier, mode: str, r: tuple) -> float:
+    """One request's cost at ``tier`` as the vendor bills it (writes at the 5-minute rate)."""
+    write = tier.cache_write_5m if tier.cache_write_5m is not None else tier.input * (1.25 if mode == "anthropic" else 1.0)
+    read = tier.cache_read if tier.cache_read is not None else tier.input
+    return (r[2] * tier.input + r[3] * read + r[4] * write + r[5] * tier.output) / 1e6
+
+
+def model_cost_per_request(model: str, usage: dict, sources: PriceSources) -> float | None:
+    """The user's mean request priced at ``model``'s list price, in USD (None if unknown)."""
+    reqs, fx = usage["requests"], usage["usd_cny"]
+    prices = resolve_all(model, sources)
+    price, factor = (prices["USD"], 1.0) if prices["USD"] else (prices["CNY"], 1.0 / fx if fx else None)
+    if price is None or factor is None or not reqs:
+        return None
+    return factor * sum(_billed(price.tier_for(r[2] + r[3] + r[4]), price.mode, r) for r in reqs) / len(reqs)
+
+
+def compare(plans: list[Plan], usage: dict, sources: PriceSources | None = None) -> list[dict]:
     """One row per plan with a convertible limit: capacity, value, fit."""
     ratios, fx = usage["ratios"], usage["usd_cny"]
+    sources = sources or load_sources()
     rows = []
     for plan in plans:
         if not plan.primary():
             continue
         cap = capacity(plan, usage)
         fee_usd = plan.price if plan.currency == "USD" else (plan.price / fx if fx and plan.price is not None else None)
-        per_req = ratios["cost_usd_per_request"]
+        per_req = model_cost_per_request(plan.price_model, usage, sources) if plan.price_model else None
+        value_basis = f"{plan.price_model} list price"
+        if per_req is None:
+            per_req, value_basis = ratios["cost_usd_per_request"], "your models' list prices"
         value = cap["month"]["requests"] * per_req if cap["month"]["requests"] is not None and per_req is not None else None
-        monthly = ratios["usage_cost_usd_per_month"]
+        days = ratios["days"]
+        monthly = per_req * ratios["requests"] * 30 / days if per_req is not None and days else None
         over = exceeded(plan, usage)
         rows.append({
             "plan": plan.id, "name": plan.name, "vendor": plan.vendor, "price": plan.price, "currency": plan.currency,
@@ -203,9 +229,10 @@ def compare(plans: list[Plan], usage: dict) -> list[dict]:
             "limits": [{"window_minutes": lim.window_minutes, "unit": lim.unit, "limit": lim.limit, "basis": lim.basis,
                         "confidence": lim.confidence, "as_of": lim.as_of} for lim in plan.primary()],
             "per_5h": cap["5h"], "per_week": cap["week"], "per_month": cap["month"],
+            "value_basis": value_basis,
             "api_value_usd_per_month": round(value, 2) if value is not None else None,
             "worth_x_fee": round(value / fee_usd, 1) if value is not None and fee_usd else None,
-            "usage_cost_usd_per_month": monthly,
+            "usage_cost_usd_per_month": round(monthly, 4) if monthly is not None else None,
             "usage_x_fee": round(monthly / fee_usd, 2) if monthly is not None and fee_usd else None,
             "exceeded": over,
             "would_exceed": any(o["windows_exceeded"] for o in over),

@@ -83,6 +83,7 @@ class Plan:
     as_of: str | None = None
     origin: str = "bundled"
     limits: tuple[Limit, ...] = field(default_factory=tuple)
+    price_model: str | None = None
 
     def primary(self) -> list[Limit]:
         return [lim for lim in self.limits if lim.primary and lim.limit is not None]
@@ -123,7 +124,7 @@ def _plan(data: dict, origin: str, where: str) -> Plan:
     return Plan(str(data["id"]), str(data.get("vendor", "")), str(data["name"]), price, currency,
                 str(data.get("period", "month")), data.get("region"), tuple(data.get("agents") or ()),
                 data.get("models"), data.get("multipliers"), data.get("notes"), data.get("source"), data.get("as_of"),
-                origin, limits)  # fmt: skip
+                origin, limits, data.get("price_model"))  # fmt: skip
 
 
 def _bundled_text() -> str:

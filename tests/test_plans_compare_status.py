@@ -88,6 +88,11 @@ def test_compare_conversions(db):
     assert kimi["per_5h"]["requests"] == 10000
     assert kimi["per_week"]["requests"] == 40000
     assert kimi["per_month"]["requests"] == pytest.approx(round(40000 * 43200 / 10080, 1))
+    # valued at Kimi K2.5's list price (0.6 in, 0.1 read, no write price: input, 3 out):
+    # 10 x 0.6 + 900 x 0.1 + 80 x 0.6 + 10 x 3 = 174 per million a request
+    assert kimi["value_basis"] == "kimi-k2.5 list price"
+    assert kimi["api_value_usd_per_month"] == pytest.approx(round(171428.6 * 174 / 1e6, 2))
+    assert kimi["usage_cost_usd_per_month"] == pytest.approx(174 / 1e6 * 20 * 30 / 1.0)  # under a day: counted as 1
     minimax = rows["minimax-starter"]  # 40 vendor prompts of 15 calls = 600 requests / 5 h, 6,000 / week
     assert minimax["per_5h"]["requests"] == 600 and minimax["per_week"]["requests"] == 6000
     glm = rows["glm-lite"]  # 80 typed prompts / 5 h x 4 requests a prompt

@@ -225,14 +225,17 @@ def register_commands(cli):
             body.append([row["plan"], f"{row['price']:g} {row['currency']}", basis,
                          short_tokens(row["per_5h"]["requests"]), short_tokens(row["per_week"]["requests"]),
                          short_tokens(row["per_month"]["requests"]), short_tokens(row["per_month"]["prompts"]),
-                         short_tokens(row["per_month"]["tokens"]), _usd(row["api_value_usd_per_month"]),
+                         short_tokens(row["per_month"]["tokens"]),
+                         row["value_basis"].replace(" list price", "").replace("your models' list prices", "yours"),
+                         _usd(row["api_value_usd_per_month"]),
                          "n/a" if row["worth_x_fee"] is None else f"{row['worth_x_fee']:g}x",
                          "n/a" if row["usage_x_fee"] is None else f"{row['usage_x_fee']:g}x", over])  # fmt: skip
         click.echo(table(body, ["Plan", "Fee", "Basis", "Req/5h", "Req/week", "Req/month", "Prompts/mo",
-                                "Tokens/mo", "API value/mo", "Worth", "Your use", "Exceeded"],
-                         align="lrl" + "r" * 8 + "l"))  # fmt: skip
-        click.echo("Worth = the plan's monthly maximum at your API prices / its fee; Your use = your usage per 30 days "
-                   "at API prices / the fee. Basis: stated (vendor), community, blog, derived.")  # fmt: skip
+                                "Tokens/mo", "Priced as", "API value/mo", "Worth", "Your use", "Exceeded"],
+                         align="lrl" + "r" * 5 + "l" + "r" * 3 + "l"))  # fmt: skip
+        click.echo("Worth = the plan's monthly maximum of your requests at the API price of the plan's model (Priced as; "
+                   "yours: your own models) / its fee; Your use = your usage per 30 days priced the same way / the fee. "
+                   "Basis: stated (vendor), community, blog, derived.")  # fmt: skip
 
     @cli.command(name="status")
     @click.option("--plan", "plan_id", help="The plan to measure against (see `analyzer plans`).")
