@@ -14,7 +14,7 @@ from analyzer.stats import nearest_rank, profile
 from analyzer.timeutil import UTC
 from analyzer.windows import WEEK, windows
 
-from .analysis_helpers import add_hit, add_prompt, add_reading, add_request, fanout_dataset
+from .analysis_helpers import add_hit, add_reading, add_request, fanout_dataset
 
 ALL = Filters(tz=UTC)
 

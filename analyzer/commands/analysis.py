@@ -8,10 +8,11 @@ import click
 
 from .. import compare as compare_mod
 from .. import hookimpl, plans as plans_mod, stats as stats_mod, status as status_mod
-from ..output import emit_csv, emit_json, percent, short_tokens, table, tokens
+from ..output import emit_json, percent, short_tokens, table, tokens
 from ..pricing import PriceFileError, config_dir, load_sources
 from ..reports import ensure_prices
 from .options import db_option, filter_options, format_options, open_store
+from .report import emitted
 
 
 def clean_errors(fn):
@@ -137,14 +138,7 @@ def register_commands(cli):
                          "cost_usd_openai": usd_o if known else None, "cost_usd_anthropic": usd_a if known else None,
                          "cost_cny": cny if known else None, "usd_basis": ub, "cny_basis": cb,
                          "unpriced_requests": unpriced})  # fmt: skip
-        if fmt == "json":
-            emit_json(rows)
-            return
-        if fmt == "csv":
-            emit_csv(rows)
-            return
-        if not rows:
-            click.echo("No usage recorded in this range.")
+        if emitted(rows, fmt, "No usage recorded in this range."):
             return
         fx = db.execute("select value from meta where key = 'usd_cny'").fetchone()
         body = [[str(r[by])[:40], tokens(r["requests"]), short_tokens(r["total_tokens"]), _usd(r["cost_usd"]),

@@ -43,6 +43,20 @@ def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
                    "(`analyzer db status` lists them).")  # fmt: skip
 
 
+def emitted(rows: list[dict], fmt: str, empty: str) -> bool:
+    """Print ``rows`` as JSON or CSV, or say ``empty``; True when nothing is left to print."""
+    if fmt == "json":
+        emit_json(rows)
+        return True
+    if fmt == "csv":
+        emit_csv(rows)
+        return True
+    if not rows:
+        click.echo(empty)
+        return True
+    return False
+
+
 def _sum(rows: list[dict]) -> dict:
     fields = ["requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
               "reasoning_tokens", "total_tokens", "cost_usd_known", "unpriced_requests"]  # fmt: skip
@@ -73,14 +87,7 @@ def register_commands(cli):
     def report_session(session_id, filters, fmt, db_path):
         """Usage per session, latest first (subagent calls included and counted apart)."""
         rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
-        if fmt == "json":
-            emit_json(rows)
-            return
-        if fmt == "csv":
-            emit_csv(rows)
-            return
-        if not rows:
-            click.echo("No sessions in this range.")
+        if emitted(rows, fmt, "No sessions in this range."):
             return
         body = [
             [reports.to_local(r["last_ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
@@ -128,14 +135,7 @@ def register_commands(cli):
     def report_prompts(filters, fmt, db_path):
         """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
         rows = reports.prompts(open_store(db_path), filters)
-        if fmt == "json":
-            emit_json(rows)
-            return
-        if fmt == "csv":
-            emit_csv(rows)
-            return
-        if not rows:
-            click.echo("No prompts in this range.")
+        if emitted(rows, fmt, "No prompts in this range."):
             return
         body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
                  _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
@@ -151,14 +151,7 @@ def register_commands(cli):
     def report_limits(filters, fmt, db_path):
         """Every limit hit: when, which window, and how long until it reset."""
         rows = reports.limit_hits(open_store(db_path), filters)
-        if fmt == "json":
-            emit_json(rows)
-            return
-        if fmt == "csv":
-            emit_csv(rows)
-            return
-        if not rows:
-            click.echo("No limit hits recorded in this range.")
+        if emitted(rows, fmt, "No limit hits recorded in this range."):
             return
         names = {300: "5h", 10080: "week"}
         body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"],
@@ -171,14 +164,7 @@ def register_commands(cli):
 
 def print_windows(db, filters, fmt: str, minutes: int) -> None:
     rows = windows.windows(db, filters, minutes=minutes)
-    if fmt == "json":
-        emit_json(rows)
-        return
-    if fmt == "csv":
-        emit_csv(rows)
-        return
-    if not rows:
-        click.echo("No usage in this range.")
+    if emitted(rows, fmt, "No usage in this range."):
         return
     body = [
         [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
