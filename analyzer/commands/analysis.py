@@ -266,12 +266,16 @@ def _window(minutes: int) -> str:
     return {300: "5h", 10080: "week", 43200: "month", 1440: "day"}.get(minutes, f"{minutes}m")
 
 
+def _plain(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
+
+
 def _limit_text(lim) -> str:
     if lim is None:
         return ""
     if lim.limit is None and lim.low is not None:
-        return f"{lim.low:,g}-{lim.high:,g}" if lim.high is not None else f">={lim.low:,g}"
-    return "?" if lim.limit is None else f"{lim.limit:,g}"
+        return f"{_plain(lim.low)}-{_plain(lim.high)}" if lim.high is not None else f">={_plain(lim.low)}"
+    return "?" if lim.limit is None else _plain(lim.limit)
 
 
 def _plan_json(p) -> dict:
