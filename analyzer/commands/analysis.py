@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-
 import click
 
 from .. import compare as compare_mod
 from .. import hookimpl, plans as plans_mod, stats as stats_mod, status as status_mod
 from ..output import emit_json, percent, short_tokens, table, tokens
-from ..pricing import PriceFileError, config_dir, load_sources
+from ..pricing import config_dir, load_sources
 from ..reports import ensure_prices
 from .options import db_option, filter_options, format_options, open_store
-from .report import emitted
-
-
-def clean_errors(fn):
-    """Turn a bad price or plans file into a clear error message."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except PriceFileError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
+from .report import clean_errors, emitted
 
 
 def _num(value, digits: int = 1) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 from click_default_group import DefaultGroup
 
 from .. import hookimpl, reports, windows
 from ..output import emit_csv, emit_json, money, short_tokens, table, tokens
+from ..pricing import PriceFileError
 from .options import db_option, filter_options, format_options, open_store
 
 DAILY_COLUMNS = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -43,6 +46,19 @@ def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
                    "(`analyzer db status` lists them).")  # fmt: skip
 
 
+def clean_errors(fn):
+    """Turn a bad price or plans file into a clear error message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PriceFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
 def emitted(rows: list[dict], fmt: str, empty: str) -> bool:
     """Print ``rows`` as JSON or CSV, or say ``empty``; True when nothing is left to print."""
     if fmt == "json":
@@ -75,6 +91,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_daily(filters, fmt, db_path):
         """Usage per local day and agent: requests, prompts, tokens, API cost."""
         print_daily(open_store(db_path), filters, fmt)
@@ -84,6 +101,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_session(session_id, filters, fmt, db_path):
         """Usage per session, latest first (subagent calls included and counted apart)."""
         rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
@@ -103,6 +121,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_blocks(filters, fmt, db_path):
         """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
         print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
@@ -112,6 +131,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_weekly(calendar, filters, fmt, db_path):
         """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
         db = open_store(db_path)
@@ -124,6 +144,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_monthly(filters, fmt, db_path):
         """Usage per calendar month (in --tz) and agent."""
         print_daily(open_store(db_path), filters, fmt, period="month")
@@ -132,6 +153,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_prompts(filters, fmt, db_path):
         """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
         rows = reports.prompts(open_store(db_path), filters)
@@ -148,6 +170,7 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_limits(filters, fmt, db_path):
         """Every limit hit: when, which window, and how long until it reset."""
         rows = reports.limit_hits(open_store(db_path), filters)
