@@ -139,7 +139,7 @@ from limit_estimates e
 where e.agent = coalesce(nullif(:agent, ''), e.agent)
 order by e.agent, e.window_minutes, e.plan"""
 
-# The evidence behind each estimate: its own fit, then every alternative quantity it beat.
+# The evidence behind each estimate: its own fit (chosen), then every other quantity it beat (rejected).
 EVIDENCE = """select e.agent, e.plan, e.window_minutes, 'chosen' as role, e.candidate, e.label, e."limit",
   json_extract(e.evidence, '$.rms_pp') as rms_pp, 0.0 as delta_bic, json_extract(e.evidence, '$.readings') as readings,
   json_extract(e.evidence, '$.instances') as instances, json_extract(e.evidence, '$.hits') as limit_hits,
@@ -147,7 +147,7 @@ EVIDENCE = """select e.agent, e.plan, e.window_minutes, 'chosen' as role, e.cand
 from limit_estimates e
 where e.agent = coalesce(nullif(:agent, ''), e.agent)
 union all
-select e.agent, e.plan, e.window_minutes, 'alternative', json_extract(a.value, '$.candidate'),
+select e.agent, e.plan, e.window_minutes, 'rejected', json_extract(a.value, '$.candidate'),
   json_extract(a.value, '$.label'), json_extract(a.value, '$.limit'), json_extract(a.value, '$.rms_pp'),
   json_extract(a.value, '$.delta_bic'), null, null, null, null, null, null
 from limit_estimates e, json_each(coalesce(e.alternatives, '[]')) a

@@ -67,7 +67,7 @@ models as (
   from u group by model
 ),
 per_request as (
-  select x.lid, sum({_WEIGHTED}) / (select count(*) from u) as quantity
+  select x.lid, 1.0 * sum({_WEIGHTED}) / (select count(*) from u) as quantity
   from (
     select l.rowid as lid, m.*, coalesce(({_PREFIX}), json_extract(l.weights, '$."*"')) as w
     from plan_limits l, models m

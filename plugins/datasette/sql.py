@@ -85,17 +85,25 @@ group by date, r.agent
 order by date, r.agent"""
 
 # The period at a glance: the headline numbers of the dashboard, and `analyzer stats`' overall row.
+COSTS = ("cost_usd", "cost_usd_known", "cost_usd_openai", "cost_usd_anthropic", "cost_cny")
 SUMMARY = f"""
-select
-  (select count(*) from prompts p where p.is_sidechain = 0 and {in_period("p", PARAMS)}
-     and {PROMPT_MODEL.format(key="p.key")}) as prompts,
-  {_sums()},
-  case when sum(total_tokens) > 0 then 1.0 * sum(input_tokens) / sum(total_tokens) end as input_share,
-  case when sum(total_tokens) > 0 then 1.0 * sum(cache_read_tokens) / sum(total_tokens) end as cache_read_share,
-  case when sum(total_tokens) > 0 then 1.0 * sum(cache_write_tokens) / sum(total_tokens) end as cache_write_share,
-  case when sum(total_tokens) > 0 then 1.0 * sum(output_tokens) / sum(total_tokens) end as output_share,
-  min(ts) as first_request, max(ts) as last_request
-from {priced("r")}"""
+select prompts, coalesce(requests, 0) as requests, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens,
+  reasoning_tokens, total_tokens, cache_ratio,
+  {", ".join(f"case when requests is null then 0.0 else {c} end as {c}" for c in COSTS)},
+  coalesce(unpriced_requests, 0) as unpriced_requests,
+  input_share, cache_read_share, cache_write_share, output_share, first_request, last_request
+from (
+  select
+    (select count(*) from prompts p where p.is_sidechain = 0 and {in_period("p", PARAMS)}
+       and {PROMPT_MODEL.format(key="p.key")}) as prompts,
+    {_sums()},
+    case when sum(total_tokens) > 0 then 1.0 * sum(input_tokens) / sum(total_tokens) end as input_share,
+    case when sum(total_tokens) > 0 then 1.0 * sum(cache_read_tokens) / sum(total_tokens) end as cache_read_share,
+    case when sum(total_tokens) > 0 then 1.0 * sum(cache_write_tokens) / sum(total_tokens) end as cache_write_share,
+    case when sum(total_tokens) > 0 then 1.0 * sum(output_tokens) / sum(total_tokens) end as output_share,
+    min(ts) as first_request, max(ts) as last_request
+  from {priced("r")}
+)"""
 
 COST_BY_MODEL_BY_DAY = f"""
 select substr(r.ts, 1, 10) as date, coalesce(r.model, '(unknown)') as model, {_sums()}
@@ -117,9 +125,7 @@ order by cost_usd_known desc, last_ts desc
 limit 200"""
 
 COSTLY_PROMPTS = f"""
-select f.ts, f.agent, f.session_id, f.project, f.text_length, f.requests,
-  f.input_tokens, f.cache_read_tokens, f.cache_write_tokens, f.output_tokens, f.total_tokens,
-  f.cost_usd, f.cost_usd_known, f.unpriced_requests, f.prompt_key
+select f.*
 from prompt_fanout f
 where {in_period("f", PARAMS)} and {PROMPT_MODEL.format(key="f.prompt_key")}
 order by f.cost_usd_known desc, f.ts
