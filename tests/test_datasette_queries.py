@@ -199,3 +199,15 @@ def test_plan_comparison_matches_compare_plans(sample, params):
                 if want is not None:
                     assert have == pytest.approx(want, rel=1e-9, abs=1 if what == "tokens" else 0.05)
     assert {"requests", "prompts", "tokens", "credits"} <= units
+
+
+def test_cost_by_model_by_day_adds_up_to_cost(sample):
+    path, ds = sample
+    rows = canned(ds, "usage", "cost_by_model_by_day")
+    for by, key in (("day", "date"), ("model", "model")):
+        for want in cli_json("cost", "--by", by, "--db", str(path)):
+            group = [r for r in rows if r[key] == (want[by] if want[by] is not None else "(unknown)")]
+            assert sum(r["requests"] for r in group) == want["requests"], want
+            assert sum(r["total_tokens"] for r in group) == want["total_tokens"], want
+            assert sum(r["cost_usd_known"] for r in group) == pytest.approx(want["cost_usd_known"], abs=1e-5)
+            assert (want["cost_usd"] is None) == any(r["cost_usd"] is None for r in group)

@@ -15,6 +15,10 @@ from analyzer.views_windows import FIVE_HOURS
 from . import limits, sql
 
 TEMPORAL = {"type": "temporal", "title": None}
+# Every Vega-Lite chart: the version datasette-dashboards bundles (its own default names v5 and makes
+# vega-embed warn), drawn as SVG (crisp, and its marks can be inspected).
+VEGA_LITE = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+             "usermeta": {"embedOptions": {"renderer": "svg"}}}
 
 
 def _metric(title: str, field: str, query: str) -> dict:
@@ -121,6 +125,8 @@ def dashboard(db: str, tables: set[str]) -> dict:
     }
     for chart in charts.values():
         chart["db"] = db
+        if chart["library"] == "vega-lite":
+            chart["display"] = {**VEGA_LITE, **chart["display"]}
     return {
         "title": f"Coding plan usage ({db})",
         "description": "Prompts, requests, tokens, cache and cost over the period, 5-hour windows against the"
