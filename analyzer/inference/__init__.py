@@ -31,7 +31,7 @@ import sqlite_utils
 
 from .censored import MIN_HITS, fit_hits
 from .evidence import Ledger, Stream, load_ledger, load_streams
-from .fit import CANDIDATES, NAMED, FREE, fit_named
+from .fit import CANDIDATES, FREE, NAMED, fit_named, hidden_usage
 from .free import fit_borrowed, fit_free
 from .instances import observations, resolution
 from .report import from_hits, from_readings, insufficient, window_name
@@ -40,19 +40,19 @@ MIN_READINGS = 6
 MIN_SPAN = 10.0  # percentage points of movement across all instances
 
 
-def fit_all(obs, ledger, step: float) -> list:
+def fit_all(obs, ledger, step: float, cautious: bool = False) -> list:
     """Every candidate that can be fitted, best (lowest BIC) first; duplicates of a better one dropped."""
     ys = [o.percent for o in obs]
     fits = []
     for c in NAMED:
-        f = fit_named(c, obs, ys, ledger, step)
+        f = fit_named(c, obs, ys, ledger, step, cautious)
         if f is None:
             continue
         if any(max(abs(a - b) for a, b in zip(f.xs, g.xs)) < 1e-6 for g in fits):
             continue  # the same column as an earlier candidate in this ledger (e.g. no cache writes at all)
         fits.append(f)
     for c in FREE:
-        f = fit_free(c, obs, ys, ledger, step)
+        f = fit_free(c, obs, ys, ledger, step, cautious)
         if f is not None:
             fits.append(f)
     order = {name: i for i, name in enumerate(CANDIDATES)}
@@ -80,6 +80,7 @@ class Prepared:
     obs: list = field(default_factory=list)
     step: float = 1.0
     fits: list = field(default_factory=list)
+    cautious: bool = False
 
 
 def prepare(db: sqlite_utils.Database, stream: Stream, ledgers: dict) -> Prepared:
@@ -92,6 +93,10 @@ def prepare(db: sqlite_utils.Database, stream: Stream, ledgers: dict) -> Prepare
         if len(obs) >= MIN_READINGS and span(obs) >= MIN_SPAN:
             p.obs, p.step = obs, resolution([o.percent for o in obs])
             p.fits = fit_all(obs, p.ledger, p.step)
+            if p.fits and hidden_usage(obs, [o.percent for o in obs], p.fits[0], p.step):
+                # Another device uses this plan too: compare only readings within stretches of local work.
+                p.cautious = True
+                p.fits = fit_all(obs, p.ledger, p.step, cautious=True) or p.fits
     return p
 
 
@@ -99,8 +104,9 @@ def borrow(prepared: list[Prepared]) -> None:
     """Offer each window the free weights another window of the same plan found.
 
     Plans usually count the same thing in every window; a window with fewer
-    instances (the weekly one) pins the weights down less well than the
-    5-hour one, and held fixed they cost it no parameters.
+    instances (the weekly one) pins the weights down less well than one seen
+    filling more often (the 5-hour one), and held fixed they cost it no
+    parameters. They compete under BIC like any other candidate.
     """
     for p in prepared:
         if not p.fits:
@@ -109,11 +115,13 @@ def borrow(prepared: list[Prepared]) -> None:
         for q in prepared:
             if q is p or not q.fits or q.ledger is not p.ledger or q.stream.plan != p.stream.plan:
                 continue
+            if len({o.chain for o in q.obs}) <= len({o.chain for o in p.obs}):
+                continue  # only from a window seen filling more often
             source = q.fits[0]
             if source.candidate.free is None or source.borrowed:
                 continue
             f = fit_borrowed(source, q.stream.minutes, window_name(q.stream.minutes), p.obs,
-                             [o.percent for o in p.obs], p.ledger, p.step)  # fmt: skip
+                             [o.percent for o in p.obs], p.ledger, p.step, p.cautious)  # fmt: skip
             if f is not None:
                 added.append(f)
         if added:
@@ -144,12 +152,10 @@ def infer(db: sqlite_utils.Database, *, agents: tuple[str, ...] = (), plan: str 
     ledgers: dict = {}
     prepared = []
     for stream in load_streams(db, agents):
-        if windows and stream.minutes not in windows:
-            continue
         if plan and stream.plan and stream.plan.lower() != plan.lower():
             continue
         if plan and not stream.plan:
             stream.plan = plan  # the user says which plan these signals belong to
         prepared.append(prepare(db, stream, ledgers))
-    borrow(prepared)
-    return [estimate(p) for p in prepared]
+    borrow(prepared)  # every window of the plan takes part, even those not asked for
+    return [estimate(p) for p in prepared if not windows or p.stream.minutes in windows]

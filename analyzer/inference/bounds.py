@@ -11,7 +11,8 @@ tightly, which is why long spans are worth more than many short ones.
 Real data breaks a bound now and then (usage on another device too small to
 see, a call logged a second after the reading that counted it). The interval
 is therefore computed with every bound loosened by ``slack``: the least
-loosening that makes the bounds agree, plus half a rounding step.
+loosening that makes the bounds agree, plus half a rounding step; and lower
+bounds across idle time are loosened by what idle spells were seen to hide.
 """
 
 from __future__ import annotations
@@ -27,30 +28,39 @@ def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [points[round(i * step)] for i in range(MAX_POINTS)]
 
 
-def constraints(groups: dict, step: float) -> tuple[list, list, float]:
+def constraints(groups: dict, step: float, allowance: float = 0.0) -> tuple[list, list, float]:
     """Lower bounds ``(a, m, d)`` meaning ``beta >= (a - m*eps)/d``, upper ones ``beta <= (a + m*eps)/d``,
-    and the least slack that pairs with no usage between them demand."""
+    and the least slack that pairs with no usage between them demand.
+
+    Points are ``(x, percent, gaps)``, ``gaps`` counting the idle spells in
+    the reading's chain so far. Usage the logs miss can only hide in idle
+    time, where it makes readings rise more than local usage explains: a lower
+    bound on the slope across ``g`` idle spells is loosened by ``g *
+    allowance`` (what each spell may hide unseen). Upper bounds cannot be
+    fooled that way.
+    """
     lower, upper = [], []
     need = 0.0
     for key, points in groups.items():
         pts = _thin(points)
         if key[0] == "A":
-            for x, y in pts:
+            for x, y, g in pts:
                 if x > 0:
-                    lower.append((y - step, 1.0, x))
+                    lower.append((y - step - g * allowance, 1.0, x))
                     upper.append((y + step, 1.0, x))
                 else:
                     need = max(need, abs(y) - step)
         for a in range(len(pts)):
-            xa, ya = pts[a]
+            xa, ya, ga = pts[a]
             for b in range(a + 1, len(pts)):
-                xb, yb = pts[b]
+                xb, yb, gb = pts[b]
                 dx, dy = xb - xa, yb - ya
+                hidden = (gb - ga) * allowance
                 if dx > 0:
-                    lower.append((dy - step, 2.0, dx))
+                    lower.append((dy - step - hidden, 2.0, dx))
                     upper.append((dy + step, 2.0, dx))
                 else:
-                    need = max(need, (abs(dy) - step) / 2)
+                    need = max(need, (abs(dy) - step - hidden) / 2)
     return lower, upper, need
 
 
@@ -60,9 +70,9 @@ def _bounds(lower, upper, eps: float) -> tuple[float, float]:
     return max(lo, 0.0), hi
 
 
-def slope_interval(groups: dict, step: float, estimate: float) -> tuple[float, float, float]:
+def slope_interval(groups: dict, step: float, estimate: float, allowance: float = 0.0) -> tuple[float, float, float]:
     """(low, high, slack) for the slope; the interval always holds ``estimate``."""
-    lower, upper, need = constraints(groups, step)
+    lower, upper, need = constraints(groups, step, allowance)
     if not lower and not upper:
         return 0.0, float("inf"), 0.0
     lo_eps, hi_eps = need, max(need, 1.0) * 2 + 100 * step

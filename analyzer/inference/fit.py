@@ -45,8 +45,8 @@ class Candidate:
 
 NAMED = (
     Candidate("all_tokens", "tokens", "all tokens (input, cache reads, cache writes and output)", (1, 1, 1, 1)),
-    Candidate("fresh_tokens", "tokens", "input + cache writes + output (cache reads free)", (1, 0, 1, 1)),
     Candidate("uncached_io", "tokens", "uncached input + output only (cache reads and writes free)", (1, 0, 0, 1)),
+    Candidate("fresh_tokens", "tokens", "input + cache writes + output (cache reads free)", (1, 0, 1, 1)),
     Candidate("output", "tokens", "output tokens only", (0, 0, 0, 1)),
     Candidate("requests", "requests", "requests (model calls)", column="requests"),
     Candidate("prompts", "prompts", "prompts (messages typed)", column="prompts"),
@@ -168,18 +168,21 @@ def jumps(obs: list[Obs], ys, xs, st: Structure, step: float, *, idle_only: bool
     return found
 
 
-def robust(obs: list[Obs], ys: list[float], xs: list[float], step: float, breaks: set[int] | None = None) -> Structure:
+def robust(obs: list[Obs], ys: list[float], xs: list[float], step: float, *, cautious: bool = False) -> Structure:
     """Segments and breaks for one column.
 
     First, against one slope for the whole period, only steps across idle time
     may break a chain (a new limit changes every step, not just those); then
     segments and breaks are found in turn, each from scratch, and the state
-    with the best BIC is kept.
+    with the best BIC is kept. ``cautious`` (another device was seen): every
+    step across idle time breaks its chain, so usage hidden there, however
+    small, cannot bias the slope; only readings within a stretch of local work
+    are compared.
     """
     floor = floor_variance(step)
-    if breaks is None:
-        st = structure(obs, ys, xs, set(), [-math.inf])
-        breaks = jumps(obs, ys, xs, st, step, idle_only=True)
+    always = {i for i, o in enumerate(obs) if o.idle_before} if cautious else set()
+    st = structure(obs, ys, xs, always, [-math.inf])
+    breaks = always | jumps(obs, ys, xs, st, step, idle_only=True)
     best, best_bic, seen = None, math.inf, []
     for _ in range(ROUNDS):
         piece, eligible = pieces(obs, breaks)
@@ -189,10 +192,16 @@ def robust(obs: list[Obs], ys: list[float], xs: list[float], step: float, breaks
         if value < best_bic:
             best, best_bic = st, value
         seen.append(breaks)
-        breaks = jumps(obs, ys, xs, st, step)
+        breaks = always | jumps(obs, ys, xs, st, step)
         if breaks in seen:
             break
     return best
+
+
+def hidden_usage(obs: list[Obs], ys: list[float], fit: CandidateFit, step: float) -> list[float]:
+    """Step residuals of the jumps cut out that rose beyond rounding: usage the ledger does not show."""
+    st = fit.structure
+    return [r for i, r in residuals(obs, ys, fit.xs, st) if i in st.breaks and r > 1.1 * step]
 
 
 def _scaled(raw: list[float]) -> tuple[list[float], float] | None:
@@ -219,7 +228,8 @@ def score(fit: CandidateFit, step: float) -> CandidateFit:
     return fit
 
 
-def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float) -> CandidateFit | None:
+def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float,
+              cautious: bool = False) -> CandidateFit | None:  # fmt: skip
     if c.weights is not None:
         w = c.weights
         raw = [sum(wc * o.x[j] for j, wc in enumerate(w)) for o in obs]
@@ -232,7 +242,7 @@ def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, ste
     if scaled is None:
         return None
     xs, scale = scaled
-    st = robust(obs, ys, xs, step)
+    st = robust(obs, ys, xs, step, cautious=cautious)
     if any(f.beta is None or f.beta <= 0 for f in st.fits):
         return None
     return score(CandidateFit(c, xs, scale, st, 0.0, 0), step)

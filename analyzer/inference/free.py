@@ -84,7 +84,8 @@ def _prune(ys, rows_x, st, lam, mu, active, w, step):
     return [active[a] for a in current], ws
 
 
-def fit_free(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float) -> CandidateFit | None:
+def fit_free(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float,
+             cautious: bool = False) -> CandidateFit | None:  # fmt: skip
     if c.free == "model":
         if len(ledger.models) < 2:
             return None  # one model: nothing to weigh apart
@@ -107,7 +108,7 @@ def fit_free(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step
         if scaled is None:
             return None
         xs, scale = scaled
-        st = robust(obs, ys, xs, step)
+        st = robust(obs, ys, xs, step, cautious=cautious)
         last = st.fits[-1].beta
         if not last or any(f.beta is None or f.beta <= 0 for f in st.fits):
             return None
@@ -145,7 +146,7 @@ def _rel_se(ys, rows_x, st, lam, mu, active, w, ref, step) -> float:
 
 
 def fit_borrowed(source: CandidateFit, minutes: int, label: str, obs: list[Obs], ys: list[float], ledger: Ledger,
-                 step: float) -> CandidateFit | None:  # fmt: skip
+                 step: float, cautious: bool = False) -> CandidateFit | None:  # fmt: skip
     """The weights another window of the same plan found, held fixed: one slope to fit, not a dozen."""
     v = source.class_weights or [0.0] * 4
     if source.multipliers:
@@ -158,7 +159,7 @@ def fit_borrowed(source: CandidateFit, minutes: int, label: str, obs: list[Obs],
     if scaled is None:
         return None
     xs, scale = scaled
-    st = robust(obs, ys, xs, step)
+    st = robust(obs, ys, xs, step, cautious=cautious)
     if any(f.beta is None or f.beta <= 0 for f in st.fits):
         return None
     c = Candidate(source.candidate.name, "tokens", f"{source.candidate.label} (weights of the {label} window)",

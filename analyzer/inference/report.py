@@ -21,7 +21,7 @@ from .stated import stated_limit
 
 WINDOW_NAMES = {300: "5-hour", 1440: "Daily", 10080: "Weekly", 43200: "Monthly"}
 UNITS = {"tokens": "tokens", "requests": "requests", "prompts": "prompts", "api_cost": "USD"}
-WEIGHT_SE_WIDTH = 2.0
+WEIGHT_SE_WIDTH = 3.0  # standard errors: readings' rounding errors are not independent
 CLASS_WORDS = {"input": "uncached input", "cache_read": "cache reads", "cache_write": "cache writes", "output": "output"}
 
 
@@ -33,15 +33,24 @@ def iso(t: float | None) -> str | None:
     return None if t is None or math.isinf(t) else format_utc(from_epoch(t))
 
 
-def amount(value: float | None, quantity: str) -> str:
+def amount(value: float | None, quantity: str, digits: int = 3) -> str:
     if value is None or math.isinf(value):
         return "?"
     if quantity == "api_cost":
         return f"${value:,.2f}"
     for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= size:
-            return f"{value / size:.3g}{unit}"
-    return f"{value:,.0f}"
+            return f"{value / size:.{digits}g}{unit}"
+    return f"{value:,.{max(0, digits - len(str(int(abs(value)))))}f}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+
+
+def span_text(low: float | None, high: float | None, quantity: str) -> str:
+    """``3.9M-4.1M``, with more digits when three would print the ends alike."""
+    for digits in (3, 4, 5):
+        a, b = amount(low, quantity, digits), amount(high, quantity, digits)
+        if a != b:
+            break
+    return f"{a}-{b}"
 
 
 def _base(stream: Stream) -> dict:
@@ -95,29 +104,40 @@ def _counts_phrase(fit_name: str, label: str, weights: dict | None, models: dict
 
 
 def _segment_groups(obs: list[Obs], fit: CandidateFit, s: int) -> dict:
+    """Each group's points ``(x, percent, idle spells in its chain so far)``."""
     groups: dict = {}
     st = fit.structure
+    stretch: dict[int, int] = {}
     for i, o in enumerate(obs):
+        stretch[o.chain] = stretch.get(o.chain, 0) + (1 if o.idle_before else 0)
         if st.segs[i] == s:
-            groups.setdefault(st.keys[i], []).append((fit.xs[i], o.percent))
+            groups.setdefault(st.keys[i], []).append((fit.xs[i], o.percent, stretch[o.chain]))
     return groups
 
 
 def _unexplained(obs: list[Obs], fit: CandidateFit, step: float) -> dict:
-    from .fit import residuals
+    """Usage the ledger does not explain: jumps cut out, and what idle spells hide on average."""
+    from .fit import hidden_usage, residuals
 
     st = fit.structure
-    excess = sum(r for i, r in residuals(obs, [o.percent for o in obs], fit.xs, st) if i in st.breaks and r > 1.1 * step)
-    jumps = sum(1 for i, r in residuals(obs, [o.percent for o in obs], fit.xs, st) if i in st.breaks and r > 1.1 * step)
+    steps = residuals(obs, [o.percent for o in obs], fit.xs, st)
+    big = hidden_usage(obs, [o.percent for o in obs], fit, step)
+    quiet = [r for i, r in steps if obs[i].idle_before and i not in st.breaks]
+    hidden = 0.0
+    if len(quiet) >= 3:
+        mean = sum(quiet) / len(quiet)
+        var = sum((r - mean) ** 2 for r in quiet) / (len(quiet) - 1)
+        hidden = max(0.0, mean + 2 * math.sqrt(var / len(quiet)))
     explained = 0.0
     last: dict[int, int] = {}
     for i, o in enumerate(obs):
         last[o.chain] = i
     for i in last.values():
-        beta = st.fits[st.segs[i]].beta or 0.0
-        explained += beta * fit.xs[i]
+        explained += (st.fits[st.segs[i]].beta or 0.0) * fit.xs[i]
+    excess = sum(big)
     share = excess / (excess + explained) if excess + explained > 0 else 0.0
-    return {"share": round(share, 3), "percent_points": round(excess, 1), "jumps": jumps}
+    return {"share": round(share, 3), "percent_points": round(excess, 1), "jumps": len(big),
+            "idle_allowance_pp": round(hidden, 3)}  # fmt: skip
 
 
 def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[CandidateFit], step: float) -> dict:
@@ -129,10 +149,12 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     def to_limit(beta: float) -> float | None:
         return 100.0 * best.scale / (beta * unit) if beta and beta > 0 and not math.isinf(beta) else None
 
+    unexplained = _unexplained(obs, best, step)
     segments = []
     for s, f in enumerate(st.fits):
         rows = [i for i in range(len(obs)) if st.segs[i] == s]
-        lo_b, hi_b, slack = slope_interval(_segment_groups(obs, best, s), step, f.beta)
+        lo_b, hi_b, slack = slope_interval(_segment_groups(obs, best, s), step, f.beta,
+                                           unexplained["idle_allowance_pp"])  # fmt: skip
         first, last = obs[rows[0]].t, obs[rows[-1]].t
         limit, low, high = to_limit(f.beta), to_limit(hi_b), to_limit(lo_b)
         if best.rel_se and limit:
@@ -167,6 +189,7 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
             "rms_pp": round(f.rms, 3), "delta_bic": round(f.bic - best.bic, 1),
             "limit": 100.0 * f.scale / (beta * u) if beta else None,
         })  # fmt: skip
+    free_unit = c.free is not None and weights is not None
     out = {
         **_base(stream),
         "quantity": c.quantity,
@@ -174,7 +197,7 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
         "label": c.label,
         "weights": weights,
         "model_weights": models,
-        "unit": UNITS[c.quantity],
+        "unit": f"{_ref_word(weights)}-equivalent tokens" if free_unit else UNITS[c.quantity],
         "limit": current["limit"],
         "low": current["low"],
         "high": current["high"],
@@ -182,18 +205,15 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
         "evidence": evidence,
         "segments": segments,
         "alternatives": alternatives,
-        "unexplained": _unexplained(obs, best, step),
+        "unexplained": unexplained,
         "stated": stated_limit(stream.agent, stream.plan, stream.minutes),
         "needs": None,
     }
     phrase = _counts_phrase(c.name, c.label, weights, models, ledger)
-    unit_word = "" if c.quantity == "api_cost" else " " + (
-        "tokens" if c.free is None or weights is None else f"{_ref_word(weights)}-equivalent tokens")
+    unit_word = "" if c.quantity == "api_cost" else " " + out["unit"]
     text = (f"{window_name(stream.minutes)}: {phrase}; about {amount(out['limit'], c.quantity)}{unit_word}, "
-            f"{amount(out['low'], c.quantity)}-{amount(out['high'], c.quantity)}, from {len(obs)} readings "
+            f"{span_text(out['low'], out['high'], c.quantity)}, from {len(obs)} readings "
             f"over {_plural_days(evidence['days'])}")  # fmt: skip
-    if c.quantity in ("requests", "prompts"):
-        text = text.replace(" tokens,", ",")
     if len(segments) > 1:
         prev = segments[-2]
         text += (f"; the limit changed around {current['changed_at'][:10]} from about "
@@ -201,7 +221,7 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     if alternatives:
         nxt = alternatives[0]
         ratio = nxt["rms_pp"] / best.rms if best.rms > 0 else math.inf
-        text += f" (next best: {nxt['label']}, " + (f"{ratio:.1f}x the misfit)" if ratio < 1e6 else "far worse)")
+        text += f" (next best: {nxt['label']}, " + (f"{ratio:.1f}x the misfit)" if ratio < 100 else "far worse)")
     share = out["unexplained"]["share"]
     if share >= 0.03:
         text += f"; readings rose about {share:.0%} more than this machine's logs explain (other devices?)"
@@ -242,10 +262,10 @@ def from_hits(stream: Stream, ledger: Ledger, fits: list[CensoredFit]) -> dict:
                           "spread_log": round(f.spread, 4), "limit": f.limit} for f in fits[1:]],
         "stated": stated_limit(stream.agent, stream.plan, stream.minutes), "needs": None,
     }  # fmt: skip
-    unit_word = " tokens" if c.quantity == "tokens" else ""
+    unit_word = "" if c.quantity == "api_cost" else " " + UNITS[c.quantity]
     out["summary"] = (f"{window_name(stream.minutes)}: {_counts_phrase(c.name, c.label, weights, None, ledger)}; "
-                      f"about {amount(best.limit, c.quantity)}{unit_word}, {amount(best.low, c.quantity)}-"
-                      f"{amount(best.high, c.quantity)}, from {best.hits} limit hits and {best.quiet} windows without "
+                      f"about {amount(best.limit, c.quantity)}{unit_word}, "
+                      f"{span_text(best.low, best.high, c.quantity)}, from {best.hits} limit hits and {best.quiet} windows without "
                       "one (no % readings: a rougher estimate)")  # fmt: skip
     return out
 

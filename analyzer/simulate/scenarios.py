@@ -44,7 +44,8 @@ def token_plan(name: str = "token-plan", *, other_share: float = 0.0, cut: bool 
                usage_in_log: bool = False) -> Scenario:  # fmt: skip
     """5-hour window counts every token; the weekly one only uncached input + output (the notes' Kimi rule)."""
     five = [(None, 15e6)] + ([(CHANGE_AT, 5e6)] if cut else [])
-    week = [(None, 2.4e6)] + ([(CHANGE_AT, 0.8e6)] if cut else [])
+    # With a cut, a roomier week: cut to a third mid-week, it must leave some room (or nothing shows the change).
+    week = [(None, 3.6e6), (CHANGE_AT, 1.2e6)] if cut else [(None, 2.4e6)]
     plan = Plan("sim-token", [Window(300, ALL_TOKENS, five), Window(10080, UNCACHED_IO, week, fixed_anchor=WEEK_ANCHOR)])
     return Scenario(
         name=name,
@@ -83,12 +84,13 @@ def credit_plan(seed: int = 1) -> Scenario:
     five, week = [(None, 300_000.0)], [(None, 2_500_000.0)]
     plan = Plan("sim-credits", [Window(300, CREDITS, five), Window(10080, CREDITS, week, fixed_anchor=WEEK_ANCHOR)])
     person = Person(start=START, models=((SONNET, 0.6), (OPUS, 0.3), (HAIKU, 0.1)))
-    weights = {"input": 1.0, "cache_read": 0.0, "cache_write": 0.0, "output": 5.0}
-    models = {SONNET: 1.0, OPUS: 5 / 3, HAIKU: 1 / 3}
-    # Limits in the reported unit: Sonnet input tokens (0.4 credits each).
+    # Truth in credits per Sonnet token; the inference states the limit in tokens of whichever class carries
+    # most of the count, so a test divides the credit limit by that class's weight here.
+    weights = {"input": 0.4, "cache_read": 0.0, "cache_write": 0.0, "output": 2.0}
+    models = {"claude-sonnet-4-5": 1.0, "claude-opus-4-5": 5 / 3, "claude-haiku-4-5": 1 / 3}
     return Scenario("credit-plan", "credit plan: output 5x input, models weighted", person, plan, rounding="floor",
                     seed=seed,
-                    truth={m: _tokens_truth("free", weights, [(None, lim / 0.4) for _, lim in limits], models=models)
+                    truth={m: _tokens_truth("weighted_per_model", weights, limits, models=models)
                            for m, limits in ((300, five), (10080, week))})  # fmt: skip
 
 
