@@ -23,6 +23,8 @@ from .instances import Obs
 MIN_SIDE = 8  # readings on each side of a split
 MAX_SEGMENTS = 3
 MIN_CHANGE = 0.15  # |log(beta ratio)|: smaller moves are misfit, not a new limit
+MAX_CHANGE = math.log(20)  # larger ones are a model that does not fit, not a vendor's decision
+MIN_SIDE_SPAN = 10.0  # percentage points the readings on each side of a split must move, over all chains
 ANCHOR = ("A",)
 
 
@@ -60,6 +62,7 @@ def best_split(ys, xs, obs: list[Obs], piece: list[int], eligible: list[bool], r
             run.remove(("F", obs[j].chain, piece[j]), xs[j], ys[j])
             run.add(ANCHOR, xs[j], ys[j])
         right[k] = (run.rss(), run.groups, run.sxx, run.beta())
+    spans_left, spans_right = _spans(obs, rows)
     rss0, groups0, _, _ = left[n]
     base = bic(rss0, n, 1 + groups0, floor)
     best = None
@@ -68,12 +71,33 @@ def best_split(ys, xs, obs: list[Obs], piece: list[int], eligible: list[bool], r
             continue
         lr, lg, lsxx, lb = left[k]
         rr, rg, rsxx, rb = right[k]
-        if not lb or not rb or lb <= 0 or rb <= 0 or abs(math.log(lb / rb)) < MIN_CHANGE:
+        if not lb or not rb or lb <= 0 or rb <= 0 or not MIN_CHANGE <= abs(math.log(lb / rb)) <= MAX_CHANGE:
+            continue
+        if spans_left[k] < MIN_SIDE_SPAN or spans_right[k] < MIN_SIDE_SPAN:
             continue
         gain = base - bic(lr + rr, n, 3 + lg + rg, floor)
         if gain > 0 and (best is None or gain > best[0]):
             best = (gain, k)
     return best
+
+
+def _spans(obs: list[Obs], rows: list[int]) -> tuple[list[float], list[float]]:
+    """For each split position, how many percentage points the readings left of it (and right of it) moved,
+    summed over chains: the evidence each side would stand on."""
+
+    def sweep(order):
+        out, lo, hi, total = [], {}, {}, 0.0
+        for i in order:
+            c, y = obs[i].chain, obs[i].percent
+            before = hi[c] - lo[c] if c in lo else 0.0
+            lo[c], hi[c] = min(lo.get(c, y), y), max(hi.get(c, y), y)
+            total += hi[c] - lo[c] - before
+            out.append(total)
+        return out
+
+    left = [0.0] + sweep(rows)
+    right = list(reversed(sweep(list(reversed(rows))))) + [0.0]
+    return left, right
 
 
 def segment(ys, xs, obs: list[Obs], piece: list[int], eligible: list[bool], floor: float) -> list[float]:

@@ -26,7 +26,8 @@ from ..timeutil import parse_iso
 CLASSES = ("input", "cache_read", "cache_write", "output")
 BASE = (*CLASSES, "requests", "prompts", "api_cost")
 STANDARD_WINDOWS = (300, 1440, 10080, 43200)
-MIN_MODEL_SHARE = 0.02  # models with fewer calls are counted with the main model in per-model fits
+MAX_MODELS = 8  # per-model fits weigh the most used models apart and the rest together
+OTHER_MODELS = "other models"
 
 
 def snap_window(minutes: int | None) -> int | None:
@@ -115,7 +116,9 @@ def load_ledger(db: sqlite_utils.Database, agent: str, scope: str | None = None)
         name = normalise_model(r[1]) if r[1] else "unknown"
         counts[name] = counts.get(name, 0) + 1
     ranked = sorted(counts, key=lambda m: (-counts[m], m))
-    models = [m for m in ranked if counts[m] >= MIN_MODEL_SHARE * len(rows)] or ranked[:1]
+    models = ranked[:MAX_MODELS]
+    if len(ranked) > MAX_MODELS:
+        models[-1] = OTHER_MODELS
     columns = list(BASE) + [f"{c}@{m}" for m in models for c in CLASSES]
     width = len(columns)
     model_pos = {m: len(BASE) + 4 * i for i, m in enumerate(models)}
@@ -143,7 +146,7 @@ def load_ledger(db: sqlite_utils.Database, agent: str, scope: str | None = None)
         else:
             row[6] += cost
         writes = writes or bool(cw)
-        pos = model_pos.get(normalise_model(model) if model else "unknown", len(BASE))
+        pos = model_pos.get(normalise_model(model) if model else "unknown", model_pos.get(OTHER_MODELS, len(BASE)))
         for i, v in enumerate(tokens):
             row[pos + i] += v
         secs.append(t)

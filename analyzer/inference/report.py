@@ -21,6 +21,7 @@ from .stated import stated_limit
 
 WINDOW_NAMES = {300: "5-hour", 1440: "Daily", 10080: "Weekly", 43200: "Monthly"}
 UNITS = {"tokens": "tokens", "requests": "requests", "prompts": "prompts", "api_cost": "USD"}
+CLEAR_BIC = 6.0  # a BIC lead below this is not strong evidence (Kass and Raftery)
 WEIGHT_SE_WIDTH = 3.0  # standard errors: readings' rounding errors are not independent
 CLASS_WORDS = {"input": "uncached input", "cache_read": "cache reads", "cache_write": "cache writes", "output": "output"}
 
@@ -221,7 +222,10 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     if alternatives:
         nxt = alternatives[0]
         ratio = nxt["rms_pp"] / best.rms if best.rms > 0 else math.inf
-        text += f" (next best: {nxt['label']}, " + (f"{ratio:.1f}x the misfit)" if ratio < 100 else "far worse)")
+        if nxt["delta_bic"] < CLEAR_BIC:
+            text += f" (not yet told apart from {nxt['label']}: more readings needed)"
+        else:
+            text += f" (next best: {nxt['label']}, " + (f"{ratio:.1f}x the misfit)" if ratio < 100 else "far worse)")
     share = out["unexplained"]["share"]
     if share >= 0.03:
         text += f"; readings rose about {share:.0%} more than this machine's logs explain (other devices?)"
