@@ -83,11 +83,12 @@ class CandidateFit:
     params: int
     bic: float = 0.0
     # Free fits: the main model's weight per token of each class, each model's multiplier, the class the
-    # limit is counted in (the one carrying most of the count), and the relative standard error of its weight.
+    # limit is counted in (the one carrying most of the count), and the relative standard error of the limit.
     class_weights: list[float] | None = None
     multipliers: list[float] | None = None
     ref: int = 0
     rel_se: float = 0.0
+    mix_se: float = 0.0  # relative error of usage counted with these weights, for windows that borrow them
     borrowed: int | None = None  # weights taken from the fit of this other window length (minutes)
 
     @property
@@ -238,6 +239,13 @@ def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, ste
             return None  # some calls have no known price: their cost is unknown, not zero
         j = ledger.index(c.column)
         raw = [o.x[j] for o in obs]
+    column = fit_column(raw, obs, ys, step, cautious)
+    return score(CandidateFit(c, *column, 0.0, 0), step) if column else None
+
+
+def fit_column(raw: list[float], obs: list[Obs], ys: list[float], step: float,
+               cautious: bool) -> tuple[list[float], float, Structure] | None:  # fmt: skip
+    """Scale one column, find its segments and breaks; None when it cannot explain rising readings."""
     scaled = _scaled(raw)
     if scaled is None:
         return None
@@ -245,4 +253,4 @@ def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, ste
     st = robust(obs, ys, xs, step, cautious=cautious)
     if any(f.beta is None or f.beta <= 0 for f in st.fits):
         return None
-    return score(CandidateFit(c, xs, scale, st, 0.0, 0), step)
+    return xs, scale, st

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from .evidence import CLASSES, Ledger
-from .fit import Candidate, CandidateFit, _scaled, floor_variance, robust, score, structure
+from .fit import Candidate, CandidateFit, _scaled, fit_column, floor_variance, robust, score, structure
 from .groups import gram, nnls, rss_of, solve
 from .instances import Obs
 
@@ -126,23 +126,36 @@ def fit_free(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step
     totals = ledger.cum[-1]
     share = [per_token[k] * sum(m * totals[b[k]] for m, b in zip(mu, blocks)) for k in range(4)]
     ref = max(range(4), key=lambda k: share[k])
+    mix = [sum(m * totals[b[k]] for m, b in zip(mu, blocks)) / colscale[k] for k in range(4)]
+    own, borrowed = _uncertainty(ys, rows_x, st, lam, mu, active, w, ref, step, mix)
     fit = CandidateFit(c, xs, scale, st, 0.0, 0, class_weights=per_token, multipliers=mu if len(mu) > 1 else None,
-                       ref=ref, rel_se=_rel_se(ys, rows_x, st, lam, mu, active, w, ref, step))  # fmt: skip
+                       ref=ref, rel_se=own, mix_se=borrowed)  # fmt: skip
     return score(fit, step)
 
 
-def _rel_se(ys, rows_x, st, lam, mu, active, w, ref, step) -> float:
-    """Relative standard error of the reference class's weight in the final regression."""
+def _uncertainty(ys, rows_x, st, lam, mu, active, w, ref, step, mix) -> tuple[float, float]:
+    """Relative standard errors from the final regression (delta method): of the reference class's weight
+    (what this window's limit rests on), and of the person's usage measured in reference-class tokens
+    (what another window borrowing these weights inherits). ``mix``: the usage per class, in design units."""
     if ref not in active:
-        return 0.0
+        return 0.0, 0.0
     rows = list(range(len(ys)))
     g, h, yy = gram(ys, _design(rows_x, lam, st.segs, mu, active), st.keys, rows)
     dof = max(1, len(ys) - len(set(st.keys)) - len(active))
     sigma2 = max(rss_of(g, h, yy, w) / dof, step * step / 12.0)
-    a = active.index(ref)
-    unit = [1.0 if b == a else 0.0 for b in range(len(active))]
-    var = sigma2 * solve(g, unit)[a]
-    return math.sqrt(var) / w[a] if var > 0 and w[a] > 0 else 0.0
+    # Readings that repeat the previous value of their chain share its rounding error: count what is new.
+    fresh = sum(1 for i in rows if i == 0 or st.keys[i] != st.keys[i - 1] or ys[i] != ys[i - 1])
+    sigma2 *= len(ys) / max(fresh, 1)
+    k = len(active)
+    inverse = [solve(g, [1.0 if b == a else 0.0 for b in range(k)]) for a in range(k)]
+    r = active.index(ref)
+    own = math.sqrt(max(0.0, sigma2 * inverse[r][r])) / w[r] if w[r] > 0 else 0.0
+    total = sum(w[a] * mix[c] for a, c in enumerate(active))
+    if total <= 0 or w[r] <= 0:
+        return own, 0.0
+    grad = [mix[c] / total - (1.0 / w[r] if a == r else 0.0) for a, c in enumerate(active)]
+    var = sigma2 * sum(grad[a] * inverse[a][b] * grad[b] for a in range(k) for b in range(k))
+    return own, math.sqrt(max(0.0, var))
 
 
 def fit_borrowed(source: CandidateFit, minutes: int, label: str, obs: list[Obs], ys: list[float], ledger: Ledger,
@@ -155,15 +168,12 @@ def fit_borrowed(source: CandidateFit, minutes: int, label: str, obs: list[Obs],
     else:
         blocks, mu = [[ledger.index(name) for name in CLASSES]], [1.0]
     raw = [sum(m * v[k] * o.x[b[k]] for m, b in zip(mu, blocks) for k in range(4)) for o in obs]
-    scaled = _scaled(raw)
-    if scaled is None:
+    column = fit_column(raw, obs, ys, step, cautious)
+    if column is None:
         return None
-    xs, scale = scaled
-    st = robust(obs, ys, xs, step, cautious=cautious)
-    if any(f.beta is None or f.beta <= 0 for f in st.fits):
-        return None
+    xs, scale, st = column
     c = Candidate(source.candidate.name, "tokens", f"{source.candidate.label} (weights of the {label} window)",
                   free=source.candidate.free)  # fmt: skip
     fit = CandidateFit(c, xs, scale, st, 0.0, 0, class_weights=list(v), multipliers=source.multipliers,
-                       ref=source.ref, borrowed=minutes)  # fmt: skip
+                       ref=source.ref, rel_se=source.mix_se, borrowed=minutes)  # fmt: skip
     return score(fit, step)
