@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
+    "analyzer.commands.watch",
 )
 
 ENTRY_POINT_GROUP = "analyzer"
