@@ -449,9 +449,10 @@ class Watcher:
                 else:
                     look.append(path)
                 continue
-            self._forget(path)  # deleted or moved away: its rows stay
             if path.is_dir():
                 look.append(path)  # a folder appeared or was moved here
+            else:
+                self._forget(path)  # deleted or moved away: its rows stay
             if not self.handler.inside_root(path):
                 replan = True  # a root, or a folder above one, appeared, moved or vanished
         if replan:

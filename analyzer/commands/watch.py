@@ -134,4 +134,4 @@ def _do(action):
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
-        raise click.ClickException(f"cannot write the service file: {exc}") from exc
+        raise click.ClickException(f"the service file: {exc}") from exc
