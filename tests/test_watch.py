@@ -37,7 +37,8 @@ from watchdog.observers.api import ObservedWatch
 from analyzer import store
 from analyzer.daemon import AlreadyRunning, DaemonLock, stop_on_signals
 from analyzer.ingest import Ingester
-from analyzer.watch import Coalescer, DirtyHandler, Watcher, WatchSettings, WatchTask, plan_watches
+from analyzer.observers import plan_watches
+from analyzer.watch import Coalescer, DirtyHandler, Watcher, WatchSettings, WatchTask
 
 from .claude_lines import assistant_line, transcript_path, turn, turn_totals, user_line
 from .conftest import FIXTURES, check_totals, totals
