@@ -733,8 +733,11 @@ def test_daemon_killed_mid_ingest_and_restarted_gives_the_clean_totals(tmp_path)
         assert daemon_db.execute(query).fetchall() == clean_db.execute(query).fetchall()
         prompts = "select key, session_id, ts, text_hash from prompts order by key"
         assert daemon_db.execute(prompts).fetchall() == clean_db.execute(prompts).fetchall()
-    finally:
-        path.unlink()
+    finally:  # tens of MB: do not leave them in pytest's kept temp folders
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(db_file.parent, ignore_errors=True)
+        for leftover in tmp_path.glob("clean.db*"):
+            leftover.unlink()
 
 
 MEMORY_PROBE = """
@@ -780,8 +783,10 @@ def test_huge_file_is_ingested_in_bounded_memory(tmp_path):
             assert int(out[0]) == path.stat().st_size
             peaks[label] = (path.stat().st_size, int(out[1]))
             check_totals(store.open_db(db_file), expected)
-        finally:
-            path.unlink()
+        finally:  # hundreds of MB: do not leave them in pytest's kept temp folders
+            shutil.rmtree(home, ignore_errors=True)
+            for leftover in tmp_path.glob(f"{label}.db*"):
+                leftover.unlink()
     (small_size, small_kb), (huge_size, huge_kb) = peaks["small"], peaks["huge"]
     assert huge_size > 20 * small_size and huge_size > 300_000_000
     # Memory follows the read chunk and the longest line, not the file: 20 times
