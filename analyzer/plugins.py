@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "analyzer.commands.db",
     "analyzer.analysis_schema",
     "analyzer.commands.analysis",
+    "analyzer.commands.watch",
 )
 
 ENTRY_POINT_GROUP = "analyzer"
