@@ -1,0 +1,109 @@
+"""What the two Kimi parsers share: the agent name, content helpers, and the
+small files the agents keep next to their logs.
+
+Both the legacy kimi-cli (``~/.kimi``) and the newer Kimi Code CLI
+(``~/.kimi-code``) write the session logs as one ``wire.jsonl`` per agent, but
+leave out what a report needs: the model name (the logs hold at most a
+config alias) and the project folder (the session folders are named by a
+hash). Those live in side files: ``config.toml`` (``default_model`` and
+``[models."<alias>"].model``), ``kimi.json`` (work folders), ``state.json``,
+``session_index.jsonl`` and ``workspaces.json``. ``SideFiles`` reads each one
+once per change of its size or modification time, and never raises: a missing
+or broken side file means "unknown", never a lost log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+AGENT = "kimi-code"
+FALLBACK_MODEL = "kimi-for-coding"
+ENV_MODEL_ALIAS = "__kimi_env_model__"  # the alias Kimi Code uses when KIMI_MODEL_NAME is set
+
+
+def as_int(value: Any) -> int:
+    """A token count from a log field; anything that is not a number counts 0."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def parts_text(value: Any) -> str:
+    """The text of a prompt: a string, or the text of a list of content parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts = []
+        for part in value:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        return "\n".join(texts)
+    return ""
+
+
+def digest(text: str) -> str:
+    """A short, stable fingerprint of a prompt's text, for keys."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def model_for(config: Any, alias: Any) -> str | None:
+    """The provider model name behind a config alias (``kimi-code/kimi-for-coding``
+    -> the ``model`` of its ``[models."<alias>"]`` table), else the alias
+    without its ``kimi-code/`` platform prefix."""
+    if not isinstance(alias, str) or not alias or alias == ENV_MODEL_ALIAS:
+        return None
+    models = config.get("models") if isinstance(config, dict) else None
+    entry = models.get(alias) if isinstance(models, dict) else None
+    if isinstance(entry, dict) and isinstance(entry.get("model"), str) and entry["model"]:
+        return entry["model"]
+    return alias.removeprefix("kimi-code/")
+
+
+class SideFiles:
+    """JSON, JSONL and TOML side files, parsed once per change and cached."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+    def load(self, path: Path | None) -> Any:
+        """The parsed file (``.toml``, ``.jsonl`` as a list, else JSON), or None."""
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        signature = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            data = _parse(path, path.read_bytes())
+        except (OSError, ValueError, UnicodeDecodeError):
+            data = None
+        self._cache[path] = (signature, data)
+        return data
+
+
+def _parse(path: Path, raw: bytes) -> Any:
+    if path.suffix == ".toml":
+        return tomllib.loads(raw.decode("utf-8"))
+    if path.suffix == ".jsonl":
+        rows = []
+        for line in raw.splitlines():
+            try:
+                rows.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue  # a torn or corrupt index line: the others still count
+        return rows
+    return orjson.loads(raw)
