@@ -44,12 +44,12 @@ How it is counted:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.parsing import JsonlParser, SourceContext, env_paths, first_json_line, home_from
+from analyzer.parsing import JsonlParser, Line, SourceContext, env_paths, first_json_line, home_from
 from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
 from analyzer.timeutil import utc_iso
 
@@ -142,6 +142,9 @@ class KimiCliParser(JsonlParser):
         return self.side.load(where.share / "config.toml" if where.share else None)
 
     def project(self, where: CliFile) -> str | None:
+        return self.side.derived(("project", where), lambda: self._project(where))
+
+    def _project(self, where: CliFile) -> str | None:
         data = self.side.load(where.share / "kimi.json" if where.share else None)
         work_dirs = data.get("work_dirs") if isinstance(data, dict) else None
         for entry in work_dirs if isinstance(work_dirs, list) else []:
@@ -154,6 +157,9 @@ class KimiCliParser(JsonlParser):
         return None
 
     def model(self, where: CliFile, subagent: str | None) -> str:
+        return self.side.derived(("model", where, subagent), lambda: self._model(where, subagent))
+
+    def _model(self, where: CliFile, subagent: str | None) -> str:
         config = self.config(where)
         if subagent:
             meta = self.side.load(where.session_dir / "subagents" / subagent / "meta.json")
@@ -165,6 +171,10 @@ class KimiCliParser(JsonlParser):
         return model_for(config, default) or FALLBACK_MODEL
 
     # --- lines ---------------------------------------------------------------------------
+
+    def parse(self, lines: Iterable[Line], state: dict, ctx: SourceContext) -> Iterator[Record]:
+        self.side.refresh()
+        yield from super().parse(lines, state, ctx)
 
     def handle(self, obj: dict, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
         if obj.get("type") == "metadata":
@@ -314,7 +324,7 @@ class KimiCliParser(JsonlParser):
             session_id=line.where.session_id,
             ts=line.ts,
             limit_type="rate_limit",
-            message=f"HTTP 429 on every attempt ({retry[2]}) of step {retry[3]}; the step was abandoned",
+            message=f"step {retry[3]} gave up after {retry[2]} attempts, the last retried after HTTP 429",
             model=self.model(line.where, line.where.subagent),
         )
 

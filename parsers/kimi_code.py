@@ -256,6 +256,9 @@ class KimiCodeParser(JsonlParser):
         return {}
 
     def project(self, where: CodeFile) -> str | None:
+        return self.side.derived(("project", where), lambda: self._project(where))
+
+    def _project(self, where: CodeFile) -> str | None:
         meta = self.session_meta(where)
         for key in ("cwd", "workDir"):
             if isinstance(meta.get(key), str) and meta[key]:
@@ -280,6 +283,7 @@ class KimiCodeParser(JsonlParser):
     # --- lines ---------------------------------------------------------------------------
 
     def parse(self, lines: Iterable[Line], state: dict, ctx: SourceContext) -> Iterator[Record]:
+        self.side.refresh()
         if "fe" not in state:  # read from the start: find where a fork's copies end
             state["fe"] = last_fork_marker(ctx.path)
         yield from super().parse(lines, state, ctx)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +71,43 @@ def model_for(config: Any, alias: Any) -> str | None:
 
 
 class SideFiles:
-    """JSON, JSONL and TOML side files, parsed once per change and cached."""
+    """JSON, JSONL and TOML side files, parsed once per change and cached.
+
+    A file is looked at (``stat``) at most once between two ``refresh()``
+    calls, and so are the values derived from it; the parsers refresh once per
+    chunk of lines, not once per line.
+    """
 
     def __init__(self) -> None:
-        self._cache: dict[Path, tuple[tuple[int, int], Any]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int] | None, Any]] = {}
+        self._checked: set[Path] = set()
+        self._derived: dict[Hashable, Any] = {}
+
+    def refresh(self) -> None:
+        """Look at every file again on its next use."""
+        self._checked.clear()
+        self._derived.clear()
+
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A value computed from side files (a project, a model), kept until the next ``refresh()``."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def load(self, path: Path | None) -> Any:
         """The parsed file (``.toml``, ``.jsonl`` as a list, else JSON), or None."""
         if path is None:
             return None
+        cached = self._cache.get(path)
+        if cached is not None and path in self._checked:
+            return cached[1]
+        self._checked.add(path)
         try:
             st = path.stat()
         except OSError:
+            self._cache[path] = (None, None)
             return None
         signature = (st.st_mtime_ns, st.st_size)
-        cached = self._cache.get(path)
         if cached is not None and cached[0] == signature:
             return cached[1]
         try:
