@@ -372,3 +372,52 @@ def test_code_usage_scope_alone_decides_a_compaction():
     requests = [r for r in records if isinstance(r, Request)]
     assert [r.trigger for r in requests] == ["compaction", "prompt", "other"]
     assert [r.model for r in requests] == ["kimi-for-coding"] * 3  # no config here: the alias without its prefix
+
+
+# --- the bundled sample --------------------------------------------------------------------
+
+SAMPLE = FIXTURES / "sample"
+
+
+def test_kimi_sample_is_what_its_seeded_script_writes(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_kimi_sample", SAMPLE / "make_kimi_sample.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path / "out")
+    made = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    committed = {p.relative_to(SAMPLE / "home"): p.read_bytes() for p in (SAMPLE / "home" / ".kimi-code").rglob("*") if p.is_file()}
+    assert made == committed
+    assert sum(len(b) for b in committed.values()) < 500_000
+
+
+def test_kimi_sample_ingests_cleanly(db):
+    stats = ingest_home(db, SAMPLE / "home")
+    assert stats.bad_total() == 0 and not stats.unrecognised
+    days = [r[0] for r in db.execute("select distinct substr(ts, 1, 10) from requests where agent = 'kimi-code' order by 1")]
+    assert days == [f"2026-11-{d}" for d in range(16, 22)]
+    # the forked session holds a copy of its source: only its own three calls count
+    fork = db.execute("select session_id from sessions where agent = 'kimi-code' and parent_session_id is not null").fetchall()
+    assert len(fork) == 1
+    assert db.execute("select count(*) from requests where session_id = ?", fork[0]).fetchone()[0] == 3
+    hits = db.execute("select limit_type, window_minutes from limit_hits where agent = 'kimi-code'").fetchall()
+    assert hits == [("weekly", 10080)]
+    triggers = {t for (t,) in db.execute("select distinct trigger from requests where agent = 'kimi-code'")}
+    assert triggers == {"prompt", "tool_result", "subagent", "compaction"}
+
+
+def test_cli_side_files_are_read_again_when_they_change(db, tmp_path):
+    """A new default model in config.toml applies to calls read after the change."""
+    home = tmp_path / "h"
+    shutil.copytree(KIMI / "cli-basic" / "home", home)
+    ingest_home(db, home)
+    config = home / ".kimi" / "config.toml"
+    config.write_text(config.read_text().replace('default_model = "kimi-code/kimi-for-coding"', 'default_model = "kimi-code/kimi-k2-turbo"'))
+    wire = next(home.rglob("wire.jsonl"))
+    status = {"token_usage": {"input_other": 7, "output": 3, "input_cache_read": 0, "input_cache_creation": 0}, "message_id": "chatcmpl-b4"}
+    with wire.open("a") as f:
+        f.write(json.dumps({"timestamp": 1793610100.0, "message": {"type": "StatusUpdate", "payload": status}}) + "\n")
+    ingest_home(db, home)
+    got = db.execute("select model, count(*) from requests group by model order by model").fetchall()
+    assert got == [("kimi-for-coding", 3), ("kimi-k2-turbo-preview", 1)]
