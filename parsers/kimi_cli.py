@@ -203,7 +203,11 @@ class KimiCliParser(JsonlParser):
             yield from self._status(line, payload, None)
         elif kind == "SubagentEvent":
             event = payload.get("event")
-            if isinstance(event, dict) and event.get("type") == "StatusUpdate" and isinstance(event.get("payload"), dict):
+            if (
+                isinstance(event, dict)
+                and event.get("type") == "StatusUpdate"
+                and isinstance(event.get("payload"), dict)
+            ):
                 agent_id = payload.get("agent_id")
                 yield from self._status(line, event["payload"], agent_id if isinstance(agent_id, str) else "")
         elif kind in ("TurnBegin", "SteerInput"):

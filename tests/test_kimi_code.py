@@ -14,7 +14,8 @@ from analyzer.ingest import Ingester
 from analyzer.parsing import SourceContext
 from analyzer.records import LimitHit, Prompt, Request
 from parsers.kimi_cli import KimiCliParser
-from parsers.kimi_code import KimiCodeParser, refusal
+from parsers.kimi_code import KimiCodeParser
+from parsers.kimi_refusals import refusal
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -47,7 +48,10 @@ def test_fixture_totals(db, case):
     if "models" in expected:
         assert dict(db.execute("select model, count(*) from requests group by model").fetchall()) == expected["models"]
     if "sessions" in expected:
-        assert dict(db.execute("select session_id, count(*) from requests group by session_id").fetchall()) == expected["sessions"]
+        assert (
+            dict(db.execute("select session_id, count(*) from requests group by session_id").fetchall())
+            == expected["sessions"]
+        )
     if "hits" in expected:
         got_hits = [
             {"ts": ts, "reset_at": reset, "window_minutes": window, "limit_type": kind}
@@ -102,7 +106,12 @@ def test_cli_subagent_calls_count_once_with_the_subagents_model(db):
         ("kimi-code:chatcmpl-p2", 0, "tool_result", "kimi-for-coding"),
         ("kimi-code:chatcmpl-s1", 1, "subagent", "kimi-k2-turbo-preview"),
         ("kimi-code:chatcmpl-s2", 1, "subagent", "kimi-k2-turbo-preview"),
-        ("kimi-code:cli:2c7a1d0f-2222-4bbb-8bbb-000000000002:a1b2c3d4:1793610111.1", 1, "subagent", "kimi-k2-turbo-preview"),
+        (
+            "kimi-code:cli:2c7a1d0f-2222-4bbb-8bbb-000000000002:a1b2c3d4:1793610111.1",
+            1,
+            "subagent",
+            "kimi-k2-turbo-preview",
+        ),
     ]
     # every subagent call is linked to the prompt that started its chain
     prompt = db.execute("select key from prompts").fetchone()[0]
@@ -132,7 +141,12 @@ def test_cli_parser_alone_yields_every_copy_of_a_repeated_status(db):
     path = next((KIMI / "cli-basic" / "home").rglob("wire.jsonl"))
     records = list(KimiCliParser().parse(lines_of(path), {}, SourceContext(path)))
     requests = [r for r in records if isinstance(r, Request)]
-    assert [r.key for r in requests] == ["kimi-code:chatcmpl-b1", "kimi-code:chatcmpl-b2", "kimi-code:chatcmpl-b2", "kimi-code:chatcmpl-b3"]
+    assert [r.key for r in requests] == [
+        "kimi-code:chatcmpl-b1",
+        "kimi-code:chatcmpl-b2",
+        "kimi-code:chatcmpl-b2",
+        "kimi-code:chatcmpl-b3",
+    ]
     assert [r.trigger for r in requests] == ["prompt", "tool_result", "tool_result", "prompt"]
     assert [r.ts for r in requests][:1] == ["2026-11-02T09:00:04.900Z"]
 
@@ -159,8 +173,16 @@ def test_code_session_project_and_parents(db):
     got = db.execute("select session_id, project, parent_session_id from sessions order by session_id").fetchall()
     assert got == [
         ("session_aaaaaaaa-0000-4000-8000-00000000000a", "/home/u/proj", None),
-        ("session_bbbbbbbb-0000-4000-8000-00000000000b", "/home/u/proj", "session_aaaaaaaa-0000-4000-8000-00000000000a"),
-        ("session_cccccccc-0000-4000-8000-00000000000c", "/home/u/proj", "session_bbbbbbbb-0000-4000-8000-00000000000b"),
+        (
+            "session_bbbbbbbb-0000-4000-8000-00000000000b",
+            "/home/u/proj",
+            "session_aaaaaaaa-0000-4000-8000-00000000000a",
+        ),
+        (
+            "session_cccccccc-0000-4000-8000-00000000000c",
+            "/home/u/proj",
+            "session_bbbbbbbb-0000-4000-8000-00000000000b",
+        ),
     ]
 
 
@@ -209,7 +231,9 @@ def test_code_prompt_texts(tmp_path):
 
 def test_code_fork_marker_found_before_the_copies_are_parsed():
     """The copies come before the marker: the parser looks ahead when it starts a file."""
-    path = next(p for p in (KIMI / "code-fork" / "home").rglob("wire.jsonl") if "cccccccc" in str(p) and "main" in p.parts)
+    path = next(
+        p for p in (KIMI / "code-fork" / "home").rglob("wire.jsonl") if "cccccccc" in str(p) and "main" in p.parts
+    )
     records = list(KimiCodeParser().parse(lines_of(path), {}, SourceContext(path)))
     assert [r.output_tokens for r in records if isinstance(r, Request)] == [130]
     assert [r.ts for r in records if isinstance(r, Prompt)] == ["2026-11-05T09:01:31.000Z"]
@@ -249,7 +273,9 @@ def test_code_whole_file_rewrite_on_resume(db, tmp_path):
     records = [json.loads(line) for line in old[1:]]
     rewritten = [json.dumps({"type": "metadata", "protocol_version": "1.5", "created_at": 1793696400000})]
     rewritten += [json.dumps(dict(sorted(r.items())), separators=(",", ":")) for r in records]
-    rewritten.append('{"type":"usage.record","agentId":"main","model":"kimi-code/kimi-for-coding","usage":{"inputOther":10,"output":1,"inputCacheRead":0,"inputCacheCreation":0},"usageScope":"turn","time":1793790000000}')
+    rewritten.append(
+        '{"type":"usage.record","agentId":"main","model":"kimi-code/kimi-for-coding","usage":{"inputOther":10,"output":1,"inputCacheRead":0,"inputCacheCreation":0},"usageScope":"turn","time":1793790000000}'
+    )
     tmp = wire.with_suffix(".tmp")
     tmp.write_text("\n".join(rewritten) + "\n")
     tmp.replace(wire)
@@ -277,12 +303,49 @@ def test_code_tailing_counts_appended_lines_once(db, tmp_path):
 @pytest.mark.parametrize(
     "error, expected",
     [
-        ({"code": "provider.auth_error", "message": "403 You've reached your weekly (7-day) usage limit.", "details": {"statusCode": 403}}, ("weekly", 10080)),
-        ({"code": "provider.auth_error", "message": "403 You've reached your 5-hour usage limit, resets at 2026-11-05T14:00:00Z"}, ("five_hour", 300)),
-        ({"code": "provider.auth_error", "message": "403 You've reached your concurrent request limit. Please wait."}, ("concurrency", None)),
-        ({"code": "provider.rate_limit", "message": "We're receiving too many requests", "name": "APIProviderRateLimitError"}, ("rate_limit", None)),
-        ({"code": "provider.api_error", "message": "insufficient balance", "name": "APIProviderQuotaExhaustedError", "details": {"statusCode": 429}}, ("quota", None)),
-        ({"code": "provider.auth_error", "message": "401 Invalid Authentication", "details": {"statusCode": 401}}, None),
+        (
+            {
+                "code": "provider.auth_error",
+                "message": "403 You've reached your weekly (7-day) usage limit.",
+                "details": {"statusCode": 403},
+            },
+            ("weekly", 10080),
+        ),
+        (
+            {
+                "code": "provider.auth_error",
+                "message": "403 You've reached your 5-hour usage limit, resets at 2026-11-05T14:00:00Z",
+            },
+            ("five_hour", 300),
+        ),
+        (
+            {
+                "code": "provider.auth_error",
+                "message": "403 You've reached your concurrent request limit. Please wait.",
+            },
+            ("concurrency", None),
+        ),
+        (
+            {
+                "code": "provider.rate_limit",
+                "message": "We're receiving too many requests",
+                "name": "APIProviderRateLimitError",
+            },
+            ("rate_limit", None),
+        ),
+        (
+            {
+                "code": "provider.api_error",
+                "message": "insufficient balance",
+                "name": "APIProviderQuotaExhaustedError",
+                "details": {"statusCode": 429},
+            },
+            ("quota", None),
+        ),
+        (
+            {"code": "provider.auth_error", "message": "401 Invalid Authentication", "details": {"statusCode": 401}},
+            None,
+        ),
         ({"code": "provider.overloaded", "message": "529 overloaded", "details": {"statusCode": 529}}, None),
         ({"code": "context.overflow", "message": "context too long"}, None),
         ("not an error object", None),
@@ -339,16 +402,24 @@ def test_default_roots_honour_the_agents_variables(tmp_path):
     assert KimiCodeParser().roots({"HOME": str(home)}) == [home / ".kimi-code" / "sessions"]
     assert KimiCliParser().roots({"HOME": str(home)}) == [home / ".kimi" / "sessions"]
     assert KimiCodeParser().roots({"HOME": str(home), "KIMI_CODE_HOME": ""}) == [home / ".kimi-code" / "sessions"]
-    assert KimiCodeParser().roots({"HOME": str(home), "KIMI_CODE_HOME": f"{tmp_path}/kc"}) == [tmp_path / "kc" / "sessions"]
-    assert KimiCliParser().roots({"HOME": str(home), "KIMI_SHARE_DIR": f"{tmp_path}/ks"}) == [tmp_path / "ks" / "sessions"]
+    assert KimiCodeParser().roots({"HOME": str(home), "KIMI_CODE_HOME": f"{tmp_path}/kc"}) == [
+        tmp_path / "kc" / "sessions"
+    ]
+    assert KimiCliParser().roots({"HOME": str(home), "KIMI_SHARE_DIR": f"{tmp_path}/ks"}) == [
+        tmp_path / "ks" / "sessions"
+    ]
 
 
 def test_share_dir_variables_are_read(db, tmp_path):
     shutil.copytree(KIMI / "cli-basic" / "home" / ".kimi", tmp_path / "share")
     shutil.copytree(KIMI / "code-basic" / "home" / ".kimi-code", tmp_path / "code")
-    ingest_home(db, tmp_path / "empty-home", KIMI_SHARE_DIR=str(tmp_path / "share"), KIMI_CODE_HOME=str(tmp_path / "code"))
+    ingest_home(
+        db, tmp_path / "empty-home", KIMI_SHARE_DIR=str(tmp_path / "share"), KIMI_CODE_HOME=str(tmp_path / "code")
+    )
     assert db.execute("select count(*), sum(output_tokens) from requests").fetchone() == (3 + 4, 455 + 1131)
-    assert db.execute("select distinct model from requests where key like 'kimi-code:chatcmpl%'").fetchall() == [("kimi-for-coding",)]
+    assert db.execute("select distinct model from requests where key like 'kimi-code:chatcmpl%'").fetchall() == [
+        ("kimi-for-coding",)
+    ]
 
 
 def test_limit_hit_records_are_typed():
@@ -387,7 +458,11 @@ def test_kimi_sample_is_what_its_seeded_script_writes(tmp_path):
     spec.loader.exec_module(module)
     module.main(tmp_path / "out")
     made = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
-    committed = {p.relative_to(SAMPLE / "home"): p.read_bytes() for p in (SAMPLE / "home" / ".kimi-code").rglob("*") if p.is_file()}
+    committed = {
+        p.relative_to(SAMPLE / "home"): p.read_bytes()
+        for p in (SAMPLE / "home" / ".kimi-code").rglob("*")
+        if p.is_file()
+    }
     assert made == committed
     assert sum(len(b) for b in committed.values()) < 500_000
 
@@ -395,10 +470,14 @@ def test_kimi_sample_is_what_its_seeded_script_writes(tmp_path):
 def test_kimi_sample_ingests_cleanly(db):
     stats = ingest_home(db, SAMPLE / "home")
     assert stats.bad_total() == 0 and not stats.unrecognised
-    days = [r[0] for r in db.execute("select distinct substr(ts, 1, 10) from requests where agent = 'kimi-code' order by 1")]
+    days = [
+        r[0] for r in db.execute("select distinct substr(ts, 1, 10) from requests where agent = 'kimi-code' order by 1")
+    ]
     assert days == [f"2026-11-{d}" for d in range(16, 22)]
     # the forked session holds a copy of its source: only its own three calls count
-    fork = db.execute("select session_id from sessions where agent = 'kimi-code' and parent_session_id is not null").fetchall()
+    fork = db.execute(
+        "select session_id from sessions where agent = 'kimi-code' and parent_session_id is not null"
+    ).fetchall()
     assert len(fork) == 1
     assert db.execute("select count(*) from requests where session_id = ?", fork[0]).fetchone()[0] == 3
     hits = db.execute("select limit_type, window_minutes from limit_hits where agent = 'kimi-code'").fetchall()
@@ -413,9 +492,16 @@ def test_cli_side_files_are_read_again_when_they_change(db, tmp_path):
     shutil.copytree(KIMI / "cli-basic" / "home", home)
     ingest_home(db, home)
     config = home / ".kimi" / "config.toml"
-    config.write_text(config.read_text().replace('default_model = "kimi-code/kimi-for-coding"', 'default_model = "kimi-code/kimi-k2-turbo"'))
+    config.write_text(
+        config.read_text().replace(
+            'default_model = "kimi-code/kimi-for-coding"', 'default_model = "kimi-code/kimi-k2-turbo"'
+        )
+    )
     wire = next(home.rglob("wire.jsonl"))
-    status = {"token_usage": {"input_other": 7, "output": 3, "input_cache_read": 0, "input_cache_creation": 0}, "message_id": "chatcmpl-b4"}
+    status = {
+        "token_usage": {"input_other": 7, "output": 3, "input_cache_read": 0, "input_cache_creation": 0},
+        "message_id": "chatcmpl-b4",
+    }
     with wire.open("a") as f:
         f.write(json.dumps({"timestamp": 1793610100.0, "message": {"type": "StatusUpdate", "payload": status}}) + "\n")
     ingest_home(db, home)
