@@ -44,16 +44,16 @@ How it is counted:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.parsing import JsonlParser, Line, SourceContext, env_paths, first_json_line, home_from
+from analyzer.parsing import SourceContext, first_json_line
 from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
 from analyzer.timeutil import utc_iso
 
-from .kimi_shared import AGENT, FALLBACK_MODEL, SideFiles, as_int, digest, model_for, parts_text
+from .kimi_shared import AGENT, FALLBACK_MODEL, KimiParser, as_int, digest, model_for, parts_text
 
 NAME = "kimi-cli"
 
@@ -106,16 +106,10 @@ class _Line:
     state: dict
 
 
-class KimiCliParser(JsonlParser):
+class KimiCliParser(KimiParser):
     name = NAME
-    agent = AGENT
-
-    def __init__(self) -> None:
-        self.side = SideFiles()
-
-    def roots(self, env: Mapping[str, str]) -> list[Path]:
-        shares = env_paths(env, "KIMI_SHARE_DIR") or [home_from(env) / ".kimi"]
-        return [share / "sessions" for share in shares]
+    home_variable = "KIMI_SHARE_DIR"
+    home_folder = ".kimi"
 
     def candidate(self, path: Path) -> bool:
         return path.name == "wire.jsonl" and path.parent.parent.name != "agents"
@@ -171,10 +165,6 @@ class KimiCliParser(JsonlParser):
         return model_for(config, default) or FALLBACK_MODEL
 
     # --- lines ---------------------------------------------------------------------------
-
-    def parse(self, lines: Iterable[Line], state: dict, ctx: SourceContext) -> Iterator[Record]:
-        self.side.refresh()
-        yield from super().parse(lines, state, ctx)
 
     def handle(self, obj: dict, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
         if obj.get("type") == "metadata":

@@ -45,7 +45,7 @@ How it is counted (``reference/kimi-code-format.md`` section 3):
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -53,13 +53,13 @@ from pathlib import Path
 import orjson
 
 from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, Line, SourceContext, env_paths, first_json_line, home_from
+from analyzer.parsing import Line, SourceContext, first_json_line
 from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
 from analyzer.timeutil import utc_iso
 
 from .kimi_cli import KimiCliParser
 from .kimi_refusals import refusal
-from .kimi_shared import AGENT, SideFiles, as_int, digest, model_for, parts_text
+from .kimi_shared import AGENT, KimiParser, as_int, digest, model_for, parts_text
 
 KNOWN_TYPES = frozenset(
     {
@@ -149,16 +149,10 @@ def prompt_text(record: dict) -> str:
     return parts_text(record.get("input"))
 
 
-class KimiCodeParser(JsonlParser):
+class KimiCodeParser(KimiParser):
     name = AGENT
-    agent = AGENT
-
-    def __init__(self) -> None:
-        self.side = SideFiles()
-
-    def roots(self, env: Mapping[str, str]) -> list[Path]:
-        homes = env_paths(env, "KIMI_CODE_HOME") or [home_from(env) / ".kimi-code"]
-        return [home / "sessions" for home in homes]
+    home_variable = "KIMI_CODE_HOME"
+    home_folder = ".kimi-code"
 
     def candidate(self, path: Path) -> bool:
         # agents/<id>/wire.jsonl, but not the unpacked export bundles under imported/<id>/
@@ -219,7 +213,6 @@ class KimiCodeParser(JsonlParser):
     # --- lines ---------------------------------------------------------------------------
 
     def parse(self, lines: Iterable[Line], state: dict, ctx: SourceContext) -> Iterator[Record]:
-        self.side.refresh()
         if "fe" not in state:  # read from the start: find where a fork's copies end
             state["fe"] = last_fork_marker(ctx.path)
         yield from super().parse(lines, state, ctx)
@@ -244,13 +237,13 @@ class KimiCodeParser(JsonlParser):
             state["s"] = 1
             yield self._session(where)
         if kind == "usage.record":
-            yield from self._usage(obj, offset, state, where)
+            yield from self._usage(obj, state, where)
         elif kind == "llm.request":
             state["m"] = obj.get("model") if isinstance(obj.get("model"), str) else None
             state["k"] = obj.get("kind")
             state.pop("pp", None)
         elif kind in ("turn.prompt", "turn.steer"):
-            yield from self._prompt(obj, offset, state, where, steer=kind == "turn.steer")
+            yield from self._prompt(obj, state, where, steer=kind == "turn.steer")
         elif kind == "context.append_loop_event":
             event = obj.get("event") if isinstance(obj.get("event"), dict) else {}
             if event.get("type") == "tool.result":
@@ -266,7 +259,7 @@ class KimiCodeParser(JsonlParser):
         elif kind in ("full_compaction.complete", "full_compaction.cancel"):
             state.pop("c", None)
         elif kind == "turn.ended" and obj.get("reason") == "failed":
-            yield from self._failed(obj, offset, state, where)
+            yield from self._failed(obj, state, where)
 
     def _session(self, where: CodeFile) -> Session:
         meta = self.session_meta(where)
@@ -282,22 +275,21 @@ class KimiCodeParser(JsonlParser):
             title=meta.get("title") if isinstance(meta.get("title"), str) else None,
         )
 
-    def _time(self, obj: dict, offset: int) -> tuple[int | None, str | None, BadLine | None]:
+    @staticmethod
+    def _stamp(obj: dict, where: CodeFile) -> tuple[int, str, str]:
+        """A record's time (epoch ms, stored form) and agent; a record that needs
+        a time and has none is a bad line (the base class reports the error)."""
         stamp = obj.get("time")
-        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and stamp > 0:
-            return int(stamp), utc_iso(stamp), None
-        return None, None, BadLine(offset, "bad_shape", f"{obj.get('type')} without a time")
+        if not isinstance(stamp, (int, float)) or isinstance(stamp, bool) or stamp <= 0:
+            raise ValueError(f"{obj.get('type')} without a time")
+        agent_id = obj.get("agentId") if isinstance(obj.get("agentId"), str) else where.agent_id
+        return int(stamp), utc_iso(stamp) or "", agent_id
 
-    def _usage(self, obj: dict, offset: int, state: dict, where: CodeFile) -> Iterator[Record]:
+    def _usage(self, obj: dict, state: dict, where: CodeFile) -> Iterator[Record]:
         usage = obj.get("usage")
         if not isinstance(usage, dict):
-            yield BadLine(offset, "bad_shape", "usage.record without a usage object")
-            return
-        stamp, ts, bad = self._time(obj, offset)
-        if bad:
-            yield bad
-            return
-        agent_id = obj.get("agentId") if isinstance(obj.get("agentId"), str) else where.agent_id
+            raise ValueError("usage.record without a usage object")
+        stamp, ts, agent_id = self._stamp(obj, where)
         uncached, read = as_int(usage.get("inputOther")), as_int(usage.get("inputCacheRead"))
         write, output = as_int(usage.get("inputCacheCreation")), as_int(usage.get("output"))
         scope = obj.get("usageScope")
@@ -318,7 +310,7 @@ class KimiCodeParser(JsonlParser):
             key=f"{AGENT}:{agent_id}:{stamp}:{uncached}:{read}:{write}:{output}",
             agent=AGENT,
             session_id=where.session_id,
-            ts=ts or "",
+            ts=ts,
             model=self.model(where, obj.get("model"), state),
             project=self.project(where),
             input_tokens=uncached,
@@ -331,7 +323,7 @@ class KimiCodeParser(JsonlParser):
             raw_usage=raw,
         )
 
-    def _prompt(self, obj: dict, offset: int, state: dict, where: CodeFile, *, steer: bool) -> Iterator[Record]:
+    def _prompt(self, obj: dict, state: dict, where: CodeFile, *, steer: bool) -> Iterator[Record]:
         if not displayable(obj.get("origin")):
             if not steer:  # a turn the agent started: subagent task, notice, cron, hook, retry
                 state["h"] = 0
@@ -342,13 +334,9 @@ class KimiCodeParser(JsonlParser):
         if steer and state.get("pp") == digest(text):
             state.pop("pp", None)
             return  # the steer that started this turn repeats its prompt
-        stamp, ts, bad = self._time(obj, offset)
-        if bad:
-            yield bad
-            return
-        agent_id = obj.get("agentId") if isinstance(obj.get("agentId"), str) else where.agent_id
+        stamp, ts, agent_id = self._stamp(obj, where)
         key = f"{AGENT}:p:{agent_id}:{stamp}:{digest(text)}"
-        yield Prompt(key=key, agent=AGENT, session_id=where.session_id, ts=ts or "", text=text,
+        yield Prompt(key=key, agent=AGENT, session_id=where.session_id, ts=ts, text=text,
                      project=self.project(where), is_sidechain=agent_id != "main")  # fmt: skip
         state["p"] = key
         state["t"] = "prompt"
@@ -356,20 +344,16 @@ class KimiCodeParser(JsonlParser):
         if not steer:
             state["pp"] = digest(text)
 
-    def _failed(self, obj: dict, offset: int, state: dict, where: CodeFile) -> Iterator[Record]:
+    def _failed(self, obj: dict, state: dict, where: CodeFile) -> Iterator[Record]:
         found = refusal(obj.get("error"))
         if found is None:
             return
-        stamp, ts, bad = self._time(obj, offset)
-        if bad:
-            yield bad
-            return
-        agent_id = obj.get("agentId") if isinstance(obj.get("agentId"), str) else where.agent_id
+        stamp, ts, agent_id = self._stamp(obj, where)
         yield LimitHit(
             key=f"{AGENT}:hit:{agent_id}:{stamp}",
             agent=AGENT,
             session_id=where.session_id,
-            ts=ts or "",
+            ts=ts,
             reset_at=found.reset_at,
             window_minutes=found.window_minutes,
             limit_type=found.limit_type,

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from analyzer.parsing import JsonlParser, Line, SourceContext, env_paths, home_from
+from analyzer.records import Record
 
 AGENT = "kimi-code"
 FALLBACK_MODEL = "kimi-for-coding"
@@ -116,6 +119,26 @@ class SideFiles:
             data = None
         self._cache[path] = (signature, data)
         return data
+
+
+class KimiParser(JsonlParser):
+    """What both Kimi parsers do alike: roots from a variable or a home folder,
+    side files looked at again once per chunk."""
+
+    agent = AGENT
+    home_variable = ""  # e.g. KIMI_SHARE_DIR
+    home_folder = ""  # e.g. .kimi
+
+    def __init__(self) -> None:
+        self.side = SideFiles()
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        homes = env_paths(env, self.home_variable) or [home_from(env) / self.home_folder]
+        return [home / "sessions" for home in homes]
+
+    def parse(self, lines: Iterable[Line], state: dict, ctx: SourceContext) -> Iterator[Record]:
+        self.side.refresh()
+        yield from super().parse(lines, state, ctx)
 
 
 def _parse(path: Path, raw: bytes) -> Any:
