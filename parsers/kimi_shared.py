@@ -1,5 +1,6 @@
-"""What the two Kimi parsers share: the agent name, content helpers, and the
-small files the agents keep next to their logs.
+"""What the two Kimi parsers share: the agent name, a base class (roots and
+side-file refresh), content helpers, and the small files the agents keep next
+to their logs.
 
 Both the legacy kimi-cli (``~/.kimi``) and the newer Kimi Code CLI
 (``~/.kimi-code``) write the session logs as one ``wire.jsonl`` per agent, but
