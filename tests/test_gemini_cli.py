@@ -255,3 +255,28 @@ def test_split_usage(numbers, inside, expected):
 
 def test_split_usage_of_nothing_is_nothing():
     assert split_usage(0, 0, 0, 0, 0, 0) is None
+
+
+def regenerate_sample(name: str, folder: str, tmp_path: Path) -> Path:
+    """Run a sample script into ``tmp_path/folder`` and check it wrote exactly the bundled files."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, FIXTURES / "sample" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.ROOT = tmp_path / folder
+    script.main()
+    bundled = FIXTURES / "sample" / "home" / folder
+    written = sorted(p.relative_to(script.ROOT) for p in script.ROOT.rglob("*") if p.is_file())
+    assert written == sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
+    assert all((script.ROOT / p).read_bytes() == (bundled / p).read_bytes() for p in written)
+    assert sum((bundled / p).stat().st_size for p in written) < 300_000
+    return script.ROOT
+
+
+def test_bundled_sample_is_what_its_seeded_script_writes(db, tmp_path):
+    regenerate_sample("make_gemini_sample", ".gemini", tmp_path)
+    stats = ingest_home(db, tmp_path)
+    assert stats.bad_total() == 0 and not stats.unrecognised
+    assert {r[0] for r in db.execute("select distinct agent from requests")} == {AGENT}
+    assert db.execute("select count(*) from limit_hits").fetchone()[0] == 1

@@ -17,6 +17,7 @@ from parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
 from parsers.qwen_code import QwenCodeParser, QwenLegacyJsonParser, reset_instant, window_of
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
+from .test_gemini_cli import regenerate_sample
 
 AGENT = "qwen-code"
 CASES = sorted(p.name for p in (FIXTURES / AGENT).iterdir() if (p / "expected.json").exists())
@@ -256,3 +257,19 @@ def test_reset_instant(text, ts, expected):
 )
 def test_window_of(text, expected):
     assert window_of(text) == expected
+
+
+def test_bundled_sample_is_what_its_seeded_script_writes(db, tmp_path):
+    root = regenerate_sample("make_qwen_sample", ".qwen", tmp_path)
+    stats = ingest_home(db, tmp_path)
+    assert stats.bad_total() == 0 and not stats.unrecognised
+    # Every call counted once: one row per api_response telemetry record, none from the assistant copies.
+    calls = set()
+    for path in root.rglob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            event = (record.get("systemPayload") or {}).get("uiEvent") or {}
+            if event.get("event.name") == "qwen-code.api_response":
+                calls.add(record["uuid"])
+    assert db.execute("select count(*) from requests").fetchone()[0] == len(calls)
+    assert db.execute("select count(*) from limit_hits").fetchone()[0] == 1
