@@ -39,6 +39,11 @@ class Split:
     output_tokens: int
     reasoning_tokens: int
 
+    def columns(self) -> dict[str, int]:
+        """The split as ``Request`` keyword arguments."""
+        return {"input_tokens": self.input_tokens, "cache_read_tokens": self.cache_read_tokens,
+                "output_tokens": self.output_tokens, "reasoning_tokens": self.reasoning_tokens}  # fmt: skip
+
 
 # Field names for each shape the usage is written in.
 GENAI_FIELDS = ("promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount",

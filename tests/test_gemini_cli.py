@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from analyzer import store
-from analyzer.ingest import Ingester
 from analyzer.parsing import SourceContext
 from analyzer.records import Prompt, Request
 from parsers.claude_code import ClaudeCodeParser
@@ -18,63 +17,27 @@ from parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
 from parsers.genai_usage import split_usage
 from parsers.qwen_code import QwenCodeParser
 
-from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
+from .conftest import FIXTURES, ingest_home
+from .fixture_checks import (
+    cases, check_case, check_limit_hits, check_order_independence, copy_case, jsonl_lines, regenerate_sample,
+)
 
 AGENT = "gemini-cli"
-CASES = sorted(p.name for p in (FIXTURES / AGENT).iterdir() if (p / "expected.json").exists())
-
-
-def _copy(case: str, tmp_path: Path) -> Path:
-    home = tmp_path / case
-    shutil.copytree(FIXTURES / AGENT / case / "home", home)
-    return home
+CASES = cases(AGENT)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_fixture_totals(db, case):
-    case_dir = FIXTURES / AGENT / case
-    expected = expected_totals(case_dir)
-    stats = ingest_home(db, case_dir / "home")
-    check_totals(db, expected)
-    assert {r[0] for r in db.execute("select distinct agent from requests")} <= {AGENT}
-    if "bad_lines" in expected:
-        assert stats.bad_lines == expected["bad_lines"]
-    else:
-        assert stats.bad_total() == 0
-    assert not stats.unrecognised
-    if "triggers" in expected:
-        got = dict(db.execute("select trigger, count(*) from requests group by trigger").fetchall())
-        assert got == expected["triggers"]
+    check_case(db, AGENT, case)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case):
-    """Ingesting twice, and ingesting files in reverse order into a new store, gives the same rows."""
-    home = FIXTURES / AGENT / case / "home"
-    ingest_home(db, home)
-    cols = "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger, prompt_key, is_sidechain, session_id, ts"
-    first = db.execute(f"select {cols} from requests order by key").fetchall()
-    prompts = db.execute("select key, session_id, ts, text_hash from prompts order by key").fetchall()
-    ingest_home(db, home)
-    assert db.execute(f"select {cols} from requests order by key").fetchall() == first
-
-    other = store.open_db(tmp_path / "reverse.db")
-    ingester = Ingester(other, env={"HOME": str(home)})
-    discovery = ingester.discover()
-    discovery.found.reverse()
-    ingester.run(discovery=discovery)
-    assert other.execute(f"select {cols} from requests order by key").fetchall() == first
-    assert other.execute("select key, session_id, ts, text_hash from prompts order by key").fetchall() == prompts
+    check_order_independence(db, tmp_path, AGENT, case)
 
 
 def test_limit_hits(db):
-    case_dir = FIXTURES / AGENT / "limits"
-    ingest_home(db, case_dir / "home")
-    got = [
-        {"ts": ts, "reset_at": reset, "window_minutes": window}
-        for ts, reset, window in db.execute("select ts, reset_at, window_minutes from limit_hits order by ts")
-    ]
-    assert got == expected_totals(case_dir)["hits"]
+    check_limit_hits(db, AGENT, "limits")
 
 
 def test_re_appended_message_keeps_its_first_attribution(db):
@@ -139,7 +102,7 @@ def test_subagent_calls_belong_to_the_parent_session_and_its_prompt(db):
 
 
 def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
-    home = _copy("corrupt", tmp_path)
+    home = copy_case(AGENT, "corrupt", tmp_path)
     ingest_home(db, home)
     assert db.execute("select count(*) from requests").fetchone()[0] == 2
     path = next(home.rglob("*.jsonl"))
@@ -175,7 +138,7 @@ def test_a_prompt_typed_in_one_pass_counts_when_its_call_arrives_in_the_next(db,
 
 
 def test_rewritten_legacy_document_upserts(db, tmp_path):
-    home = _copy("legacy-json", tmp_path)
+    home = copy_case(AGENT, "legacy-json", tmp_path)
     ingest_home(db, home)
     before = db.execute("select count(*), sum(output_tokens) from requests").fetchone()
     path = next(p for p in home.rglob("session-2026-03-11*.json"))
@@ -222,11 +185,7 @@ def test_recognise_tells_the_agents_apart():
 def test_parser_is_pure_and_yields_every_copy():
     """The parser alone, fed lines, yields one Request per written copy; the store keeps one per key."""
     path = next((FIXTURES / AGENT / "basic" / "home").rglob("*.jsonl"))
-    lines, pos = [], 0
-    for raw in path.read_bytes().split(b"\n")[:-1]:
-        lines.append((pos, raw))
-        pos += len(raw) + 1
-    records = list(GeminiCliParser().parse(lines, {}, SourceContext(path)))
+    records = list(GeminiCliParser().parse(jsonl_lines(path), {}, SourceContext(path)))
     requests = [r for r in records if isinstance(r, Request)]
     assert len(requests) == 5  # g1 twice with tokens, g2, g3, g4
     assert len({r.key for r in requests}) == 4
@@ -255,23 +214,6 @@ def test_split_usage(numbers, inside, expected):
 
 def test_split_usage_of_nothing_is_nothing():
     assert split_usage(0, 0, 0, 0, 0, 0) is None
-
-
-def regenerate_sample(name: str, folder: str, tmp_path: Path) -> Path:
-    """Run a sample script into ``tmp_path/folder`` and check it wrote exactly the bundled files."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / "sample" / f"{name}.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    script.ROOT = tmp_path / folder
-    script.main()
-    bundled = FIXTURES / "sample" / "home" / folder
-    written = sorted(p.relative_to(script.ROOT) for p in script.ROOT.rglob("*") if p.is_file())
-    assert written == sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
-    assert all((script.ROOT / p).read_bytes() == (bundled / p).read_bytes() for p in written)
-    assert sum((bundled / p).stat().st_size for p in written) < 300_000
-    return script.ROOT
 
 
 def test_bundled_sample_is_what_its_seeded_script_writes(db, tmp_path):

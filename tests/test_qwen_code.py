@@ -9,25 +9,20 @@ from pathlib import Path
 import pytest
 
 from analyzer import store
-from analyzer.ingest import Ingester
 from analyzer.parsing import SourceContext
 from analyzer.records import Request
 from parsers.claude_code import ClaudeCodeParser
 from parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
 from parsers.qwen_code import QwenCodeParser, QwenLegacyJsonParser, reset_instant, window_of
 
-from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
-from .test_gemini_cli import regenerate_sample
+from .conftest import FIXTURES, ingest_home
+from .fixture_checks import (
+    cases, check_case, check_limit_hits, check_order_independence, copy_case, jsonl_lines, regenerate_sample,
+)
 
 AGENT = "qwen-code"
-CASES = sorted(p.name for p in (FIXTURES / AGENT).iterdir() if (p / "expected.json").exists())
+CASES = cases(AGENT)
 SID = "77777777-9999-4999-8999-000000000009"
-
-
-def _copy(case: str, tmp_path: Path) -> Path:
-    home = tmp_path / case
-    shutil.copytree(FIXTURES / AGENT / case / "home", home)
-    return home
 
 
 def _record(uuid: str, ts: str, kind: str, **fields) -> dict:
@@ -59,50 +54,16 @@ def _append(path: Path, *records: dict) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_fixture_totals(db, case):
-    case_dir = FIXTURES / AGENT / case
-    expected = expected_totals(case_dir)
-    stats = ingest_home(db, case_dir / "home")
-    check_totals(db, expected)
-    assert {r[0] for r in db.execute("select distinct agent from requests")} <= {AGENT}
-    if "bad_lines" in expected:
-        assert stats.bad_lines == expected["bad_lines"]
-    else:
-        assert stats.bad_total() == 0
-    assert not stats.unrecognised
-    if "triggers" in expected:
-        got = dict(db.execute("select trigger, count(*) from requests group by trigger").fetchall())
-        assert got == expected["triggers"]
+    check_case(db, AGENT, case)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case):
-    home = FIXTURES / AGENT / case / "home"
-    ingest_home(db, home)
-    cols = "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger, prompt_key, is_sidechain, session_id, ts"
-    first = db.execute(f"select {cols} from requests order by key").fetchall()
-    prompts = db.execute("select key, session_id, ts, text_hash from prompts order by key").fetchall()
-    ingest_home(db, home)
-    assert db.execute(f"select {cols} from requests order by key").fetchall() == first
-
-    other = store.open_db(tmp_path / "reverse.db")
-    ingester = Ingester(other, env={"HOME": str(home)})
-    discovery = ingester.discover()
-    discovery.found.reverse()
-    ingester.run(discovery=discovery)
-    assert other.execute(f"select {cols} from requests order by key").fetchall() == first
-    assert other.execute("select key, session_id, ts, text_hash from prompts order by key").fetchall() == prompts
+    check_order_independence(db, tmp_path, AGENT, case)
 
 
 def test_limit_hits(db):
-    case_dir = FIXTURES / AGENT / "limits"
-    ingest_home(db, case_dir / "home")
-    got = [
-        {"ts": ts, "reset_at": reset, "window_minutes": window}
-        for ts, reset, window in db.execute("select ts, reset_at, window_minutes from limit_hits order by ts")
-    ]
-    assert got == expected_totals(case_dir)["hits"]
-    types = [r[0] for r in db.execute("select limit_type from limit_hits order by ts")]
-    assert types == ["weekly", "rate_limit", "five_hour", "daily"]
+    check_limit_hits(db, AGENT, "limits")
 
 
 def test_telemetry_wins_and_the_assistant_copy_is_dropped(db):
@@ -177,7 +138,7 @@ def test_subagent_calls_link_to_the_parent_prompt(db):
 
 
 def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
-    home = _copy("corrupt", tmp_path)
+    home = copy_case(AGENT, "corrupt", tmp_path)
     ingest_home(db, home)
     path = next(home.rglob("*.jsonl"))
     with open(path, "ab") as f:
@@ -223,11 +184,7 @@ def test_recognise_tells_the_agents_apart():
 
 def test_parser_is_pure_and_yields_typed_records():
     path = next((FIXTURES / AGENT / "duplicate-usage" / "home").rglob("*.jsonl"))
-    lines, pos = [], 0
-    for raw in path.read_bytes().split(b"\n")[:-1]:
-        lines.append((pos, raw))
-        pos += len(raw) + 1
-    requests = [r for r in QwenCodeParser().parse(lines, {}, SourceContext(path)) if isinstance(r, Request)]
+    requests = [r for r in QwenCodeParser().parse(jsonl_lines(path), {}, SourceContext(path)) if isinstance(r, Request)]
     assert [r.key for r in requests] == ["qwen-code:2af1748d", "qwen-code:8a1b2c3d", "qwen-code:a3", "qwen-code:t4", "qwen-code:t5"]
 
 
