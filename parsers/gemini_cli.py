@@ -33,13 +33,13 @@ How it is counted:
 Prompt vs request: a ``user`` message is a tool result when all its parts are
 ``functionResponse`` parts. Other user messages can still be text nobody typed:
 injected context (``<session_context>``, IDE context, plan-mode notices) is
-skipped by its wording, "Please continue." (sent by Gemini's next-speaker
-check) starts a call triggered by ``other``, and when Gemini rebuilds its history (compression,
-``/chat resume``, ``/restore``) it re-records the kept turns as *new* messages
-with new ids, just before a ``$set.messages`` checkpoint. So a typed-looking
-message becomes a ``Prompt`` only once a model call (a gemini message with
-tokens) or an API error follows it; another user message or a checkpoint in
-between means it was a copy. Messages of a subagent session are the model's
+skipped by its wording; "Please continue." (sent by Gemini's next-speaker check)
+starts a call triggered by ``other``; and when Gemini rebuilds its history
+(compression, ``/chat resume``, ``/restore``) it re-records the kept turns as
+*new* messages with new ids, just before a ``$set.messages`` checkpoint. So a
+typed-looking message becomes a ``Prompt`` only once a model call (a gemini
+message with tokens) or an API error follows it; another user message or a
+checkpoint in between means it was a copy. Messages of a subagent session are the model's
 instructions to the subagent: its calls are sidechain requests of the parent
 session, triggered by ``subagent``, and it has no prompts.
 

@@ -38,7 +38,8 @@ How it is counted:
   Reasoning is always the thoughts.
 
 Prompt vs request: a ``user`` record with no subtype (``provenance`` absent
-or ``real_user``) is a typed prompt, and so is a ``mid_turn_user_message``
+or ``real_user``) is a typed prompt, unless it is the ``<session_context>``
+environment text Qwen sends first; so is a ``mid_turn_user_message``
 (typed while tools ran; it rides along with the tool results, so it starts no
 chain). ``notification`` and ``cron`` users are injected, ``tool_result``
 records are tool results, slash commands are ``system``/``slash_command``
@@ -66,7 +67,7 @@ from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
 from analyzer.resets import zone
 from analyzer.timeutil import format_utc, parse_iso, utc_iso
 
-from .gemini_cli import GeminiSessionJsonParser, _first_objects, parts_of, text_of
+from .gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
 from .genai_usage import TELEMETRY_FIELDS, numbers, split_usage
 
 AGENT = "qwen-code"
@@ -245,6 +246,10 @@ class QwenCodeParser(JsonlParser):
             if subtype in ("notification", "cron"):
                 state["trigger"] = "other"  # an injected turn the model will answer
             return
+        message = obj.get("message")
+        sent = text_of(parts_of(message.get("parts"))) if isinstance(message, dict) else ""
+        if sent.lstrip().startswith(INJECTED_PREFIXES):
+            return  # the environment context Qwen sends first, recorded as a user turn
         ts = utc_iso(obj.get("timestamp"))
         if not ts:
             yield BadLine(offset, "bad_shape", "user record without a timestamp")
@@ -252,8 +257,7 @@ class QwenCodeParser(JsonlParser):
         payload = obj.get("systemPayload")
         text = payload.get("displayText") if isinstance(payload, dict) else None
         if not isinstance(text, str):
-            message = obj.get("message")
-            text = text_of(parts_of(message.get("parts"))) if isinstance(message, dict) else ""
+            text = sent
         key = f"{AGENT}:{obj['uuid']}"
         yield Prompt(key=key, agent=AGENT, session_id=self._origin(obj), ts=ts, text=text, project=obj.get("cwd"))
         if subtype is None:

@@ -220,13 +220,17 @@ def test_bundled_sample_is_what_its_seeded_script_writes(db, tmp_path):
     root = regenerate_sample("make_qwen_sample", ".qwen", tmp_path)
     stats = ingest_home(db, tmp_path)
     assert stats.bad_total() == 0 and not stats.unrecognised
-    # Every call counted once: one row per api_response telemetry record, none from the assistant copies.
-    calls = set()
+    # Every call counted once: one row per api_response telemetry record, none from the assistant copies;
+    # one prompt per typed user record (those with a displayText), not the environment context.
+    calls, typed = set(), set()
     for path in root.rglob("*.jsonl"):
         for line in path.read_text().splitlines():
             record = json.loads(line)
             event = (record.get("systemPayload") or {}).get("uiEvent") or {}
             if event.get("event.name") == "qwen-code.api_response":
                 calls.add(record["uuid"])
+            if record["type"] == "user" and "displayText" in (record.get("systemPayload") or {}):
+                typed.add(record["uuid"])
     assert db.execute("select count(*) from requests").fetchone()[0] == len(calls)
+    assert db.execute("select count(*) from prompts").fetchone()[0] == len(typed)
     assert db.execute("select count(*) from limit_hits").fetchone()[0] == 1
