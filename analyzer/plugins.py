@@ -28,6 +28,9 @@ DEFAULT_PLUGINS = (
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
+    "analyzer.analysis_schema",
+    "analyzer.commands.analysis",
+    "analyzer.commands.watch",
 )
 
 ENTRY_POINT_GROUP = "analyzer"

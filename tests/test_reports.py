@@ -97,8 +97,8 @@ def test_blocks_follow_the_five_hour_rule(db, tmp_path):
             "2026-08-01T10:15:00.000Z",  # opens a block at 10:00 (floored to the hour), ending 15:00
             "2026-08-01T11:00:00.000Z",
             "2026-08-01T14:59:59.999Z",
-            "2026-08-01T15:00:00.000Z",  # exactly 5 h after the start: still the same block
-            "2026-08-01T15:00:30.000Z",  # same minute, past the end: a new block at 15:00
+            "2026-08-01T15:00:00.000Z",  # exactly 5 h after the start: windows are half-open, a new block at 15:00
+            "2026-08-01T15:00:30.000Z",
             "2026-08-01T21:00:00.000Z",  # past 20:00: a new block at 21:00
         ],
         prompts=["2026-08-01T10:14:00.000Z", "2026-08-01T15:00:10.000Z"],
@@ -108,8 +108,8 @@ def test_blocks_follow_the_five_hour_rule(db, tmp_path):
     got = [(b["start"], b["end"], b["requests"], b["prompts"], b["total_tokens"], b["kind"], b["is_active"])
            for b in windows.blocks(db, Filters(), now=now)]  # fmt: skip
     assert got == [
-        ("2026-08-01T10:00:00.000Z", "2026-08-01T15:00:00.000Z", 4, 1, 4 * 1115, "estimated", False),
-        ("2026-08-01T15:00:00.000Z", "2026-08-01T20:00:00.000Z", 1, 1, 1115, "estimated", False),
+        ("2026-08-01T10:00:00.000Z", "2026-08-01T15:00:00.000Z", 3, 1, 3 * 1115, "estimated", False),
+        ("2026-08-01T15:00:00.000Z", "2026-08-01T20:00:00.000Z", 2, 1, 2 * 1115, "estimated", False),
         ("2026-08-01T21:00:00.000Z", "2026-08-02T02:00:00.000Z", 1, 0, 1115, "estimated", False),
     ]
     active = windows.blocks(db, Filters(), now=datetime(2026, 8, 1, 22, tzinfo=timezone.utc))
