@@ -24,6 +24,8 @@ from . import hookspecs
 DEFAULT_PLUGINS = (
     "parsers.claude_code",
     "parsers.kimi_code",
+    "parsers.gemini_cli",
+    "parsers.qwen_code",
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",

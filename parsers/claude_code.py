@@ -125,6 +125,8 @@ def _looks_like_claude(obj: dict) -> bool:
         return "sessionId" in obj or "leafUuid" in obj or "messageId" in obj or "snapshot" in obj or "operation" in obj
     if kind not in ("user", "assistant", "system") or "sessionId" not in obj:
         return False
+    if "systemPayload" in obj or "provenance" in obj:
+        return False  # Qwen Code's records share Claude's envelope
     message = obj.get("message")
     if message is None:
         return kind == "system"
