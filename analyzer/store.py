@@ -164,7 +164,14 @@ _REQUEST_UPSERT = (
 _PROMPT_UPSERT = (
     "insert into prompts (key, agent, session_id, ts, project, text_hash, text_length, text, is_sidechain,"
     " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do update set text = coalesce(prompts.text, excluded.text)"
+    "on conflict(key) do update set text = coalesce(prompts.text, excluded.text), "
+    # A prompt copied into another session (fork, undo) keeps the earliest (ts, session):
+    # which copy was read first must not matter.
+    + ", ".join(
+        f"{c} = case when (excluded.ts, excluded.session_id) < (prompts.ts, prompts.session_id)"
+        f" then excluded.{c} else prompts.{c} end"
+        for c in ("session_id", "project", "source_id", "source_offset", "ts")
+    )
 )
 
 _LIMIT_HIT_INSERT = (
