@@ -23,6 +23,7 @@ from . import hookspecs
 
 DEFAULT_PLUGINS = (
     "parsers.claude_code",
+    "parsers.codex",
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
