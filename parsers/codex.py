@@ -73,6 +73,7 @@ TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "to
 # Events that end a turn, or begin the next one: a pending refusal is confirmed there.
 TURN_BOUNDARIES = frozenset({"task_complete", "turn_complete", "turn_aborted", "task_started", "turn_started", "user_message"})
 
+_ENVELOPE_START = re.compile(rb'\s*\{"timestamp":\s*"[^"]*",\s*(?:"ordinal":\s*\d+,\s*)?"type":\s*"([a-z_]+)",\s*"payload":\s*\{')
 _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.I)
 
 Usage = tuple[int, int, int, int, int, int]  # input, cached, cache_write, output, reasoning, total
@@ -144,7 +145,9 @@ class CodexParser(JsonlParser):
     def recognise(self, path: Path, head: bytes) -> bool:
         first = first_json_line(head)
         if not isinstance(first, dict):
-            return False
+            # A header longer than the head read (base instructions, tool lists): match its start.
+            m = _ENVELOPE_START.match(head)
+            return bool(m) and m.group(1).decode() in ENVELOPE_TYPES
         if first.get("type") in ENVELOPE_TYPES and isinstance(first.get("payload"), dict) and "timestamp" in first:
             return True
         # Rollouts of the first Rust versions (spring 2025): a bare header line, no envelopes.

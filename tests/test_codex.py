@@ -224,6 +224,19 @@ def test_recognise_takes_codex_and_rejects_other_agents():
     assert not ClaudeCodeParser().recognise(name, codex)
 
 
+def test_a_header_longer_than_the_head_read_is_recognised(db, tmp_path):
+    folder = tmp_path / "h" / ".codex" / "sessions" / "2026" / "10" / "01"
+    folder.mkdir(parents=True)
+    src = next((FIXTURES / "codex" / "basic" / "home").rglob("*.jsonl"))
+    lines = src.read_text().splitlines(keepends=True)
+    big = lines[0].replace('"model_provider":"openai"', '"model_provider":"openai","base_instructions":{"text":"' + "x" * 200_000 + '"}')
+    (folder / src.name).write_text(big + "".join(lines[1:]))
+    stats = ingest_home(db, tmp_path / "h")
+    assert not stats.unrecognised and stats.bad_total() == 0
+    check_totals(db, expected_totals(FIXTURES / "codex" / "basic"), "codex")
+    assert not CodexParser().recognise(Path("x.jsonl"), b'{"timestamp":"2026-01-01T00:00:00Z","type":"user","payload":{"x":"' + b"y" * 70000)
+
+
 def test_legacy_rollouts_are_read_quietly(db, tmp_path):
     folder = tmp_path / "home" / ".codex" / "sessions" / "2025" / "05" / "07"
     folder.mkdir(parents=True)
