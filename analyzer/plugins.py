@@ -27,6 +27,8 @@ DEFAULT_PLUGINS = (
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
+    "analyzer.analysis_schema",
+    "analyzer.commands.analysis",
 )
 
 ENTRY_POINT_GROUP = "analyzer"

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+
+import orjson
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -117,6 +119,18 @@ def _int(value) -> int:
         return 0
 
 
+def _looks_like_claude(obj: dict) -> bool:
+    kind = obj.get("type")
+    if kind in QUIET_TYPES:
+        return "sessionId" in obj or "leafUuid" in obj or "messageId" in obj or "snapshot" in obj or "operation" in obj
+    if kind not in ("user", "assistant", "system") or "sessionId" not in obj:
+        return False
+    message = obj.get("message")
+    if message is None:
+        return kind == "system"
+    return isinstance(message, dict) and "parts" not in message and ("content" in message or "role" in message)
+
+
 def _is_subagent_file(path: Path) -> bool:
     return "subagents" in path.parts or path.name.startswith("agent-")
 
@@ -136,16 +150,22 @@ class ClaudeCodeParser(JsonlParser):
         return path.suffix == ".jsonl"
 
     def recognise(self, path: Path, head: bytes) -> bool:
+        lines = head.split(b"\n")
+        complete = lines[:-1][:5]
+        for raw in complete:
+            if not raw.strip():
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            return isinstance(obj, dict) and _looks_like_claude(obj)
+        # The first line is longer than the head (a huge snapshot or tool output): look at its start.
         start = head.lstrip()[:400]
-        if not start.startswith(b"{"):
-            return False
         if re.match(rb'\{"(parentUuid|leafUuid|isSidechain|logicalParentUuid)"', start):
-            return b'"parts":' not in head.split(b"\n", 1)[0][:20000]
+            return True
         m = re.match(rb'\{\s*"type"\s*:\s*"([a-z\-]+)"', start)
-        if m and m.group(1).decode() in KNOWN_TYPES:
-            first = head.split(b"\n", 1)[0]
-            return b'"sessionId"' in first or b'"leafUuid"' in first or b'"messageId"' in first or b'"snapshot"' in first
-        return False
+        return bool(m) and m.group(1).decode() in QUIET_TYPES
 
     # --- one line ---------------------------------------------------------------------
 
