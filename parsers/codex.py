@@ -41,17 +41,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from analyzer import hookimpl
 from analyzer.parsing import JsonlParser, SourceContext, env_paths, first_json_line, home_from
-from analyzer.records import BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session
+from analyzer.records import BadLine, Prompt, Record, Request, Session
 from analyzer.timeutil import utc_iso
 
 from . import codex_replay as replay
-from .codex_limits import binding_window, read_snapshot
+from .codex_limits import pending_refusal, read_snapshot, readings, refusal
 
 AGENT = "codex"
 
@@ -169,7 +168,7 @@ class CodexParser(JsonlParser):
             return
         try:
             ts = utc_iso(obj.get("timestamp"))
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             ts = None
         if state.get("rp") and not replay.ends(kind, payload, ts, state):
             self._absorb(kind, payload, state)
@@ -243,7 +242,7 @@ class CodexParser(JsonlParser):
                 state["par"] = parent
             if is_sub:
                 state["sub"] = True
-            replay.remember_fork_instant(state["sid"], ts or utc_iso(meta.get("timestamp")), state)
+            replay.remember_fork_instant(state["sid"], ts, state)
         if isinstance(meta.get("cwd"), str):
             state["cwd"] = meta["cwd"]
         if isinstance(meta.get("model_provider"), str):
@@ -321,7 +320,7 @@ class CodexParser(JsonlParser):
                     state["model"] = fallback
             total = read_usage(info.get("total_token_usage"))
             last = read_usage(info.get("last_token_usage"))
-            usage, key = self._change(total, last, ts, state)
+            usage, key = self._change(total, last, ts, self._sid(state, ctx), state)
             if usage is not None:
                 if state.get("rec"):
                     # Records of this file already counted these responses, by response_id.
@@ -333,9 +332,8 @@ class CodexParser(JsonlParser):
                                                           "last_token_usage": info.get("last_token_usage")}, state, ctx)  # fmt: skip
         yield from self._rate_limits(payload.get("rate_limits"), ts, called, state, ctx)
 
-    def _change(self, total: Usage | None, last: Usage | None, ts: str, state: dict) -> tuple[Usage | None, str]:
+    def _change(self, total: Usage | None, last: Usage | None, ts: str, sid: str, state: dict) -> tuple[Usage | None, str]:
         """The usage of the call this event reports, if it reports one, and its key."""
-        sid = state.get("sid") or ""
         if total is None:
             if last is None or not _counts(last):
                 return None, ""
@@ -406,52 +404,19 @@ class CodexParser(JsonlParser):
 
     def _rate_limits(self, rate_limits, ts: str, called: bool, state: dict, ctx: SourceContext) -> Iterator[Record]:
         snapshot = read_snapshot(rate_limits, ts) if isinstance(rate_limits, dict) else None
-        if snapshot is None or not snapshot.windows:
-            return  # no snapshot, or a family without windows (a credit pool): no reading
-        sid = self._sid(state, ctx)
-        family = snapshot.limit_id or "codex"
-        for w in snapshot.windows:
-            yield QuotaReading(
-                key=f"{AGENT}:{sid}:{ts}:{family}:{w.slot}",
-                agent=AGENT,
-                observed_at=ts,
-                used_percent=w.used_percent,
-                window_minutes=w.window_minutes,
-                resets_at=w.resets_at,
-                plan_type=snapshot.plan_type,
-                scope=snapshot.scope,
-                source="log",
-                raw=w.raw,
-            )
-        if called or not (snapshot.reached_type or snapshot.exhausted()):
+        if snapshot is None:
             return
-        # Exhausted, and no call completed with this event: either the refresh at the
-        # start of a call that will still go through (100% is not always blocked), or
-        # the snapshot Codex saves when a call is refused. The turn's end tells.
-        window = binding_window(snapshot)
-        state["hit"] = {
-            "ts": ts,
-            "reset": window.resets_at if window else None,
-            "win": window.window_minutes if window else None,
-            "type": snapshot.reached_type or "usage_limit_reached",
-        }
+        yield from readings(snapshot, self._sid(state, ctx), ts)
+        if not called:
+            hit = pending_refusal(snapshot, ts)
+            if hit:
+                state["hit"] = hit
 
     def _confirm_hit(self, state: dict) -> Iterator[Record]:
         """The turn ended with no call after an exhausted snapshot: that call was refused."""
         hit = state.pop("hit", None)
-        if not hit:
-            return
-        sid = state.get("sid")
-        yield LimitHit(
-            key=f"{AGENT}:hit:{sid}:{hit['ts']}",
-            agent=AGENT,
-            session_id=sid,
-            ts=hit["ts"],
-            reset_at=hit.get("reset"),
-            window_minutes=hit.get("win"),
-            limit_type=hit.get("type"),
-            model=state.get("model"),
-        )
+        if hit:
+            yield refusal(hit, state.get("sid"), state.get("model"))
 
 
 def _is_legacy_header(obj: dict) -> bool:
@@ -464,111 +429,10 @@ def _sid_from_path(path: Path) -> str:
     return m.group(1) if m else name
 
 
-# --- compressed rollouts ---------------------------------------------------------------------
-
-
-class CodexArchiveParser:
-    """``rollout-*.jsonl.zst``: rollouts Codex compressed once they were old.
-
-    Read whole (they are never appended to) with the optional ``zstandard``
-    package. Without it they are skipped with one warning, not marked as read,
-    so installing it later picks them up.
-    """
-
-    name = "codex-zst"
-    agent = AGENT
-    mode = "file"
-
-    def __init__(self, lines: CodexParser | None = None):
-        self.lines = lines or CodexParser()
-
-    def roots(self, env: Mapping[str, str]) -> list[Path]:
-        return codex_roots(env)
-
-    def candidate(self, path: Path) -> bool:
-        if not path.name.endswith(".jsonl.zst"):
-            return False
-        if _zstandard() is None:
-            _warn_missing_zstandard()
-            return False
-        return True
-
-    def recognise(self, path: Path, head: bytes) -> bool:
-        return head.startswith(b"\x28\xb5\x2f\xfd")  # the zstd frame magic
-
-    def parse_file(self, path: Path, ctx: SourceContext) -> Iterator[Record]:
-        zstandard = _zstandard()
-        if zstandard is None:
-            yield BadLine(0, "unrecognised_file", MISSING_ZSTANDARD)
-            return
-        state: dict = {}
-        try:
-            for offset, line in _zstd_lines(zstandard, path):
-                yield from self.lines.parse([(offset, line)], state, ctx)
-        except _Damaged as exc:
-            yield BadLine(exc.offset, "corrupt", f"the compressed file is damaged: {exc}")
-
-
-class _Damaged(Exception):
-    def __init__(self, offset: int, reason: str):
-        super().__init__(reason)
-        self.offset = offset
-
-
-def _zstd_lines(zstandard, path: Path, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
-    """The lines of a zstd file, with their offsets in the decompressed text.
-
-    A truncated file must not pass for a shorter one: its last frame has to end.
-    """
-    position = 0
-    pending = b""
-    ended = False
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            while block:
-                try:
-                    pending += decompressor.decompress(block)
-                except zstandard.ZstdError as exc:
-                    raise _Damaged(position, str(exc)) from exc
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    yield position, line.rstrip(b"\r")
-                    position += len(line) + 1
-                ended = decompressor.eof
-                block = decompressor.unused_data if ended else b""
-                if ended:
-                    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    if not ended:
-        raise _Damaged(position, "it ends in the middle of a frame")
-    if pending.strip():
-        yield position, pending.rstrip(b"\r")
-
-
-MISSING_ZSTANDARD = (
-    "Codex .jsonl.zst rollouts were skipped: reading them needs the optional 'zstandard' package "
-    "(pip install 'coding-plan-analyzer[zstd]'); they will be read on the next ingest once it is installed"
-)
-_warned = False
-
-
-def _zstandard():
-    try:
-        import zstandard
-    except ImportError:
-        return None
-    return zstandard
-
-
-def _warn_missing_zstandard() -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        warnings.warn(MISSING_ZSTANDARD, stacklevel=2)
-
-
 @hookimpl
 def register_parsers(register):
+    from .codex_archive import CodexArchiveParser
+
     parser = CodexParser()
     register(parser)
     register(CodexArchiveParser(parser))

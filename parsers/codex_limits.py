@@ -14,15 +14,25 @@ The slot says nothing about the window: ``primary`` has held the weekly window
 with ``secondary: null`` for most of 2026. A window is classified by its length
 (within 5%, as Codex itself labels them). A snapshot family without windows
 (``limit_id: "premium"`` with null windows, a credit pool) is not a reading.
+
+A refused call (HTTP 429) is not written to the rollout, but Codex saves the
+snapshot the refusal carried: an exhausted window (newer versions also set
+``rate_limit_reached_type``) with no call completing. A full window alone is
+no refusal, as Codex lets calls through at 100%; a turn that ends after such
+a snapshot without a call is one, and becomes a ``LimitHit``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
+from analyzer.records import LimitHit, QuotaReading
 from analyzer.timeutil import format_utc, parse_iso, utc_iso
 
+AGENT = "codex"
 MAIN_LIMIT_ID = "codex"
 # Canonical window lengths in minutes: 5 hours, a day, a week, a month, a year.
 CANONICAL_WINDOWS = (300, 1440, 10080, 43200, 525600)
@@ -87,7 +97,7 @@ def read_snapshot(rate_limits: dict, line_ts: str) -> Snapshot | None:
             window = rate_limits.get(slot)
             if not isinstance(window, dict) or not _is_number(window.get("used_percent")):
                 continue
-            if "resets_at" in window and window["resets_at"] is not None:
+            if isinstance(window.get("resets_at"), (int, float, str)):
                 resets = _absolute(window["resets_at"])
             else:
                 resets = _after(line_ts, window.get("resets_in_seconds"))
@@ -104,20 +114,73 @@ def read_snapshot(rate_limits: dict, line_ts: str) -> Snapshot | None:
     )
 
 
-def binding_window(snapshot: Snapshot) -> Window | None:
-    """The window a refused request waits for: of the exhausted ones, the last to reset."""
-    exhausted = snapshot.exhausted()
-    if not exhausted:
+def readings(snapshot: Snapshot, sid: str, ts: str) -> Iterator[QuotaReading]:
+    """One reading per window; a family without windows (a credit pool) gives none.
+
+    The key is the thread, the line's time and the slot: a copy of the file
+    gives the same keys, successive snapshots different ones.
+    """
+    family = snapshot.limit_id or MAIN_LIMIT_ID
+    for w in snapshot.windows:
+        yield QuotaReading(
+            key=f"{AGENT}:{sid}:{ts}:{family}:{w.slot}",
+            agent=AGENT,
+            observed_at=ts,
+            used_percent=w.used_percent,
+            window_minutes=w.window_minutes,
+            resets_at=w.resets_at,
+            plan_type=snapshot.plan_type,
+            scope=snapshot.scope,
+            source="log",
+            raw=w.raw,
+        )
+
+
+def pending_refusal(snapshot: Snapshot, ts: str) -> dict | None:
+    """An exhausted snapshot that came with no completed call, as a possible refusal.
+
+    It is either the refresh at the start of a call that will still go through
+    (Codex lets calls through at 100%), or the snapshot Codex saves when a call
+    is refused (HTTP 429). Which one, only the rest of the turn tells: the
+    parser keeps this (JSON, in its state) until a call completes or the turn
+    ends. The window waited for is, of the exhausted ones, the last to reset.
+    """
+    if not snapshot.windows or not (snapshot.reached_type or snapshot.exhausted()):
         return None
-    return max(exhausted, key=lambda w: (w.resets_at or "", w.window_minutes or 0))
+    exhausted = snapshot.exhausted()
+    window = max(exhausted, key=lambda w: (w.resets_at or "", w.window_minutes or 0)) if exhausted else None
+    return {
+        "ts": ts,
+        "reset": window.resets_at if window else None,
+        "win": window.window_minutes if window else None,
+        "type": snapshot.reached_type or "usage_limit_reached",
+    }
+
+
+def refusal(hit: dict, sid: str | None, model: str | None) -> LimitHit:
+    """A pending refusal the end of its turn confirmed."""
+    return LimitHit(
+        key=f"{AGENT}:hit:{sid}:{hit['ts']}",
+        agent=AGENT,
+        session_id=sid,
+        ts=hit["ts"],
+        reset_at=hit.get("reset"),
+        window_minutes=hit.get("win"),
+        limit_type=hit.get("type"),
+        model=model,
+    )
 
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+@lru_cache(maxsize=4096)
 def _absolute(value) -> str | None:
-    """``resets_at``: epoch seconds, or (0.48 pre-release) RFC 3339 text."""
+    """``resets_at``: epoch seconds, or (0.48 pre-release) RFC 3339 text.
+
+    Cached: every snapshot of one window repeats the same reset.
+    """
     try:
         if _is_number(value):
             return utc_iso(value)

@@ -12,8 +12,9 @@ from analyzer import store
 from analyzer.ingest import Ingester
 from analyzer.parsing import SourceContext
 from analyzer.records import LimitHit, QuotaReading, Request
-from parsers import codex as codex_module
-from parsers.codex import CodexArchiveParser, CodexParser
+from parsers import codex_archive
+from parsers.codex import CodexParser
+from parsers.codex_archive import CodexArchiveParser
 from parsers.codex_limits import classify_window
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
@@ -324,8 +325,8 @@ def test_without_zstandard_compressed_rollouts_are_skipped_with_one_warning(db, 
         folder = home / ".codex" / "sessions" / "2026" / "09" / day
         folder.mkdir(parents=True)
         (folder / (src.name + ".zst")).write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 16)
-    monkeypatch.setattr(codex_module, "_zstandard", lambda: None)
-    monkeypatch.setattr(codex_module, "_warned", False)
+    monkeypatch.setattr(codex_archive, "_zstandard", lambda: None)
+    monkeypatch.setattr(codex_archive, "_warned", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stats = ingest_home(db, home)
