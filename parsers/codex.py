@@ -234,9 +234,9 @@ class CodexParser(JsonlParser):
             replay.begin(ts, state)
             return
         yield from self._confirm_hit(state)
-        first = "sid" not in state
         state["sid"] = sid or state.get("sid") or _sid_from_path(ctx.path)
-        if first:
+        if not state.get("meta"):
+            state["meta"] = True
             parent, is_sub = _parent_of(meta)
             if parent:
                 state["par"] = parent
