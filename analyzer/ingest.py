@@ -146,7 +146,9 @@ class Ingester:
         after = self._high_water()
         stats.new_requests = after[0] - before[0]
         stats.new_prompts = after[1] - before[1]
-        if after[0] > before[0] or after[1] > before[1]:
+        # Also after rows were only re-written: a re-read copy of a subagent call
+        # replaces its row with the parser's unlinked (null prompt_key) version.
+        if after[0] > before[0] or after[1] > before[1] or stats.records["requests"]:
             with store.transaction(self.db):
                 link_orphan_requests(self.db)
 
@@ -247,9 +249,13 @@ class Ingester:
                 lines = _split_lines(data, end, base)
                 self._parse_into(item.parser, lines, state, ctx, writer)
                 new_offset = base + end + 1
+                # Until the pass reaches the end of the file, the size recorded is
+                # what was consumed: a pass cut short (killed, stopped) must not look
+                # "unchanged since the last pass" next time, or the rest is never read.
+                seen = st.st_size if f.tell() >= st.st_size else new_offset
                 with store.transaction(self.db):
                     writer.flush()
-                    self._save_source(source, st, new_offset, state, head_fp, path)
+                    self._save_source(source, st, new_offset, state, head_fp, path, size=seen)
                 stats.bytes_read += new_offset - base
                 if self.progress:
                     self.progress(new_offset - base)
@@ -304,12 +310,13 @@ class Ingester:
             self.progress(st.st_size)
         self._count(writer, stats)
 
-    def _save_source(self, source: dict, st: os.stat_result, offset: int, state: dict, head_fp, path: Path) -> None:
+    def _save_source(self, source: dict, st: os.stat_result, offset: int, state: dict, head_fp, path: Path,
+                     size: int | None = None) -> None:  # fmt: skip
         tail = tail_fingerprint(path, offset) if offset else None
         self.db.conn.execute(
             "update sources set dev = ?, inode = ?, size = ?, mtime = ?, offset = ?, head_fp = ?, tail_fp = ?,"
             " state = ?, status = 'ok', updated_at = ? where id = ?",
-            [st.st_dev, st.st_ino, st.st_size, st.st_mtime, offset, head_fp, tail,
+            [st.st_dev, st.st_ino, st.st_size if size is None else size, st.st_mtime, offset, head_fp, tail,
              orjson.dumps(state).decode() if state else None, _now(), source["id"]],
         )  # fmt: skip
         source["_saved_offset"] = offset

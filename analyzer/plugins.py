@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "analyzer.commands.db",
     "analyzer.analysis_schema",
     "analyzer.commands.analysis",
+    "analyzer.commands.watch",
 )
 
 ENTRY_POINT_GROUP = "analyzer"

@@ -13,7 +13,8 @@ Writing follows two rules:
   repeating the usage with partial output, resumed sessions replaying lines,
   copies of files). The row kept is the greatest by a fixed order (more output,
   then final over partial, then more input, then the main chain over a
-  sidechain copy, then earliest time as a tie-break), so no total depends on
+  sidechain copy, then a copy linked to its prompt; earliest time breaks
+  ties), so no total depends on
   the order files are read in.
 """
 
@@ -148,7 +149,7 @@ def _rank(prefix: str) -> str:
     return (
         f"{prefix}.output_tokens, {prefix}.complete, "
         f"{prefix}.input_tokens + {prefix}.cache_read_tokens + {prefix}.cache_write_tokens, "
-        f"1 - {prefix}.is_sidechain"
+        f"1 - {prefix}.is_sidechain, {prefix}.prompt_key is not null"
     )
 
 
