@@ -392,3 +392,18 @@ def test_the_child_header_written_again_ends_the_replay():
         _tc("00.600", 2000, 900, 150),
     ]
     assert _requests(lines) == [(100, 900, 50, "gpt-5.1-codex", False)]
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES / "codex").rglob("*.jsonl")), ids=lambda p: f"{p.parts[-5]}/{p.name[-12:]}")
+def test_reading_in_chunks_gives_what_one_pass_gives(path):
+    """The parser's state (model, totals, replay, pending refusal...) survives a stop between any two lines."""
+    import orjson
+
+    lines = _lines(path)
+    ctx = SourceContext(path)
+    whole = list(CodexParser().parse(lines, {}, ctx))
+    for cut in range(1, len(lines)):
+        state: dict = {}
+        first = list(CodexParser().parse(lines[:cut], state, ctx))
+        state = orjson.loads(orjson.dumps(state))  # stored as JSON between passes
+        assert first + list(CodexParser().parse(lines[cut:], state, ctx)) == whole, f"cut after line {cut}"
