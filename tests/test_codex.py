@@ -69,16 +69,16 @@ def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case)
     discovery = ingester.discover()
     discovery.found.reverse()
     ingester.run(discovery=discovery)
-    cols = ("key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger,"
-            " prompt_key, is_sidechain, session_id, ts, model")  # fmt: skip
-    assert other.execute(f"select {cols} from requests order by key").fetchall() == db.execute(
-        f"select {cols} from requests order by key"
-    ).fetchall()
-    for table, cols in (("prompts", "key, ts, session_id"), ("limit_hits", "key, ts, reset_at"),
-                        ("quota_readings", "key, observed_at, used_percent, window_minutes, resets_at")):  # fmt: skip
-        assert other.execute(f"select {cols} from {table} order by key").fetchall() == db.execute(
-            f"select {cols} from {table} order by key"
-        ).fetchall()
+    compared = {
+        "requests": "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
+                    " trigger, prompt_key, is_sidechain, session_id, ts, model",
+        "prompts": "key, ts, session_id",
+        "limit_hits": "key, ts, reset_at",
+        "quota_readings": "key, observed_at, used_percent, window_minutes, resets_at",
+    }  # fmt: skip
+    for table, cols in compared.items():
+        query = f"select {cols} from {table} order by key"
+        assert other.execute(query).fetchall() == db.execute(query).fetchall(), table
 
 
 def test_rate_limit_readings_in_every_shape(db):
