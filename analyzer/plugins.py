@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "parsers.kimi_code",
     "parsers.gemini_cli",
     "parsers.qwen_code",
+    "parsers.codex",
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
