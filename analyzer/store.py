@@ -214,6 +214,17 @@ def prompt_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _better(new: tuple, old: tuple) -> bool:
+    """The upsert's best-record order, in Python, on two ``request_row`` tuples."""
+    def rank(r: tuple) -> tuple:
+        return (r[12], r[17], r[7] + r[8] + r[9], 1 - r[16], r[15] is not None)
+
+    a, b = rank(new), rank(old)
+    if a != b:
+        return a > b
+    return (old[3], old[2], old[15] or "", old[14]) > (new[3], new[2], new[15] or "", new[14])
+
+
 class RecordWriter:
     """Collects records from a parser and writes them in batches.
 
@@ -221,12 +232,12 @@ class RecordWriter:
     rows and the source offset they came from commit together.
     """
 
-    def __init__(self, db: sqlite_utils.Database, *, source_id: int | None, machine: str, keep_text: bool):
-        self.conn = db.conn
+    def __init__(self, db: sqlite_utils.Database | None, *, source_id: int | None, machine: str, keep_text: bool):
+        self.conn = db.conn if db is not None else None  # None: build rows only (a worker process)
         self.source_id = source_id
         self.machine = machine
         self.keep_text = keep_text
-        self.requests: list[tuple] = []
+        self.requests: dict[str, tuple] = {}
         self.prompts: list[tuple] = []
         self.hits: list[tuple] = []
         self.readings: list[tuple] = []
@@ -237,7 +248,12 @@ class RecordWriter:
 
     def add(self, record, offset: int | None = None) -> None:
         if isinstance(record, Request):
-            self.requests.append(self.request_row(record, offset))
+            row = self.request_row(record, offset)
+            seen = self.requests.get(row[0])
+            # Streamed copies of one call often arrive together: keep the best here
+            # (the same order as the upsert) and write one row instead of several.
+            if seen is None or _better(row, seen):
+                self.requests[row[0]] = row
         elif isinstance(record, Prompt):
             text = record.text or ""
             self.prompts.append(
@@ -294,12 +310,32 @@ class RecordWriter:
     def pending(self) -> int:
         return len(self.requests) + len(self.prompts) + len(self.hits) + len(self.readings) + len(self.sessions) + len(self.errors)
 
+    def payload(self) -> tuple:
+        """The rows built so far, plain and picklable (a worker hands them over)."""
+        return (list(self.requests.values()), self.prompts, self.hits, self.readings, self.sessions, self.errors,
+                self.bad_kinds)  # fmt: skip
+
+    def absorb(self, payload: tuple) -> None:
+        """Take rows another writer built (``payload``), as if added here."""
+        requests, prompts, hits, readings, sessions, errors, bad_kinds = payload
+        for row in requests:
+            seen = self.requests.get(row[0])
+            if seen is None or _better(row, seen):
+                self.requests[row[0]] = row
+        self.prompts.extend(prompts)
+        self.hits.extend(hits)
+        self.readings.extend(readings)
+        self.sessions.extend(sessions)
+        self.errors.extend(errors)
+        for kind, n in bad_kinds.items():
+            self.bad_kinds[kind] = self.bad_kinds.get(kind, 0) + n
+
     def flush(self) -> None:
         execmany = self.conn.executemany
         if self.sessions:
             execmany(_SESSION_UPSERT, self.sessions)
         if self.requests:
-            execmany(_REQUEST_UPSERT, self.requests)
+            execmany(_REQUEST_UPSERT, list(self.requests.values()))
         if self.prompts:
             execmany(_PROMPT_UPSERT, self.prompts)
         if self.hits:

@@ -217,3 +217,23 @@ def test_explicit_paths_and_unrecognised_files(db, tmp_path):
     assert totals(db)["requests"] == 2
     assert [p for p, _ in stats.unrecognised] == [str(stray)]
     assert stats.missing_paths == [str(tmp_path / "missing")]
+
+
+def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
+    """Worker processes parse, this process writes: the same rows, whatever the path taken."""
+    home = FIXTURES / "sample" / "home"
+    tables = {
+        "requests": "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger, prompt_key, is_sidechain, session_id, ts, model",
+        "prompts": "key, session_id, ts, text_hash",
+        "quota_readings": "key, observed_at, used_percent, window_minutes, resets_at",
+        "limit_hits": "key, ts, reset_at, window_minutes",
+        "sources": "path, offset, size, state",
+    }
+    dumps = []
+    for workers, threshold in ((1, 0), (2, 0)):
+        db = store.open_db(tmp_path / f"w{workers}.db")
+        stats = Ingester(db, env={"HOME": str(home)}, workers=workers, parallel_min_bytes=threshold).run()
+        assert stats.files_read > 2 and stats.bad_total() == 0
+        dumps.append({t: db.execute(f"select {cols} from {t} order by 1").fetchall() for t, cols in tables.items()})
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]["requests"]) > 100
