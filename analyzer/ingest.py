@@ -14,7 +14,9 @@ in one transaction per chunk. So:
 * a bad line is recorded in ``ingest_errors`` and skipped; a parser that raises
   on a file is recorded too, and the other files go on.
 
-Whole-file formats (``mode = "file"``) are re-read when size or mtime change.
+Whole-file formats (``mode = "file"``) are re-read when size or mtime change
+(an SQLite store's ``-wal`` file included); one the parser cannot open now (an
+``OSError``) is reported and not marked read, so the next pass tries again.
 """
 
 from __future__ import annotations
@@ -289,7 +291,8 @@ class Ingester:
                 writer.add(BadLine(self._current_offset or 0, "parser_error", f"{type(exc).__name__}: {exc}"))
 
     def _ingest_whole(self, item: Found, source: dict, st: os.stat_result, stats: IngestStats) -> None:
-        if source["size"] == st.st_size and source["mtime"] == st.st_mtime and source["offset"]:
+        size, mtime = _whole_signature(item.path, st)
+        if source["size"] == size and source["mtime"] == mtime and source["offset"]:
             return
         stats.files_read += 1
         ctx = SourceContext(path=item.path, root=item.root)
@@ -297,13 +300,15 @@ class Ingester:
         try:
             for record in item.parser.parse_file(item.path, ctx):
                 writer.add(record, None)
+        except OSError:
+            raise  # cannot be read now (locked, vanished): reported, and tried again next pass
         except Exception as exc:
             writer.add(BadLine(0, "parser_error", f"{type(exc).__name__}: {exc}"))
         with store.transaction(self.db):
             writer.flush()
             self.db.conn.execute(
                 "update sources set size = ?, mtime = ?, offset = ?, dev = ?, inode = ?, status = 'ok', updated_at = ? where id = ?",
-                [st.st_size, st.st_mtime, st.st_size, st.st_dev, st.st_ino, _now(), source["id"]],
+                [size, mtime, st.st_size, st.st_dev, st.st_ino, _now(), source["id"]],
             )
         stats.bytes_read += st.st_size
         if self.progress:
@@ -334,6 +339,17 @@ class Ingester:
             stats.records[name] += writer.counts[name]
         for kind, n in writer.bad_kinds.items():
             stats.bad_lines[kind] = stats.bad_lines.get(kind, 0) + n
+
+
+def _whole_signature(path: Path, st: os.stat_result) -> tuple[int, float]:
+    """Size and mtime that say whether a whole-file source changed. An SQLite
+    store's ``-wal`` file counts too: in WAL mode new rows land there, and the
+    main file changes only when a checkpoint copies them over."""
+    try:
+        wal = os.stat(f"{path}-wal")
+    except OSError:
+        return st.st_size, st.st_mtime
+    return st.st_size + wal.st_size, max(st.st_mtime, wal.st_mtime)
 
 
 def _split_lines(data: bytes, end: int, base: int) -> list[tuple[int, bytes]]:

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "parsers.gemini_cli",
     "parsers.qwen_code",
     "parsers.codex",
+    "parsers.opencode",
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
