@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 AGENT_ENV = (
     "CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME", "QWEN_RUNTIME_DIR",
-    "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ",
+    "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ", "OPENCODE_DB",
 )  # fmt: skip
 
 

@@ -358,3 +358,38 @@ AT = 1795604400000  # 2026-11-25T11:00:00Z
 )  # fmt: skip
 def test_reset_from_headers_and_body(headers, body, expected):
     assert reset_from(headers, body, AT) == expected
+
+
+# --- the bundled sample -------------------------------------------------------------------
+
+
+SAMPLE = FIXTURES / "sample"
+
+
+def _rows(path: Path) -> dict:
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return {t: conn.execute(f"select * from {t} order by 1, 2").fetchall() for t in ("session", "message", "part")}
+    finally:
+        conn.close()
+
+
+def test_the_sample_store_is_what_its_seeded_script_writes(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_opencode_sample", SAMPLE / "make_opencode_sample.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path / "opencode.db")
+    assert _rows(tmp_path / "opencode.db") == _rows(SAMPLE / "home" / ".local" / "share" / "opencode" / "opencode.db")
+
+
+def test_the_sample_store_reads_cleanly(db):
+    stats = ingest_home(db, SAMPLE / "home")
+    assert stats.bad_total() == 0 and stats.failed_files == []
+    days = [r[0] for r in db.execute("select distinct substr(ts, 1, 10) from requests where agent = 'opencode' order by 1")]
+    assert len(days) >= 4 and all(d.startswith("2026-11-") for d in days)
+    kinds = {r[0] for r in db.execute("select trigger from requests where agent = 'opencode'")}
+    assert {"prompt", "tool_result", "subagent", "compaction"} <= kinds
+    assert db.execute("select count(*) from limit_hits where agent = 'opencode'").fetchone()[0] == 1
+    assert db.execute("select count(*) from sessions where agent = 'opencode' and is_subagent = 1").fetchone()[0] == 1

@@ -101,7 +101,7 @@ def register_commands(cli):
             db_path = (db_path or store.default_db_path()).with_name("sample.db")
             env = {**os.environ, "HOME": str(SAMPLE_HOME)}
             for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
-                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME"):  # fmt: skip
+                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "OPENCODE_DB"):  # fmt: skip
                 env.pop(var, None)
         db = open_store(db_path)
         try:
