@@ -41,6 +41,13 @@ def _bytes_to_read(db, found) -> int:
 
 
 def report_stats(stats: IngestStats, *, verbose: bool = False) -> None:
+    from ..plugins import broken_plugins
+
+    skipped: dict[str, str] = {}
+    for broken in broken_plugins:
+        skipped.setdefault(broken.name, broken.error)
+    for name, error in skipped.items():
+        click.echo(f"warning: plugin {name} was skipped: {error} (see `analyzer plugins`)", err=True)
     for path in stats.missing_paths:
         click.echo(f"warning: {path} does not exist", err=True)
     for path, why in stats.unrecognised:
