@@ -393,3 +393,30 @@ def test_the_sample_store_reads_cleanly(db):
     assert {"prompt", "tool_result", "subagent", "compaction"} <= kinds
     assert db.execute("select count(*) from limit_hits where agent = 'opencode'").fetchone()[0] == 1
     assert db.execute("select count(*) from sessions where agent = 'opencode' and is_subagent = 1").fetchone()[0] == 1
+
+
+def test_watch_reads_the_store_when_only_its_wal_file_changes(db, tmp_path):
+    from watchdog.events import FileModifiedEvent
+
+    from .test_watch import FakeClock, make_watcher, settle
+
+    home = tmp_path / "h"
+    path = store_path(home)
+    path.parent.mkdir(parents=True)
+    agent = sqlite3.connect(path, isolation_level=None)
+    agent.execute("pragma journal_mode=wal")
+    agent.execute("pragma wal_autocheckpoint=0")
+    agent.executescript((CASES_DIR / "schema.sql").read_text() + (CASES_DIR / "multi-step" / "store.sql").read_text())
+    clock = FakeClock()
+    watcher = make_watcher(db, home, clock)
+    try:
+        watcher.start()  # the catch-up pass
+        check_totals(db, expected_totals(CASES_DIR / "multi-step"))
+        agent.executescript((CASES_DIR / "synthetic" / "store.sql").read_text())  # lands in opencode.db-wal
+        watcher.handler.dispatch(FileModifiedEvent(f"{path}-wal"))
+        settle(watcher, clock)
+        multi, synthetic = expected_totals(CASES_DIR / "multi-step"), expected_totals(CASES_DIR / "synthetic")
+        assert totals(db)["requests"] == multi["requests"] + synthetic["requests"]
+    finally:
+        watcher.close()
+        agent.close()
