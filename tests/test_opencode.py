@@ -19,7 +19,8 @@ from analyzer import store
 from analyzer.ingest import Ingester
 from parsers.opencode import OpenCodeParser, data_dir
 from parsers.opencode import database as oc_database
-from parsers.opencode.model import reset_from, split_output
+from parsers.opencode.limits import reset_from
+from parsers.opencode.model import split_output
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home, totals
 
@@ -151,11 +152,15 @@ def test_a_message_being_written_counts_its_finished_steps_then_the_rest(db, tmp
     expected = expected_totals(CASES_DIR / "in-progress")
     ingest_home(db, home)
     check_totals(db, expected)
+    # A step's time is when its step-finish row was written, whether read mid-message or after.
+    assert [r[0] for r in db.execute("select ts from requests order by ts")] == ["2026-11-26T20:00:10.000Z"]
     conn = sqlite3.connect(store_path(home), isolation_level=None)
     conn.executescript((CASES_DIR / "in-progress" / "later.sql").read_text())
     conn.close()
     ingest_home(db, home)
     check_totals(db, expected["later"])
+    assert [r[0] for r in db.execute("select ts from requests order by ts")] == [
+        "2026-11-26T20:00:10.000Z", "2026-11-26T20:01:00.000Z"]  # fmt: skip
     assert db.execute("select count(*) from requests where complete = 0").fetchone()[0] == 0
 
 

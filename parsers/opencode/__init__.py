@@ -34,7 +34,7 @@ from analyzer.records import Record
 
 from .database import store_records
 from .legacy import LegacyTree, is_message_file
-from .model import AGENT
+from .values import AGENT
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _STORE_NAME = re.compile(r"^opencode(-[A-Za-z0-9._-]+)?\.db$")

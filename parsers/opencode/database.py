@@ -33,7 +33,8 @@ import orjson
 
 from analyzer.records import BadLine, Record
 
-from .model import NEEDED_PARTS, Message, Part, SessionInfo, created_ms, session_records
+from .model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
+from .values import created_ms
 
 BUSY_SECONDS = 5.0
 
@@ -102,7 +103,7 @@ def _read(conn: sqlite3.Connection) -> Snapshot:
         return snap
     if "session" in tables:
         _read_sessions(conn, snap)
-    for rowid, mid, sid, text in conn.execute("select rowid, id, session_id, data from message order by id"):
+    for mid, sid, text in conn.execute("select id, session_id, data from message order by id"):
         data = _object(text)
         if data is None or created_ms(data) is None:
             why = "message data is not a JSON object" if data is None else "message without time.created"

@@ -32,7 +32,8 @@ import orjson
 
 from analyzer.records import BadLine, Record
 
-from .model import NEEDED_PARTS, Message, Part, SessionInfo, created_ms, session_records
+from .model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
+from .values import created_ms
 
 CACHE_ENTRIES = 4096
 
@@ -64,7 +65,6 @@ class _Cache:
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
         return value
-
 
     def forget(self, folder: Path) -> None:
         self.entries.pop(folder, None)

@@ -39,27 +39,24 @@ Triggers: the first request answering a user message gets that message's kind
 a synthetic message); the rest of its chain follows tool results. A summary
 message (``summary: true``) is a compaction call throughout.
 
-Limits: an assistant message whose ``error`` is an ``APIError`` with status
-429, and each ``retry`` part recording a 429, is a ``LimitHit``; the reset
-comes from the response headers or body when they give one.
+Limits (``LimitHit``): see ``limits``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import orjson
 
-from analyzer.records import LimitHit, Prompt, Record, Request, Session
-from analyzer.timeutil import format_utc, from_epoch, utc_iso
+from analyzer.records import Prompt, Record, Request, Session
+from analyzer.timeutil import utc_iso
 
-AGENT = "opencode"
+from .limits import limit_hits
+from .values import AGENT, created_ms, digest, integer, ms
+
+MAX_MESSAGE_MS = 24 * 3600 * 1000  # how long one assistant message may plausibly run
 
 # Part types the records depend on; the others (tool output, patches, reasoning
 # text, snapshots, ...) are never read.
@@ -92,7 +89,7 @@ class Message:
     @property
     def completed(self) -> int | None:
         time = self.data.get("time")
-        return _ms(time.get("completed")) if isinstance(time, dict) else None
+        return ms(time.get("completed")) if isinstance(time, dict) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,31 +116,6 @@ class Source(Protocol):
     def parts(self, message_id: str) -> list[Part]:
         """The message's parts of the ``NEEDED_PARTS`` types, in order."""
         ...
-
-
-def _ms(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
-def created_ms(data: dict) -> int | None:
-    """``time.created`` (epoch ms) of a message or session object."""
-    time = data.get("time")
-    return _ms(time.get("created")) if isinstance(time, dict) else None
-
-
-def _int(value) -> int:
-    if isinstance(value, bool):
-        return 0
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _digest(*fields) -> str:
-    return hashlib.sha1("\x1f".join(str(f) for f in fields).encode()).hexdigest()[:32]
 
 
 # --- tokens ---------------------------------------------------------------------
@@ -173,12 +145,12 @@ def split_output(tokens: dict, provider: str | None) -> tuple[int, int]:
     reasoning larger than output cannot be part of it; Google reports it apart;
     other providers count it inside.
     """
-    out = max(_int(tokens.get("output")), 0)
-    reasoning = max(_int(tokens.get("reasoning")), 0)
+    out = max(integer(tokens.get("output")), 0)
+    reasoning = max(integer(tokens.get("reasoning")), 0)
     if not reasoning:
         return out, 0
     cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
-    base = _int(tokens.get("input")) + out + _int(cache.get("read")) + _int(cache.get("write"))
+    base = integer(tokens.get("input")) + out + integer(cache.get("read")) + integer(cache.get("write"))
     total = tokens.get("total")
     if isinstance(total, (int, float)) and not isinstance(total, bool) and total > 0:
         if total == base + reasoning:
@@ -194,9 +166,9 @@ def usage_of(tokens, provider: str | None) -> Usage:
     if not isinstance(tokens, dict):
         return Usage(0, 0, 0, 0, 0)
     cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
-    read = max(_int(cache.get("read")), 0)
-    write = max(_int(cache.get("write")), 0)
-    raw_input = _int(tokens.get("input"))
+    read = max(integer(cache.get("read")), 0)
+    write = max(integer(cache.get("write")), 0)
+    raw_input = integer(tokens.get("input"))
     if raw_input < 0:
         # The agent subtracted cached tokens from a count that never held them.
         raw_input += read + write
@@ -231,7 +203,7 @@ def classify_user(message: Message, parts: list[Part], session: SessionInfo, in_
         return UserKind("other")
     text = "\n".join(texts)
     prompt = Prompt(
-        key=f"{AGENT}:prompt:{_digest(created, text)}",
+        key=f"{AGENT}:prompt:{digest(created, text)}",
         agent=AGENT,
         session_id=message.session_id,
         ts=utc_iso(created),
@@ -324,12 +296,12 @@ def _assistant(m: Message, parts: list[Part], walk: _Walk) -> Iterator[Record]:
     if steps:
         for position, part in enumerate(steps):
             tokens = part.data.get("tokens") if isinstance(part.data.get("tokens"), dict) else {}
-            key = f"{AGENT}:{_digest(anchor, provider, model, position, orjson.dumps(tokens, option=orjson.OPT_SORT_KEYS).decode())}"
+            key = f"{AGENT}:{digest(anchor, provider, model, position, orjson.dumps(tokens, option=orjson.OPT_SORT_KEYS).decode())}"
             calls.append((key, tokens, _step_ts(m, part), True, "step-finish"))
     else:
         tokens = data.get("tokens") if isinstance(data.get("tokens"), dict) else {}
         if not usage_of(tokens, provider).is_zero():
-            calls.append((f"{AGENT}:{_digest(anchor, provider, model, 'message')}", tokens, utc_iso(created), m.completed is not None, "message"))
+            calls.append((f"{AGENT}:{digest(anchor, provider, model, 'message')}", tokens, utc_iso(created), m.completed is not None, "message"))
     for key, tokens, ts, complete, origin in calls:
         if walk.in_child:
             trigger = "subagent"
@@ -363,150 +335,15 @@ def _assistant(m: Message, parts: list[Part], walk: _Walk) -> Iterator[Record]:
             complete=complete,
             raw_usage={"tokens": tokens, "from": origin},
         )
-    yield from _limit_hits(m, parts, anchor)
+    yield from limit_hits(m, parts)
 
 
 def _step_ts(m: Message, part: Part) -> str:
     """When a step finished: the store's row time when it lies within the
-    message's life (rows migrated from JSON carry the migration's time), else
-    when the message began."""
+    message's life (up to its completion, or a day while it runs: rows migrated
+    from JSON carry the migration's time), else when the message began."""
     created, completed, t = m.created, m.completed, part.time_created
-    if created is not None and completed is not None and t is not None and created <= t <= completed:
+    end = completed if completed is not None else created + MAX_MESSAGE_MS
+    if t is not None and created <= t <= end:
         return utc_iso(t)
     return utc_iso(created)
-
-
-# --- limit hits ---------------------------------------------------------------------------
-
-
-def _limit_hits(m: Message, parts: list[Part], anchor) -> Iterator[LimitHit]:
-    data = m.data
-    error = data.get("error")
-    if _is_429(error):
-        at = m.completed or m.created
-        if at is not None:
-            yield _hit(m, error, at, f"{AGENT}:hit:{_digest(anchor, data.get('providerID'), data.get('modelID'), 'error')}")
-    for part in parts:
-        if part.type != "retry" or not _is_429(part.data.get("error")):
-            continue
-        at = _ms((part.data.get("time") or {}).get("created")) or part.time_created or m.created
-        if at is not None:
-            attempt = part.data.get("attempt")
-            key = f"{AGENT}:hit:{_digest(anchor, data.get('providerID'), data.get('modelID'), 'retry', attempt, at)}"
-            yield _hit(m, part.data["error"], at, key)
-
-
-def _is_429(error) -> bool:
-    if not isinstance(error, dict) or error.get("name") != "APIError":
-        return False
-    detail = error.get("data")
-    return isinstance(detail, dict) and _int(detail.get("statusCode")) == 429
-
-
-def _hit(m: Message, error: dict, at_ms: int, key: str) -> LimitHit:
-    detail = error.get("data") or {}
-    headers = detail.get("responseHeaders") if isinstance(detail.get("responseHeaders"), dict) else {}
-    reset_at, window, limit_type = reset_from(headers, detail.get("responseBody"), at_ms)
-    message = detail.get("message")
-    return LimitHit(
-        key=key,
-        agent=AGENT,
-        session_id=m.session_id,
-        ts=utc_iso(at_ms),
-        reset_at=reset_at,
-        window_minutes=window,
-        limit_type=limit_type,
-        message=str(message)[:500] if message else None,
-        model=m.data.get("modelID"),
-    )
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_ANTHROPIC_WINDOWS = (("5h", 300, "five_hour"), ("7d", 10080, "seven_day"))
-
-
-def reset_from(headers: dict, body, at_ms: int) -> tuple[str | None, int | None, str]:
-    """``(reset_at, window_minutes, limit_type)`` from a refused response.
-
-    In order of trust: an absolute reset in the body (``resets_at``, as the
-    ChatGPT plan returns it) or in Anthropic's unified headers; then
-    ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date); then
-    OpenAI-style ``x-ratelimit-reset*`` values.
-    """
-    h = {str(k).lower(): str(v).strip() for k, v in headers.items()}
-    window, limit_type = None, "rate_limit"
-    for name, minutes, kind in _ANTHROPIC_WINDOWS:
-        if h.get(f"anthropic-ratelimit-unified-{name}-status") == "rejected":
-            window, limit_type = minutes, kind
-            break
-    reset = _body_reset(body, at_ms)
-    if reset is None and h.get("anthropic-ratelimit-unified-reset"):
-        reset = _epoch(h["anthropic-ratelimit-unified-reset"])
-    if reset is None and h.get("retry-after-ms"):
-        reset = _after(at_ms, _float(h["retry-after-ms"]), scale=0.001)
-    if reset is None and h.get("retry-after"):
-        value = h["retry-after"]
-        reset = _after(at_ms, _float(value)) if _float(value) is not None else _http_date(value)
-    if reset is None:
-        spans = [_duration(h[k]) for k in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens") if h.get(k)]
-        spans = [s for s in spans if s is not None]
-        if spans:
-            reset = _after(at_ms, max(spans))
-    if reset is None and h.get("x-ratelimit-reset"):
-        value = _float(h["x-ratelimit-reset"])
-        if value is not None:
-            reset = _epoch(value) if value > 1e9 else _after(at_ms, value)
-    return reset, window, limit_type
-
-
-def _body_reset(body, at_ms: int) -> str | None:
-    if not isinstance(body, str) or "reset" not in body:
-        return None
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    for scope in (obj.get("error") if isinstance(obj, dict) else None, obj):
-        if not isinstance(scope, dict):
-            continue
-        if _float(scope.get("resets_at")) is not None:
-            return _epoch(scope["resets_at"])
-        if _float(scope.get("resets_in_seconds")) is not None:
-            return _after(at_ms, _float(scope["resets_in_seconds"]))
-    return None
-
-
-def _float(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _epoch(value) -> str | None:
-    number = _float(value)
-    return utc_iso(number) if number is not None and number > 0 else None
-
-
-def _after(at_ms: int, seconds: float | None, scale: float = 1.0) -> str | None:
-    if seconds is None or seconds < 0:
-        return None
-    return format_utc(from_epoch(at_ms) + timedelta(seconds=seconds * scale))
-
-
-def _duration(text: str) -> float | None:
-    """``"6m0s"``, ``"1h30m"``, ``"20ms"``, ``"1.5s"`` to seconds."""
-    pieces = _DURATION.findall(text)
-    if not pieces or "".join(n + u for n, u in pieces) != text.replace(" ", ""):
-        return None
-    factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(float(n) * factor[u] for n, u in pieces)
-
-
-def _http_date(text: str) -> str | None:
-    try:
-        return utc_iso(parsedate_to_datetime(text))
-    except (TypeError, ValueError, IndexError):
-        return None
