@@ -15,14 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
 from analyzer.ingest import Ingester
 from parsers.opencode import OpenCodeParser, data_dir
 from parsers.opencode import database as oc_database
 from parsers.opencode.limits import reset_from
 from parsers.opencode.model import split_output
 
-from .conftest import FIXTURES, check_totals, expected_totals, ingest_home, totals
+from .conftest import (
+    FIXTURES,
+    REQUEST_COLUMNS,
+    check_totals,
+    expected_totals,
+    ingest_home,
+    rows_read_in_reverse,
+    totals,
+)
 
 CASES_DIR = FIXTURES / "opencode"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "expected.json").exists())
@@ -81,15 +88,8 @@ def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case)
     assert db.execute("select * from requests order by key").fetchall() == first
     assert db.execute("select key, ts, text_hash from prompts order by key").fetchall() == prompts
 
-    other = store.open_db(tmp_path / "reverse.db")
-    ingester = Ingester(other, env={"HOME": str(home)})
-    discovery = ingester.discover()
-    discovery.found.reverse()
-    ingester.run(discovery=discovery)
-    cols = "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger, prompt_key, is_sidechain, session_id, ts"
-    assert other.execute(f"select {cols} from requests order by key").fetchall() == db.execute(
-        f"select {cols} from requests order by key"
-    ).fetchall()
+    reverse = rows_read_in_reverse(tmp_path / "reverse.db", home)
+    assert reverse == db.execute(f"select {REQUEST_COLUMNS} from requests order by key").fetchall()
 
 
 def test_limit_hits_with_reset_times(db, tmp_path):
