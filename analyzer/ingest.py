@@ -2,7 +2,8 @@
 
 For each file a parser claims, the ingester reads what is new and commits the
 records it produced together with the new byte offset and the parser's state,
-in one transaction per chunk. So:
+in the same transaction (one per 16 MB of input, and one at the end of a pass).
+So:
 
 * a crash or kill at any point loses nothing (the offset only moves with the
   rows) and counts nothing twice (re-read rows upsert on their keys);
@@ -14,7 +15,9 @@ in one transaction per chunk. So:
 * a bad line is recorded in ``ingest_errors`` and skipped; a parser that raises
   on a file is recorded too, and the other files go on.
 
-Whole-file formats (``mode = "file"``) are re-read when size or mtime change.
+Whole-file formats (``mode = "file"``) are re-read when size or mtime change
+(an SQLite store's ``-wal`` file included); one the parser cannot open now (an
+``OSError``) is reported and not marked read, so the next pass tries again.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import sqlite_utils
 from . import store
 from .parsing import SourceContext
 from .records import BadLine
-from .reading import CHUNK_BYTES, parse_file_job, read_new_lines, split_lines
+from .reading import CHUNK_BYTES, parse_file_job, read_new_lines
 from .sources import Discovery, Found, discover, fingerprint, head_matches, tail_fingerprint
 from .timeutil import format_utc, now_utc
 
@@ -433,9 +436,6 @@ def _whole_signature(path: Path, st: os.stat_result) -> tuple[int, float]:
     except OSError:
         return st.st_size, st.st_mtime
     return st.st_size + wal.st_size, max(st.st_mtime, wal.st_mtime)
-
-
-_split_lines = split_lines  # kept for callers of the old name
 
 
 def link_orphan_requests(db: sqlite_utils.Database) -> None:

@@ -169,7 +169,7 @@ class DirtyHandler(FileSystemEventHandler):
             return  # a folder's listing changed: the files' own events say which
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if raw:
-                path = os.fsdecode(raw)
+                path = _store_of(os.fsdecode(raw))
                 if self.relevant(Path(path)):
                     self.coalescer.mark(path)
 
@@ -178,6 +178,16 @@ class DirtyHandler(FileSystemEventHandler):
 
     def inside_root(self, path: Path) -> bool:
         return any(path.is_relative_to(root) and path != root for root in self.roots)
+
+
+def _store_of(path: str) -> str:
+    """An SQLite store's rows land in its ``-wal`` (or ``-journal``) file first,
+    the store itself changing only at checkpoints: a write there is a write to
+    the store (OpenCode's ``opencode.db``)."""
+    for suffix in ("-wal", "-journal"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
 
 
 # --- the writer ----------------------------------------------------------------------------
