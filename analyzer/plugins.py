@@ -26,6 +26,13 @@ DEFAULT_PLUGINS = (
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
+    "plugins.claude_code.commands",
+    "plugins.quota.claude",
+    "plugins.quota.codex",
+    "plugins.quota.kimi",
+    "plugins.quota.glm",
+    "plugins.quota.minimax",
+    "plugins.quota.commands",
 )
 
 ENTRY_POINT_GROUP = "analyzer"
