@@ -8,7 +8,7 @@ functions so that the terminal and the statusline never disagree.
 A window is *anchored* when a vendor reading gives its reset time: a 5-hour
 window resetting at R is ``[R - 5h, R)``. Without one it is *estimated* the way
 ``analyzer.windows`` estimates blocks (first request floored to the hour, a
-new block after five hours or after a five-hour gap), from the requests of the
+new block at the first request after five hours), from the requests of the
 last ``LOOKBACK`` only: a run of activity with no five-hour gap that began
 before the lookback is cut there. That is rare and said in the window's kind.
 
@@ -87,21 +87,25 @@ def anchored(resets_at: str, minutes: int) -> Window:
 
 
 def estimated(conn: sqlite3.Connection, agent: str, now: datetime, family: str) -> Window | None:
-    """The active estimated 5-hour block at ``now``, or None when idle."""
-    block = timedelta(hours=5)
-    rows = conn.execute(
-        f"select ts from requests where agent = ? and ts >= ? and ts <= ? and {family} order by ts",
-        [agent, stored(now - LOOKBACK), stored(now)],
-    ).fetchall()
-    start = last = None
-    for (ts,) in rows:
-        t = parse_stored(ts)
-        if start is None or t - start > block or t - last > block:
-            start = t.replace(minute=0, second=0, microsecond=0)
-        last = t
-    if start is None or now >= start + block or now - last >= block:
+    """The active estimated 5-hour block at ``now``, or None when idle.
+
+    A block starts at its first request floored to the hour; the next starts at
+    the first request *after* the block's end. (The "five-hour gap" rule never
+    fires on its own: a request more than five hours after the previous one is
+    also more than five hours after the block's start.) So the blocks are found
+    by a few index seeks, not by reading every request.
+    """
+    where = f"agent = ? and ts > ? and ts <= ? and {family}"
+    upto = stored(now)
+    first = conn.execute(f"select min(ts) from requests where {where}", [agent, stored(now - LOOKBACK), upto]).fetchone()[0]
+    window = None
+    while first:
+        begin = parse_stored(first).replace(minute=0, second=0, microsecond=0)
+        window = Window(stored(begin), stored(begin + timedelta(hours=5)), 300, "estimated")
+        first = conn.execute(f"select min(ts) from requests where {where}", [agent, window.end, upto]).fetchone()[0]
+    if window is None or now >= parse_stored(window.end):
         return None
-    return Window(stored(start), stored(start + block), 300, "estimated")
+    return window
 
 
 def window_usage(conn: sqlite3.Connection, agent: str, window: Window, family: str) -> Usage:
