@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
@@ -222,19 +223,17 @@ def test_hook_starts_a_detached_ingest_that_reads_the_logs(tmp_path):
     done = subprocess.run([sys.executable, "-m", "analyzer", "claude-code-hook"], input=b'{"hook_event_name":"Stop"}',
                           env=env, cwd=ROOT, capture_output=True, timeout=60)  # fmt: skip
     assert done.returncode == 0 and done.stdout == b""
-    total = None
+    total, log = None, db.parent / "claude-code-hook.log"
     while time.monotonic() - started < 60:  # wait for the detached process (a deadline, not a timing check)
         if db.exists():
             try:
-                import sqlite3
-
                 with sqlite3.connect(db) as conn:
                     total = conn.execute("select sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens)"
                                          " from requests").fetchone()[0]  # fmt: skip
             except sqlite3.Error:
                 total = None
-            if total:
-                break
+        if total and log.exists() and "Ingested" in log.read_text():
+            break
         time.sleep(0.1)
     assert total == 4 + 10 + 20 + 7
-    assert "Ingested" in (db.parent / "claude-code-hook.log").read_text()
+    assert "Ingested: 1 of 1 files read, 1 new requests" in log.read_text()

@@ -97,7 +97,8 @@ def estimated(conn: sqlite3.Connection, agent: str, now: datetime, family: str) 
     """
     where = f"agent = ? and ts > ? and ts <= ? and {family}"
     upto = stored(now)
-    first = conn.execute(f"select min(ts) from requests where {where}", [agent, stored(now - LOOKBACK), upto]).fetchone()[0]
+    since = stored(now - LOOKBACK)
+    first = conn.execute(f"select min(ts) from requests where {where}", [agent, since, upto]).fetchone()[0]
     window = None
     while first:
         begin = parse_stored(first).replace(minute=0, second=0, microsecond=0)

@@ -157,8 +157,9 @@ def gateway_credential(env: Mapping[str, str], hosts: tuple[str, ...]) -> Creden
     or from the ``env`` block of Claude Code's settings. Returns the origin as ``base_url``."""
     from urllib.parse import urlsplit
 
-    config = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
-    settings = Path(config[0]).expanduser() / "settings.json" if config else home(env) / ".claude" / "settings.json"
+    from plugins.claude_code.settings import settings_path
+
+    settings = settings_path(env)
     block = (read_json(settings) or {}).get("env")
     places = [(env, "ANTHROPIC_AUTH_TOKEN in the environment")]
     if isinstance(block, dict):

@@ -22,11 +22,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 from analyzer import hookimpl
+from plugins.claude_code.settings import settings_path
 
-from .base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
+from .base import Credential, NoCredentials, QuotaReader, instant, number, read_json, reading, shape_error
 
 AGENT = "claude-code"
 KINDS = {"session": (300, None), "weekly_all": (10080, None), "weekly_scoped": (10080, "scoped")}
@@ -51,8 +51,7 @@ class ClaudeQuotaReader(QuotaReader):
     platform = sys.platform
 
     def credentials(self, env: Mapping[str, str]) -> Credential:
-        config = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
-        path = (Path(config[0]).expanduser() if config else home(env) / ".claude") / ".credentials.json"
+        path = settings_path(env).with_name(".credentials.json")
         data, origin = read_json(path), str(path)
         if data is None and self.platform == "darwin":
             data, origin = self._keychain(), f'the macOS Keychain item "{KEYCHAIN_SERVICE}"'

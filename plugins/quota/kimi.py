@@ -122,7 +122,9 @@ class KimiQuotaReader(QuotaReader):
         usages = body.get("usages")
         if isinstance(usages, dict):
             for name, pool in usages.items():
-                ratio = number((pool or {}).get("used_ratio", (pool or {}).get("usedRatio"))) if isinstance(pool, dict) else None
+                if not isinstance(pool, dict):
+                    continue
+                ratio = number(pool.get("used_ratio", pool.get("usedRatio")))
                 if ratio is None:
                     continue
                 scope = re.sub(r"[^a-z0-9]", "", name.lower())

@@ -69,7 +69,8 @@ class MinimaxQuotaReader(QuotaReader):
         code = status.get("status_code")
         if code not in (None, 0, "0"):
             kind = "auth" if code in AUTH_CODES else "http"
-            raise QuotaError(kind, f"minimax: the server answered status {code}: {str(status.get('status_msg') or '')[:200]}")
+            said = str(status.get("status_msg") or "")[:200]
+            raise QuotaError(kind, f"minimax: the server answered status {code}: {said}")
         buckets = body.get("model_remains")
         if not isinstance(buckets, list):
             raise shape_error("minimax", body, "model_remains[]")
@@ -89,7 +90,8 @@ class MinimaxQuotaReader(QuotaReader):
                 resets = instant(item.get(end))
                 if resets is None and number(item.get(left)):
                     resets = format_utc(parse_iso(observed_at) + timedelta(milliseconds=number(item[left])))
-                raw = {k: v for k, v in item.items() if k == "model_name" or k.startswith(prefix) or k in (start, end, left)}
+                raw = {k: v for k, v in item.items()
+                       if k == "model_name" or k.startswith(prefix) or k in (start, end, left)}  # fmt: skip
                 out.append(reading(AGENT, observed_at, percent, _span(item.get(start), item.get(end)), resets,
                                    scope=scope, plan=plan, raw=raw))  # fmt: skip
         return out
