@@ -120,6 +120,11 @@ def test_without_rate_limits_the_window_is_estimated(db):
     # only the 11:40 request: 1,000 tokens, cache 300 / 1,000
     assert text == "Opus · 5h 1.0k tok (est. window to 16:00) · cache 30%"
     assert readings(db_path(db)) == []
+
+    no_reset = {"five_hour": {"used_percentage": 12}}  # a percent without a reset time: the window is estimated
+    text = sl.line(json.dumps(payload("no-rate-limits.json", rate_limits=no_reset)), db_path(db), NOW)
+    assert text == "Opus · 5h 12% · 1.0k tok (est. window to 16:00) · cache 30%"
+    assert readings(db_path(db)) == [(300, 12.0, None, "statusline", "2026-07-03T12:00:00.000Z")]
     idle = sl.line(json.dumps(payload("no-rate-limits.json")), db_path(db), datetime(2026, 7, 3, 16, 41, tzinfo=timezone.utc))
     assert idle == "Opus · 5h idle"
 

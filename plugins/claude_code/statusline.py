@@ -263,9 +263,9 @@ def render(payload: dict, s: dict | None, now: datetime, note: str | None = None
         five = (_current(rows, 300, now) or (None,))[0]
         week = (_current(rows, 10080, now) or (None,))[0]
     if window is not None and usage is not None:
-        text = f"5h {short(usage.total_tokens)} tok"
+        text = f"5h {_pct(five) + ' · ' if five is not None else ''}{short(usage.total_tokens)} tok"
         if window.kind == "anchored":
-            text = f"5h {_pct(five)} · {short(usage.total_tokens)} tok · resets {_clock(window.end, now)}"
+            text += f" · resets {_clock(window.end, now)}"
         else:
             text += f" (est. window to {_clock(window.end, now)})"
         parts.append(text)
