@@ -173,6 +173,21 @@ def test_bad_settings_are_refused_and_left_untouched(tmp_path, content, message)
     assert path.read_text() == content and backups(path) == []
 
 
+@pytest.mark.parametrize("command, sub, expected", [
+    ("/v/bin/analyzer statusline", STATUSLINE, {}),
+    ("'/my venv/bin/analyzer' statusline --db /x.db --then 'bash ~/s.sh'", STATUSLINE, {"--db": "/x.db", "--then": "bash ~/s.sh"}),
+    ("/usr/bin/python3 -P -m analyzer claude-code-hook", HOOK, {}),
+    ("python3.12 -m analyzer statusline", STATUSLINE, {}),
+    ("/v/bin/analyzer statusline", HOOK, None),
+    ("echo analyzer statusline", STATUSLINE, None),
+    ("python3 -m", STATUSLINE, None),
+    ("unbalanced 'quote", STATUSLINE, None),
+    (None, STATUSLINE, None),
+])  # fmt: skip
+def test_our_commands_are_recognised_and_nothing_else(command, sub, expected):
+    assert parse_ours(command, sub) == expected
+
+
 def test_the_plugin_files(tmp_path):
     manifest = json.loads((PLUGIN / ".claude-plugin" / "plugin.json").read_text())
     assert manifest["name"] == "coding-plan-analyzer" and manifest["version"]
@@ -219,9 +234,13 @@ def test_hook_starts_a_detached_ingest_that_reads_the_logs(tmp_path):
     (project / "s1.jsonl").write_text(json.dumps(line) + "\n")
     db = tmp_path / "store" / "usage.db"
     env = {**os.environ, "HOME": str(home), "ANALYZER_DB": str(db)}
+    project = tmp_path / "project"  # hooks run in the user's project: its own "plugins" must not shadow ours
+    (project / "plugins").mkdir(parents=True)
+    (project / "plugins" / "__init__.py").write_text("raise ImportError('the project shadowed the analyser')\n")
+    env["PYTHONPATH"] = str(ROOT)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "analyzer", "claude-code-hook"], input=b'{"hook_event_name":"Stop"}',
-                          env=env, cwd=ROOT, capture_output=True, timeout=60)  # fmt: skip
+    done = subprocess.run([sys.executable, "-P", "-m", "analyzer", "claude-code-hook"], env=env, cwd=project,
+                          input=b'{"hook_event_name":"Stop"}', capture_output=True, timeout=60)  # fmt: skip
     assert done.returncode == 0 and done.stdout == b""
     total, log = None, db.parent / "claude-code-hook.log"
     while time.monotonic() - started < 60:  # wait for the detached process (a deadline, not a timing check)

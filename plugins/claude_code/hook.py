@@ -39,7 +39,8 @@ def trigger(db_path: str | None = None) -> int:
     try:
         db, _, _, log = _paths(db_path)
         os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
-        args = [sys.executable, "-m", "analyzer", "claude-code-hook", "--run"] + (["--db", db] if db_path else [])
+        # -P: hooks run in the user's project, whose own "plugins" or "analyzer" folder must not shadow ours
+        args = [sys.executable, "-P", "-m", "analyzer", "claude-code-hook", "--run"] + (["--db", db] if db_path else [])
         kwargs: dict = {"stdin": subprocess.DEVNULL, "close_fds": True}
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP

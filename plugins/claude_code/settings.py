@@ -59,7 +59,7 @@ def analyzer_argv() -> list[str]:
     script = Path(sys.executable).parent / ("analyzer.exe" if os.name == "nt" else "analyzer")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "analyzer"]
+    return [sys.executable, "-P", "-m", "analyzer"]  # -P: the project's own folders never shadow ours
 
 
 def command(base: list[str], sub: str, db: str | None = None, then: str | None = None) -> str:
@@ -82,8 +82,8 @@ def parse_ours(cmd, sub: str) -> dict | None:
     name = os.path.basename(argv[0]).lower() if argv else ""
     if name in ("analyzer", "analyzer.exe") and len(argv) >= 2 and argv[1] == sub:
         rest = argv[2:]
-    elif "python" in name and argv[1:3] == ["-m", "analyzer"] and len(argv) >= 4 and argv[3] == sub:
-        rest = argv[4:]
+    elif "python" in name and "-m" in argv and argv[argv.index("-m") + 1:argv.index("-m") + 3] == ["analyzer", sub]:
+        rest = argv[argv.index("-m") + 3:]
     else:
         return None
     opts = {}
