@@ -34,6 +34,13 @@ DEFAULT_PLUGINS = (
     "analyzer.analysis_schema",
     "analyzer.commands.analysis",
     "analyzer.commands.watch",
+    "plugins.claude_code.commands",
+    "plugins.quota.claude",
+    "plugins.quota.codex",
+    "plugins.quota.kimi",
+    "plugins.quota.glm",
+    "plugins.quota.minimax",
+    "plugins.quota.commands",
 )
 
 ENTRY_POINT_GROUP = "analyzer"
