@@ -23,9 +23,24 @@ from . import hookspecs
 
 DEFAULT_PLUGINS = (
     "parsers.claude_code",
+    "parsers.kimi_code",
+    "parsers.gemini_cli",
+    "parsers.qwen_code",
+    "parsers.codex",
+    "parsers.opencode",
     "analyzer.commands.ingest",
     "analyzer.commands.report",
     "analyzer.commands.db",
+    "analyzer.analysis_schema",
+    "analyzer.commands.analysis",
+    "analyzer.commands.watch",
+    "plugins.claude_code.commands",
+    "plugins.quota.claude",
+    "plugins.quota.codex",
+    "plugins.quota.kimi",
+    "plugins.quota.glm",
+    "plugins.quota.minimax",
+    "plugins.quota.commands",
     "analyzer.commands.infer",
 )
 
@@ -81,8 +96,12 @@ def _load_entry_points() -> None:
 
 
 def get_plugins() -> list[dict]:
-    """Describe every loaded plugin: name, hooks it implements, version."""
+    """Describe every plugin: name, hooks it implements, version, and why it failed if it did."""
     load_plugins()
+    _run_registrations()
+    errors: dict[str, BrokenPlugin] = {}
+    for broken in broken_plugins:
+        errors.setdefault(broken.name, broken)
     described = []
     for plugin in pm.get_plugins():
         name = pm.get_name(plugin)
@@ -90,12 +109,23 @@ def get_plugins() -> list[dict]:
         entry = {"name": name, "hooks": hooks, "builtin": name in DEFAULT_PLUGINS}
         if name in _distributions:
             entry["distribution"], entry["version"] = _distributions[name]
+        if name in errors:
+            entry["error"] = errors.pop(name).error
         described.append(entry)
-    for broken in broken_plugins:
+    for broken in errors.values():
         described.append(
             {"name": broken.name, "distribution": broken.distribution, "error": broken.error, "builtin": False}
         )
     return sorted(described, key=lambda p: (not p["builtin"], p["name"]))
+
+
+def _run_registrations() -> None:
+    """Run the ``register_*`` hooks, so that a plugin whose hook raises is listed as broken."""
+    from .registry import get_parsers
+
+    get_parsers()
+    for hook_name in ("register_quota_readers", "register_migrations"):
+        call_register(hook_name)
 
 
 def call_register(hook_name: str) -> list:

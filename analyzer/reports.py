@@ -1,4 +1,4 @@
-"""Reports: usage per local day, per session, per 5-hour block.
+"""Reports: usage per local day/week/month, per session, per prompt; limit hits.
 
 SQLite knows no time zones, so day reports aggregate in SQL by 15-minute UTC
 buckets (every zone's offset is a multiple of 15 minutes) and Python adds the
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+import sqlite3
 
 import sqlite_utils
 
@@ -66,14 +67,17 @@ def _finish_cost(row: dict) -> dict:
 
 
 def ensure_prices(db: sqlite_utils.Database) -> None:
-    """Resolve prices for models seen since the last time (cheap when nothing is new)."""
-    if "model_prices" in db.table_names():
+    """Resolve prices for models seen since the last time (cheap when nothing is new).
+
+    A bad price override file raises ``PriceFileError`` (commands turn it into a
+    clear message); a store locked by a writer is not an error: costs of
+    brand-new models then show as unknown until the next run.
+    """
+    if "price_tiers" in db.table_names():
         try:
             with db.atomic():
                 refresh_model_prices(db)
-        except Exception:
-            # A reader on a store being written may not get the lock; costs of
-            # brand-new models then show as unknown until the next run.
+        except sqlite3.OperationalError:
             pass
 
 
@@ -178,3 +182,35 @@ def to_local(instant: str | None, tz: tzinfo) -> str | None:
 
 def utc_text(dt: datetime) -> str:
     return format_utc(dt)
+
+
+def prompts(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
+    """One row per typed prompt: the model calls it started (fan-out), their tokens and cost."""
+    ensure_prices(db)
+    where, params = filters.where()
+    rows = db.execute(f"select * from prompt_fanout {where} order by ts", params)
+    cols = [d[0] for d in rows.description]
+    return [dict(zip(cols, r)) for r in rows.fetchall()]
+
+
+def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
+    """Every refusal the logs recorded: when, which window, and how long until it reset."""
+    where, params = filters.where()
+    out = []
+    for key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
+        "select key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model"
+        f" from limit_hits {where} order by ts",
+        params,
+    ).fetchall():
+        wait = None
+        if reset and reset > ts:
+            wait = round((parse_iso(reset) - parse_iso(ts)).total_seconds() / 60.0, 1)
+        window, window_basis = minutes, "logged" if minutes else None
+        if window is None and wait is not None:
+            window, window_basis = (300 if wait <= 300 else 10080), "inferred from the wait"
+        out.append({
+            "ts": ts, "agent": agent, "session_id": session, "window_minutes": window,
+            "window_basis": window_basis, "limit_type": kind, "reset_at": reset,
+            "minutes_until_reset": wait, "model": model, "message": message,
+        })  # fmt: skip
+    return out

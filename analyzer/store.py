@@ -13,7 +13,8 @@ Writing follows two rules:
   repeating the usage with partial output, resumed sessions replaying lines,
   copies of files). The row kept is the greatest by a fixed order (more output,
   then final over partial, then more input, then the main chain over a
-  sidechain copy, then earliest time as a tie-break), so no total depends on
+  sidechain copy, then a copy linked to its prompt; earliest time breaks
+  ties), so no total depends on
   the order files are read in.
 """
 
@@ -148,7 +149,7 @@ def _rank(prefix: str) -> str:
     return (
         f"{prefix}.output_tokens, {prefix}.complete, "
         f"{prefix}.input_tokens + {prefix}.cache_read_tokens + {prefix}.cache_write_tokens, "
-        f"1 - {prefix}.is_sidechain"
+        f"1 - {prefix}.is_sidechain, {prefix}.prompt_key is not null"
     )
 
 
@@ -163,7 +164,14 @@ _REQUEST_UPSERT = (
 _PROMPT_UPSERT = (
     "insert into prompts (key, agent, session_id, ts, project, text_hash, text_length, text, is_sidechain,"
     " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do update set text = coalesce(prompts.text, excluded.text)"
+    "on conflict(key) do update set text = coalesce(prompts.text, excluded.text), "
+    # A prompt copied into another session (fork, undo) keeps the earliest (ts, session):
+    # which copy was read first must not matter.
+    + ", ".join(
+        f"{c} = case when (excluded.ts, excluded.session_id) < (prompts.ts, prompts.session_id)"
+        f" then excluded.{c} else prompts.{c} end"
+        for c in ("session_id", "project", "source_id", "source_offset", "ts")
+    )
 )
 
 _LIMIT_HIT_INSERT = (
@@ -206,6 +214,17 @@ def prompt_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _better(new: tuple, old: tuple) -> bool:
+    """The upsert's best-record order, in Python, on two ``request_row`` tuples."""
+    def rank(r: tuple) -> tuple:
+        return (r[12], r[17], r[7] + r[8] + r[9], 1 - r[16], r[15] is not None)
+
+    a, b = rank(new), rank(old)
+    if a != b:
+        return a > b
+    return (old[3], old[2], old[15] or "", old[14]) > (new[3], new[2], new[15] or "", new[14])
+
+
 class RecordWriter:
     """Collects records from a parser and writes them in batches.
 
@@ -213,12 +232,12 @@ class RecordWriter:
     rows and the source offset they came from commit together.
     """
 
-    def __init__(self, db: sqlite_utils.Database, *, source_id: int | None, machine: str, keep_text: bool):
-        self.conn = db.conn
+    def __init__(self, db: sqlite_utils.Database | None, *, source_id: int | None, machine: str, keep_text: bool):
+        self.conn = db.conn if db is not None else None  # None: build rows only (a worker process)
         self.source_id = source_id
         self.machine = machine
         self.keep_text = keep_text
-        self.requests: list[tuple] = []
+        self.requests: dict[str, tuple] = {}
         self.prompts: list[tuple] = []
         self.hits: list[tuple] = []
         self.readings: list[tuple] = []
@@ -229,7 +248,12 @@ class RecordWriter:
 
     def add(self, record, offset: int | None = None) -> None:
         if isinstance(record, Request):
-            self.requests.append(self.request_row(record, offset))
+            row = self.request_row(record, offset)
+            seen = self.requests.get(row[0])
+            # Streamed copies of one call often arrive together: keep the best here
+            # (the same order as the upsert) and write one row instead of several.
+            if seen is None or _better(row, seen):
+                self.requests[row[0]] = row
         elif isinstance(record, Prompt):
             text = record.text or ""
             self.prompts.append(
@@ -286,12 +310,32 @@ class RecordWriter:
     def pending(self) -> int:
         return len(self.requests) + len(self.prompts) + len(self.hits) + len(self.readings) + len(self.sessions) + len(self.errors)
 
+    def payload(self) -> tuple:
+        """The rows built so far, plain and picklable (a worker hands them over)."""
+        return (list(self.requests.values()), self.prompts, self.hits, self.readings, self.sessions, self.errors,
+                self.bad_kinds)  # fmt: skip
+
+    def absorb(self, payload: tuple) -> None:
+        """Take rows another writer built (``payload``), as if added here."""
+        requests, prompts, hits, readings, sessions, errors, bad_kinds = payload
+        for row in requests:
+            seen = self.requests.get(row[0])
+            if seen is None or _better(row, seen):
+                self.requests[row[0]] = row
+        self.prompts.extend(prompts)
+        self.hits.extend(hits)
+        self.readings.extend(readings)
+        self.sessions.extend(sessions)
+        self.errors.extend(errors)
+        for kind, n in bad_kinds.items():
+            self.bad_kinds[kind] = self.bad_kinds.get(kind, 0) + n
+
     def flush(self) -> None:
         execmany = self.conn.executemany
         if self.sessions:
             execmany(_SESSION_UPSERT, self.sessions)
         if self.requests:
-            execmany(_REQUEST_UPSERT, self.requests)
+            execmany(_REQUEST_UPSERT, list(self.requests.values()))
         if self.prompts:
             execmany(_PROMPT_UPSERT, self.prompts)
         if self.hits:

@@ -101,42 +101,90 @@ def ensure_views(db: sqlite_utils.Database) -> None:
             db.execute(wanted)
 
 
-# Cost of each request at API prices (USD), null when the model has no price.
-# Cache writes with no 5m/1h split are priced as 5-minute writes (the API default
-# TTL); a model with no cache-read or cache-write price pays its input price for them.
+# Cost of each request at API prices, in both pricing modes and both currencies.
+# Columns: the request's own columns and total_tokens; price_key and price_mode
+# (the vendor's own billing mode: anthropic or openai); then
+#   cost_usd / cost_cny                   as the vendor bills it (listed rates; an unlisted
+#                                         cache-write rate is 1.25x/2x input in anthropic
+#                                         mode, plain input in openai mode)
+#   cost_usd_openai / cost_cny_openai     OpenAI-style automatic cache: cache writes are
+#                                         plain input, reads at the listed cache-read price
+#                                         (the input price when none is listed)
+#   cost_usd_anthropic / cost_cny_anthropic  Anthropic-style: writes at the listed price,
+#                                         else 1.25x input (5 min) / 2x (1 h); reads at the
+#                                         listed price, else 0.1x input
+#   usd_basis / cny_basis                 list (the vendor's price in that currency) or
+#                                         converted (from the other at meta.usd_cny)
+# All costs are null when the model has no known price: unknown, never 0. The long-
+# context tier is the one whose above_tokens the request's input context exceeds.
+# Cache writes with no 5m/1h split are 5-minute writes (the API default).
+def _cost(p: str, mode: str) -> str:
+    """SQL for one request's cost at the rates prefixed ``p`` (u_ or c_) in ``mode``."""
+    i, o, cr, w5, w1 = (f"q.{p}{f}" for f in ("in", "out", "read", "w5", "w1"))
+    if mode == "native":
+        read, five, hour = (f"coalesce({cr}, {i})",
+                            f"coalesce({w5}, case when q.{p}mode = 'anthropic' then 1.25 * {i} else {i} end)",
+                            f"coalesce({w1}, case when q.{p}mode = 'anthropic' then 2.0 * {i} else {i} end)")
+    elif mode == "openai":
+        read, five, hour = f"coalesce({cr}, {i})", i, i
+    else:
+        read, five, hour = f"coalesce({cr}, 0.1 * {i})", f"coalesce({w5}, 1.25 * {i})", f"coalesce({w1}, 2.0 * {i})"
+    return (f"(q.input_tokens * {i} + q.cache_read_tokens * {read} + q.w5_tokens * {five}"
+            f" + q.w1_tokens * {hour} + q.output_tokens * {o}) / 1000000.0")
+
+
+def _rates(alias: str, prefix: str) -> str:
+    return ", ".join(f"{alias}.{col} as {prefix}{name}" for col, name in
+                     (("input", "in"), ("output", "out"), ("cache_read", "read"), ("cache_write_5m", "w5"),
+                      ("cache_write_1h", "w1"), ("mode", "mode")))
+
+
+def _tier_join(alias: str, currency: str) -> str:
+    return (f"left join price_tiers {alias} on {alias}.model = r.model and {alias}.currency = '{currency}'"
+            f" and {alias}.above_tokens = (select max(t.above_tokens) from price_tiers t where t.model = r.model"
+            f" and t.currency = '{currency}' and (t.above_tokens = 0 or t.above_tokens < r.context_tokens))")
+
+
+def _costs() -> str:
+    cols = []
+    for mode, suffix in (("native", ""), ("openai", "_openai"), ("anthropic", "_anthropic")):
+        usd, cny = _cost("u_", mode), _cost("c_", mode)
+        cols.append(f"round(case when q.u_in is not null then {usd} when q.c_in is not null then {cny} / q.fx end, 10)"
+                    f" as cost_usd{suffix}")
+        cols.append(f"round(case when q.c_in is not null then {cny} when q.u_in is not null then {usd} * q.fx end, 10)"
+                    f" as cost_cny{suffix}")
+    return ",\n  ".join(cols)
+
+
 view(
     "priced_requests",
-    {"requests", "model_prices"},
-    """
+    {"requests", "model_prices", "price_tiers", "meta"},
+    f"""
 select
   q.key, q.agent, q.session_id, q.ts, q.model, q.project, q.trigger, q.prompt_key, q.is_sidechain,
   q.input_tokens, q.cache_read_tokens, q.cache_write_tokens, q.output_tokens, q.reasoning_tokens,
   q.input_tokens + q.cache_read_tokens + q.cache_write_tokens + q.output_tokens as total_tokens,
-  q.price_key,
-  case when q.p_in is null or q.currency is not 'USD' then null else round((
-      q.input_tokens * (case when q.big then q.p_in_above else q.p_in end)
-    + q.cache_read_tokens * (case when q.big then q.p_read_above else q.p_read end)
-    + q.w5 * (case when q.big then q.p_w5_above else q.p_w5 end)
-    + q.w1 * (case when q.big then q.p_w1_above else q.p_w1 end)
-    + q.output_tokens * (case when q.big then q.p_out_above else q.p_out end)
-  ) / 1000000.0, 10) end as cost_usd
+  q.price_key, coalesce(q.u_mode, q.c_mode) as price_mode,
+  {_costs()},
+  case when q.u_in is not null then 'list' when q.c_in is not null then 'converted' end as usd_basis,
+  case when q.c_in is not null then 'list' when q.u_in is not null then 'converted' end as cny_basis
 from (
   select
-    r.*, p.price_key, p.currency,
-    (p.tier_threshold is not null and r.input_tokens + r.cache_read_tokens + r.cache_write_tokens > p.tier_threshold) as big,
-    coalesce(r.cache_write_5m_tokens, case when r.cache_write_1h_tokens is null then r.cache_write_tokens else 0 end) as w5,
-    coalesce(r.cache_write_1h_tokens, 0) as w1,
-    p.input as p_in,
-    p.output as p_out,
-    coalesce(p.cache_read, p.input) as p_read,
-    coalesce(p.cache_write_5m, p.input) as p_w5,
-    coalesce(p.cache_write_1h, case when p.mode = 'anthropic' then 2 * p.input else p.input end) as p_w1,
-    coalesce(p.input_above, p.input) as p_in_above,
-    coalesce(p.output_above, p.output) as p_out_above,
-    coalesce(p.cache_read_above, p.cache_read, p.input_above, p.input) as p_read_above,
-    coalesce(p.cache_write_5m_above, p.cache_write_5m, p.input_above, p.input) as p_w5_above,
-    coalesce(p.cache_write_1h_above, p.cache_write_1h, case when p.mode = 'anthropic' then 2 * coalesce(p.input_above, p.input) else coalesce(p.input_above, p.input) end) as p_w1_above
-  from requests r left join model_prices p on p.model = r.model
+    r.*, p.price_key, (select cast(value as real) from meta where key = 'usd_cny') as fx,
+    {_rates("u", "u_")}, {_rates("c", "c_")}
+  from (
+    select
+      requests.*,
+      input_tokens + cache_read_tokens + cache_write_tokens as context_tokens,
+      min(coalesce(cache_write_1h_tokens, 0), cache_write_tokens) as w1_tokens,
+      cache_write_tokens - min(coalesce(cache_write_1h_tokens, 0), cache_write_tokens) as w5_tokens
+    from requests
+  ) r
+  left join model_prices p on p.model = r.model
+  {_tier_join("u", "USD")}
+  {_tier_join("c", "CNY")}
 ) q
 """,
 )
+
+from . import views_analysis  # noqa: E402,F401  (registers the analysis views)

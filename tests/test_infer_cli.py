@@ -112,3 +112,18 @@ def test_the_command_does_not_import_the_inference_at_start_up():
     code = "import sys; import analyzer.cli; print('analyzer.inference' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_status_and_statusline_read_the_saved_estimate(hand_db):
+    """The other readers of limit_estimates find the exact quantity and the inferred limit."""
+    import sqlite3
+
+    from analyzer.status import latest_estimate
+    from plugins.claude_code.usage_window import limit_estimate
+
+    _run("--db", str(hand_db))
+    conn = sqlite3.connect(hand_db)
+    quantity, limit = limit_estimate(conn, "claude-code", 10080)
+    assert quantity == "uncached_io" and limit == pytest.approx(200_000)
+    est = latest_estimate(store.open_db(hand_db), "claude-code", 10080)
+    assert est["weights"] == {"input": 1.0, "cache_read": 0.0, "cache_write": 0.0, "output": 1.0}

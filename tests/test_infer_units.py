@@ -99,14 +99,26 @@ def test_too_little_evidence_says_what_it_needs(db):
     assert "No stated figure is known" in e["summary"]
 
 
-def test_stated_figure_is_shown_labelled_as_stated(db, monkeypatch):
-    catalogue = [{"name": "Handplan", "vendor": "Anthropic",
-                  "windows": [{"window_minutes": 10080, "limit": 5000, "unit": "requests", "date": "2026-10"}]}]  # fmt: skip
-    monkeypatch.setattr(stated_module, "_catalogue", lambda: catalogue)
+def test_catalogue_figure_is_shown_labelled_as_stated(db):
+    """Too few readings of a Codex Plus weekly window: the bundled catalogue's figure, labelled, not inferred."""
+    from analyzer.plans import find, load_catalogue
+
+    weekly = [lim for lim in find(load_catalogue(), "codex-plus").limits if lim.window_minutes == 10080]
+    resets = T0 + 7 * 86400
+    _write(db, [Request(key="c0", agent="codex", session_id="s", ts=utc_iso(T0), input_tokens=100, output_tokens=10),
+                QuotaReading(key="c1", agent="codex", observed_at=utc_iso(T0 + 30), used_percent=1.0,
+                             window_minutes=10080, resets_at=utc_iso(resets), plan_type="plus", source="log")])  # fmt: skip
+    [e] = infer(db)
+    assert e["method"] == "stated" and e["plan"] == "plus"
+    assert e["limit"] in {lim.limit for lim in weekly} and e["stated"]["plan"] == "codex-plus"
+    assert "not inferred" in e["summary"] and "codex-plus" in e["summary"]
+
+
+def test_unknown_catalogue_means_no_stated_figure(db, monkeypatch):
+    monkeypatch.setattr(stated_module, "_catalogue", lambda: [])
     _write(db, [_call(0, T0, 100, 0, 0, 100), _reading(0, T0 + 30, 1, T0 + 7 * 86400)])
     [e] = infer(db)
-    assert e["method"] == "stated" and e["limit"] == 5000 and e["unit"] == "requests"
-    assert "stated, not inferred" in e["summary"]
+    assert e["method"] == "none" and e["stated"] is None
 
 
 def test_no_ledger_means_no_inference(db):

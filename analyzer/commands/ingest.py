@@ -41,6 +41,13 @@ def _bytes_to_read(db, found) -> int:
 
 
 def report_stats(stats: IngestStats, *, verbose: bool = False) -> None:
+    from ..plugins import broken_plugins
+
+    skipped: dict[str, str] = {}
+    for broken in broken_plugins:
+        skipped.setdefault(broken.name, broken.error)
+    for name, error in skipped.items():
+        click.echo(f"warning: plugin {name} was skipped: {error} (see `analyzer plugins`)", err=True)
     for path in stats.missing_paths:
         click.echo(f"warning: {path} does not exist", err=True)
     for path, why in stats.unrecognised:
@@ -101,7 +108,7 @@ def register_commands(cli):
             db_path = (db_path or store.default_db_path()).with_name("sample.db")
             env = {**os.environ, "HOME": str(SAMPLE_HOME)}
             for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
-                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME"):  # fmt: skip
+                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "OPENCODE_DB"):  # fmt: skip
                 env.pop(var, None)
         db = open_store(db_path)
         try:

@@ -1,12 +1,15 @@
-"""``analyzer report daily|session|blocks``: usage tables, JSON and CSV."""
+"""``analyzer report daily|weekly|monthly|session|blocks|prompts|limits``: usage tables, JSON and CSV."""
 
 from __future__ import annotations
+
+import functools
 
 import click
 from click_default_group import DefaultGroup
 
 from .. import hookimpl, reports, windows
 from ..output import emit_csv, emit_json, money, short_tokens, table, tokens
+from ..pricing import PriceFileError
 from .options import db_option, filter_options, format_options, open_store
 
 DAILY_COLUMNS = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -43,6 +46,33 @@ def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
                    "(`analyzer db status` lists them).")  # fmt: skip
 
 
+def clean_errors(fn):
+    """Turn a bad price or plans file into a clear error message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PriceFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def emitted(rows: list[dict], fmt: str, empty: str) -> bool:
+    """Print ``rows`` as JSON or CSV, or say ``empty``; True when nothing is left to print."""
+    if fmt == "json":
+        emit_json(rows)
+        return True
+    if fmt == "csv":
+        emit_csv(rows)
+        return True
+    if not rows:
+        click.echo(empty)
+        return True
+    return False
+
+
 def _sum(rows: list[dict]) -> dict:
     fields = ["requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
               "reasoning_tokens", "total_tokens", "cost_usd_known", "unpriced_requests"]  # fmt: skip
@@ -55,12 +85,13 @@ def _sum(rows: list[dict]) -> dict:
 def register_commands(cli):
     @cli.group(name="report", cls=DefaultGroup, default="daily", default_if_no_args=True)
     def report():
-        """Usage reports: daily (default), session, blocks."""
+        """Usage reports: daily (default), weekly, monthly, session, blocks, prompts, limits."""
 
     @report.command(name="daily")
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_daily(filters, fmt, db_path):
         """Usage per local day and agent: requests, prompts, tokens, API cost."""
         print_daily(open_store(db_path), filters, fmt)
@@ -70,17 +101,11 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_session(session_id, filters, fmt, db_path):
         """Usage per session, latest first (subagent calls included and counted apart)."""
         rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
-        if fmt == "json":
-            emit_json(rows)
-            return
-        if fmt == "csv":
-            emit_csv(rows)
-            return
-        if not rows:
-            click.echo("No sessions in this range.")
+        if emitted(rows, fmt, "No sessions in this range."):
             return
         body = [
             [reports.to_local(r["last_ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
@@ -96,29 +121,96 @@ def register_commands(cli):
     @filter_options
     @format_options()
     @db_option
+    @clean_errors
     def report_blocks(filters, fmt, db_path):
-        """5-hour blocks per agent (estimated: first request floored to the hour)."""
-        rows = windows.blocks(open_store(db_path), filters)
-        if fmt == "json":
-            emit_json(rows)
+        """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
+        print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
+
+    @report.command(name="weekly")
+    @click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
+    @filter_options
+    @format_options()
+    @db_option
+    @clean_errors
+    def report_weekly(calendar, filters, fmt, db_path):
+        """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
+        db = open_store(db_path)
+        if calendar:
+            print_daily(db, filters, fmt, period="week")
+        else:
+            print_windows(db, filters, fmt, windows.WEEK)
+
+    @report.command(name="monthly")
+    @filter_options
+    @format_options()
+    @db_option
+    @clean_errors
+    def report_monthly(filters, fmt, db_path):
+        """Usage per calendar month (in --tz) and agent."""
+        print_daily(open_store(db_path), filters, fmt, period="month")
+
+    @report.command(name="prompts")
+    @filter_options
+    @format_options()
+    @db_option
+    @clean_errors
+    def report_prompts(filters, fmt, db_path):
+        """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
+        rows = reports.prompts(open_store(db_path), filters)
+        if emitted(rows, fmt, "No prompts in this range."):
             return
-        if fmt == "csv":
-            emit_csv(rows)
+        body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
+                 _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
+                 short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
+                 short_tokens(r["output_tokens"]), money(r)] for r in rows]  # fmt: skip
+        click.echo(table(body, ["Time", "Agent", "Session", "Project", "Chars", "Requests", "Input+write",
+                                "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 6))  # fmt: skip
+
+    @report.command(name="limits")
+    @filter_options
+    @format_options()
+    @db_option
+    @clean_errors
+    def report_limits(filters, fmt, db_path):
+        """Every limit hit: when, which window, and how long until it reset."""
+        rows = reports.limit_hits(open_store(db_path), filters)
+        if emitted(rows, fmt, "No limit hits recorded in this range."):
             return
-        if not rows:
-            click.echo("No usage in this range.")
-            return
-        body = [
-            [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
-             r["agent"], r["kind"], tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
-             short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]),
-             short_tokens(r["output_tokens"]), short_tokens(r["total_tokens"]), money(r)]
-            for r in rows
-        ]  # fmt: skip
-        click.echo(table(body, ["Block start", "Agent", "Window", "Prompts", "Requests", "Input", "Cache read",
-                                "Cache write", "Output", "Total", "Cost (API)"], align="lll" + "r" * 8))  # fmt: skip
-        if any(r["is_active"] for r in rows):
-            click.echo("* active block")
+        names = {300: "5h", 10080: "week"}
+        body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"],
+                 names.get(r["window_minutes"], "?" if r["window_minutes"] is None else f"{r['window_minutes']}m")
+                 + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
+                 reports.to_local(r["reset_at"], filters.tz)[:16].replace("T", " ") if r["reset_at"] else "?",
+                 _wait(r["minutes_until_reset"]), (r["model"] or "-")[:28]] for r in rows]  # fmt: skip
+        click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
+
+
+def print_windows(db, filters, fmt: str, minutes: int) -> None:
+    rows = windows.windows(db, filters, minutes=minutes)
+    if emitted(rows, fmt, "No usage in this range."):
+        return
+    body = [
+        [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
+         reports.to_local(r["end"], filters.tz)[:16].replace("T", " "), r["agent"], r["kind"],
+         tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
+         short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]), short_tokens(r["output_tokens"]),
+         short_tokens(r["total_tokens"]), "-" if r["max_used_percent"] is None else f"{r['max_used_percent']:g}%",
+         money(r)]
+        for r in rows
+    ]  # fmt: skip
+    click.echo(table(body, ["Start", "Resets", "Agent", "Window", "Prompts", "Requests", "Input", "Cache read",
+                            "Cache write", "Output", "Total", "Max used", "Cost (API)"], align="llll" + "r" * 9))  # fmt: skip
+    if any(r["is_active"] for r in rows):
+        click.echo("* active window")
+    click.echo("anchored: the vendor gave the reset time; estimated: reconstructed from the requests.")
+
+
+def _wait(minutes: float | None) -> str:
+    if minutes is None:
+        return "?"
+    if minutes >= 120:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.0f} min"
 
 
 def _project(path: str | None) -> str:

@@ -291,7 +291,8 @@ def insufficient(stream: Stream, why: str) -> dict:
            f"{len(stream.hits)} limit hits); {why}. "
     if stated:
         out.update(method="stated", limit=stated["limit"], unit=stated.get("unit"))
-        text += f"Stated by the plan: {amount(stated['limit'], 'x')} {stated.get('unit') or ''} (stated, not inferred)."
+        text += (f"The plans catalogue gives {amount(stated['limit'], 'x')} {stated.get('unit') or ''} for {stated['plan']}"
+                 f" ({stated.get('basis') or 'stated'}, not inferred).")  # fmt: skip
     else:
         text += "No stated figure is known for this plan."
     out["summary"] = text.strip()

@@ -1,88 +1,52 @@
-"""What the plans catalogue states for a plan's window, if the catalogue is installed.
+"""What the plans catalogue states for a plan's window: shown when there is too little evidence.
 
-The catalogue (``analyzer/data/plans.json``) is data kept by another part of
-the project; this module only reads it, defensively: a missing file, an
-unknown shape or a plan it does not list all mean "no stated figure known".
-A stated figure is shown labelled as stated, never as inferred.
+The catalogue (``analyzer.plans``: bundled ``data/plans.json`` plus the user's
+own file) is another part of the project; it is read defensively: a missing
+module, a malformed user file or a plan it does not list all mean "no stated
+figure known". A plan is found by its id (``codex-plus``), its name, or the
+plan type the vendor's readings report (``plus``) among the plans made for the
+agent. The figure shown is labelled with its basis (stated by the vendor,
+measured by the community, ...), never as inferred.
 """
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
-VENDORS = {
-    "claude-code": ("anthropic", "claude"),
-    "codex": ("openai", "codex", "chatgpt"),
-    "kimi-code": ("moonshot", "kimi"),
-    "gemini-cli": ("google", "gemini"),
-    "qwen-code": ("alibaba", "aliyun", "qwen", "bailian"),
-}
+BASIS_ORDER = ("stated", "community", "derived", "blog")
 
 
-def _catalogue() -> list[dict]:
+def _catalogue() -> list:
     try:
-        text = resources.files("analyzer").joinpath("data/plans.json").read_text()
-        data = json.loads(text)
-    except (FileNotFoundError, OSError, ValueError, ModuleNotFoundError):
+        from ..plans import load_catalogue
+
+        return load_catalogue()
+    except Exception:  # no catalogue, or the user's plans file is malformed: nothing stated is known
         return []
-    if isinstance(data, dict):
-        data = data.get("plans", [])
-    return [p for p in data if isinstance(p, dict)] if isinstance(data, list) else []
 
 
-def _names(entry: dict) -> set[str]:
-    out = set()
-    for key in ("id", "name", "plan", "key", "slug", "tier"):
-        value = entry.get(key)
-        if isinstance(value, str):
-            out.add(value.lower())
-    return out
-
-
-def _windows(entry: dict) -> list[dict]:
-    for key in ("windows", "limits"):
-        value = entry.get(key)
-        if isinstance(value, list):
-            return [w for w in value if isinstance(w, dict)]
-    return []
-
-
-def _minutes(window: dict) -> int | None:
-    for key in ("window_minutes", "minutes"):
-        if isinstance(window.get(key), (int, float)):
-            return int(window[key])
-    hours = window.get("hours")
-    if isinstance(hours, (int, float)):
-        return int(hours * 60)
-    name = str(window.get("window") or window.get("name") or "").lower()
-    return {"5h": 300, "five_hour": 300, "weekly": 10080, "7d": 10080, "week": 10080, "daily": 1440,
-            "monthly": 43200, "month": 43200}.get(name)  # fmt: skip
+def find_plan(agent: str, plan: str) -> object | None:
+    wanted = plan.lower().replace(" ", "-")
+    plans = _catalogue()
+    for p in plans:
+        if p.id.lower() == wanted or p.name.lower().replace(" ", "-") == wanted:
+            return p
+    for p in plans:
+        if agent in p.agents and (p.id.lower().endswith("-" + wanted) or p.name.lower().endswith(" " + plan.lower())):
+            return p
+    return None
 
 
 def stated_limit(agent: str, plan: str | None, minutes: int) -> dict | None:
-    """``{limit, unit, plan, date, source}`` the catalogue states for this window, or None."""
+    """``{limit, unit, basis, plan, date, source}`` the catalogue gives for this window, or None."""
     if not plan:
         return None
-    wanted = plan.lower()
-    vendor_words = VENDORS.get(agent, ())
-    for entry in _catalogue():
-        names = _names(entry)
-        vendor = str(entry.get("vendor") or entry.get("provider") or "").lower()
-        named = wanted in names or any(n.endswith(" " + wanted) or n.endswith("-" + wanted) for n in names)
-        if not named or (vendor and vendor_words and not any(v in vendor for v in vendor_words) and wanted not in names):
-            continue
-        for window in _windows(entry):
-            if _minutes(window) != minutes:
-                continue
-            limit = window.get("limit", window.get("stated_limit"))
-            if not isinstance(limit, (int, float)):
-                continue
-            return {
-                "limit": float(limit),
-                "unit": window.get("unit") or entry.get("unit"),
-                "plan": entry.get("name") or plan,
-                "date": window.get("date") or entry.get("date") or entry.get("as_of"),
-                "source": window.get("source") or entry.get("source"),
-            }
-    return None
+    found = find_plan(agent, plan)
+    if found is None:
+        return None
+    limits = [lim for lim in found.limits if lim.window_minutes == minutes and lim.limit is not None
+              and lim.unit != "percent"]  # fmt: skip
+    if not limits:
+        return None
+    rank = {b: i for i, b in enumerate(BASIS_ORDER)}
+    best = min(limits, key=lambda lim: (not lim.primary, rank.get(lim.basis, len(rank))))
+    return {"limit": float(best.limit), "unit": best.unit, "basis": best.basis, "plan": found.id,
+            "date": best.as_of or found.as_of, "source": best.source or found.source}  # fmt: skip

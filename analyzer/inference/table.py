@@ -3,8 +3,11 @@
 Its own migration set (registered by ``analyzer.commands.infer`` through the
 ``register_migrations`` hook), so the core schema is untouched. One row per
 (agent, plan, account, scope, window), replaced on every run; the JSON
-columns hold what the ``--json`` output holds. Readers should treat a missing
-table or a null ``limit`` as "nothing known yet".
+columns hold what the ``--json`` output holds. ``limit`` is only set when it
+was inferred (a stated figure is in ``stated``), so a reader may label any
+limit it finds as inferred; ``candidate`` names the exact quantity (``quantity``
+is ``tokens`` for every weighted sum, whose ``weights`` say which). Readers
+should treat a missing table or a null ``limit`` as "nothing inferred yet".
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ def save(db: sqlite_utils.Database, estimates: list[dict]) -> int:
     rows = []
     for e in estimates:
         values = {**e, "key": row_key(e), "created_at": stamp}
+        if e.get("method") != "inferred":
+            # Readers take a row's limit as inferred; a catalogue figure stays in ``stated``, labelled.
+            values.update({"limit": None, "low": None, "high": None})
         for name in JSON_COLUMNS:
             values[name] = None if e.get(name) is None else orjson.dumps(e[name]).decode()
         rows.append(tuple(values.get(c) for c in COLUMNS))
