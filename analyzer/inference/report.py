@@ -233,6 +233,10 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     return out
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _ref_word(weights: dict) -> str:
     for name in ("input", "output", "cache_write", "cache_read"):
         if weights.get(name) == 1.0:
@@ -287,8 +291,8 @@ def insufficient(stream: Stream, why: str) -> dict:
         "segments": [], "alternatives": [], "unexplained": None, "stated": stated,
         "needs": why,
     }  # fmt: skip
-    text = f"{window_name(stream.minutes)}: not enough evidence yet ({len(stream.readings)} readings, " \
-           f"{len(stream.hits)} limit hits); {why}. "
+    text = (f"{window_name(stream.minutes)}: not enough evidence yet ({_count(len(stream.readings), 'reading')}, "
+            f"{_count(len(stream.hits), 'limit hit')}); {why}. ")  # fmt: skip
     if stated:
         out.update(method="stated", limit=stated["limit"], unit=stated.get("unit"))
         text += (f"The plans catalogue gives {amount(stated['limit'], 'x')} {stated.get('unit') or ''} for {stated['plan']}"
