@@ -15,7 +15,7 @@ from analyzer.simulate.scenarios import CHANGE_AT, by_name
 from analyzer.timeutil import parse_iso
 
 SEEDS = (1, 2)
-WITH_READINGS = ("token-plan", "request-plan", "prompt-plan", "credit-plan", "limit-cut", "other-device")
+WITH_READINGS = ("token-plan", "request-plan", "prompt-plan", "credit-plan", "limit-cut", "other-device", "codex-plan")
 _runs: dict = {}
 
 
@@ -137,3 +137,13 @@ def test_readings_written_into_the_log_are_used(run):
     db = store.open_db(db_path)
     assert db.execute("select count(*) from quota_readings where source = 'log'").fetchone()[0] > 100
     assert estimates[300]["evidence"]["readings"] > 100
+
+
+def test_codex_rollouts_carry_their_own_readings(run):
+    """The Codex scenario's readings are the rate limits inside the rollouts, read by the Codex parser."""
+    _, result, estimates, db_path = run("codex-plan")
+    assert not result.readings
+    db = store.open_db(db_path)
+    assert db.execute("select count(*) from quota_readings where agent = 'codex' and plan_type = 'plus'").fetchone()[0] > 500
+    assert {e["agent"] for e in estimates.values()} == {"codex"} and estimates[300]["plan"] == "plus"
+    assert estimates[300]["evidence"]["readings_used"] < estimates[300]["evidence"]["readings"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,7 @@ from analyzer.inference import infer
 from analyzer.inference import stated as stated_module
 from analyzer.inference.bounds import slope_interval
 from analyzer.inference.evidence import snap_window
-from analyzer.inference.groups import Running, fit1, nnls, rss_of
+from analyzer.inference.groups import Running, fit1, nnls, rss_of, solve
 from analyzer.inference.instances import cluster_resets, resolution
 from analyzer.records import LimitHit, QuotaReading, Request
 from analyzer.timeutil import utc_iso
@@ -140,11 +141,7 @@ def test_hits_without_reset_or_window_are_skipped_and_spend_limits_ignored(db):
 def test_readings_of_two_sources_count_once(db):
     resets = T0 + 7 * 86400
     a = _reading(0, T0 + 30, 5, resets)
-    b = QuotaReading(**{**a.__dict__, "key": "other-source", "source": "statusline"}) if hasattr(a, "__dict__") else None
-    if b is None:
-        from dataclasses import replace
-
-        b = replace(a, key="other-source", source="statusline")
+    b = replace(a, key="other-source", source="statusline")
     _write(db, [_call(0, T0, 100, 0, 0, 100), a, b])
     [e] = infer(db)
     assert e["evidence"]["readings"] == 1
@@ -184,8 +181,6 @@ def test_nnls_matches_brute_force_over_active_sets():
         if not cols:
             best = min(best, yy)
             continue
-        from analyzer.inference.groups import solve
-
         sub = solve([[g[a][b] for b in cols] for a in cols], [h[a] for a in cols])
         if all(v >= 0 for v in sub):
             full = [0.0] * 3

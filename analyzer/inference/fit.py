@@ -11,14 +11,17 @@ Every candidate quantity is fitted the same way, robustly:
    recognised when a step between two readings exceeds what rounding allows;
    where the person was idle in between, any step larger than rounding
    usually gives (in either direction, so as not to bias the slope) counts.
-4. Steps 2-3 repeat until the set of breaks settles.
+4. Steps 2-3 repeat until the set of breaks settles (the state with the best
+   BIC is kept).
+5. Once a jump has been seen (another device does use the plan), the fit is
+   redone *cautiously*: every step across idle time breaks its chain, so
+   usage hidden there, however small, cannot bias the slope.
 
-Named candidates have one column. The free fits find non-negative weights for
-the four token classes (and per model) with NNLS, then treat the weighted sum
-as one column for steps 2-4, rescaling segments so that the weights are
-shared across a change of limit. Candidates are ranked by BIC, which charges
-each one for its weights, segments and group levels, so a free fit wins only
-when no named quantity explains the readings about as well.
+Named candidates have one column. The free fits (``free``) find non-negative
+weights for the four token classes (and per model) with NNLS, then treat the
+weighted sum as one column for steps 2-5. Candidates are ranked by BIC, which
+charges each one for its weights, segments and group levels, so a free fit
+wins only when no named quantity explains the readings about as well.
 """
 
 from __future__ import annotations

@@ -92,8 +92,27 @@ def observations(stream: Stream, ledger: Ledger) -> list[Obs]:
             last_free_percent = r.percent
             chain, start, anchored = free_chain, free_start, False
         out.append(Obs(r.t, r.percent, start, chain, anchored, False, ledger.between(start, r.t)))
+    out = thin(out)
     _mark_idle(out, ledger)
     return out
+
+
+def thin(obs: list[Obs]) -> list[Obs]:
+    """Drop readings that repeat the value of the readings before and after them in their chain.
+
+    Codex reports with every call, many times per percentage point: the first
+    and last reading of a run of one value say where the value changed, which
+    is all the run says; the middle ones would only weigh flat runs by length.
+    """
+    by_chain: dict[int, list[int]] = {}
+    for i, o in enumerate(obs):
+        by_chain.setdefault(o.chain, []).append(i)
+    drop = set()
+    for rows in by_chain.values():
+        for a, b, c in zip(rows, rows[1:], rows[2:]):
+            if obs[a].percent == obs[b].percent == obs[c].percent:
+                drop.add(b)
+    return [o for i, o in enumerate(obs) if i not in drop]
 
 
 def _mark_idle(obs: list[Obs], ledger: Ledger) -> None:

@@ -172,7 +172,8 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
         segments.append(seg)
     current = segments[-1]
     evidence = {
-        "readings": len(obs),
+        "readings": len(stream.readings),
+        "readings_used": len(obs),
         "instances": len({o.chain for o in obs}),
         "hits": len(stream.hits),
         "days": _days(obs[0].t, obs[-1].t),
@@ -213,7 +214,7 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     phrase = _counts_phrase(c.name, c.label, weights, models, ledger)
     unit_word = "" if c.quantity == "api_cost" else " " + out["unit"]
     text = (f"{window_name(stream.minutes)}: {phrase}; about {amount(out['limit'], c.quantity)}{unit_word}, "
-            f"{span_text(out['low'], out['high'], c.quantity)}, from {len(obs)} readings "
+            f"{span_text(out['low'], out['high'], c.quantity)}, from {evidence['readings']} readings "
             f"over {_plural_days(evidence['days'])}")  # fmt: skip
     if len(segments) > 1:
         prev = segments[-2]

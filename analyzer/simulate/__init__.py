@@ -26,7 +26,7 @@ from ..records import QuotaReading
 from ..timeutil import format_utc
 from .plan import Meter, Plan, Rule, Window
 from .usage import Person, SimSession, generate
-from .writers import ClaudeCodeWriter, LogWriter
+from .writers import ClaudeCodeWriter, CodexWriter, LogWriter
 
 __all__ = ["Person", "Plan", "Rule", "Window", "Scenario", "SimResult", "simulate"]
 
@@ -44,6 +44,7 @@ class Scenario:
     rounding: str = "round"  # or "floor"
     reading_probability: float = 0.6
     usage_in_log: bool = False  # readings as /usage reports in the transcript, not statusline rows
+    agent: str = "claude-code"  # whose logs to write: claude-code or codex
     seed: int = 1
     truth: dict = field(default_factory=dict)  # per window minutes: what inference must find
 
@@ -78,6 +79,17 @@ def _quantise(percent: float, resolution: float, rounding: str) -> float:
     return round(steps * resolution, 6)
 
 
+def _shown(scenario: Scenario, meter: Meter, ts: datetime) -> list[tuple[int, float, datetime]]:
+    """Each window's "% used" as the vendor would show it at ``ts`` (windows not yet opened left out)."""
+    shown = []
+    for i, window in enumerate(scenario.plan.windows):
+        percent = meter.percent(i, ts)
+        if percent is not None:
+            shown.append((window.minutes, _quantise(percent, scenario.resolution, scenario.rounding),
+                          meter.states[i].end))  # fmt: skip
+    return shown
+
+
 def _events(sessions: list[SimSession], rng: random.Random, probability: float) -> list[tuple]:
     """(ts, order, kind, session, prompt, request) for every prompt, call and reading moment."""
     events = []
@@ -104,7 +116,8 @@ def simulate(scenario: Scenario, home: Path, writer: LogWriter | None = None) ->
     """Run ``scenario`` and write what this machine would hold under ``home``."""
     rng = random.Random(scenario.seed)
     sessions = generate(scenario.person, rng)
-    writer = writer or ClaudeCodeWriter(rng, usage_in_log=scenario.usage_in_log)
+    if writer is None:
+        writer = CodexWriter(rng) if scenario.agent == "codex" else ClaudeCodeWriter(rng, usage_in_log=scenario.usage_in_log)
     plan = scenario.plan
     meter = Meter(plan)
     readings: list[QuotaReading] = []
@@ -132,14 +145,10 @@ def simulate(scenario: Scenario, home: Path, writer: LogWriter | None = None) ->
             for window, state in zip(plan.windows, meter.states):
                 instances[window.minutes].add(state.end)
             if local:
-                writer.request(session, request)
+                with_readings = writer.readings_with_requests and scenario.readings
+                writer.request(session, request, _shown(scenario, meter, ts) if with_readings else None)
         elif kind == "reading" and scenario.readings:
-            shown = []
-            for i, window in enumerate(plan.windows):
-                percent = meter.percent(i, ts)
-                if percent is not None:
-                    shown.append((window.minutes, _quantise(percent, scenario.resolution, scenario.rounding),
-                                  meter.states[i].end))  # fmt: skip
+            shown = _shown(scenario, meter, ts)
             if shown and not writer.reading(session, ts, shown):
                 stamp = format_utc(ts)
                 for minutes, percent, resets in shown:

@@ -94,6 +94,19 @@ def credit_plan(seed: int = 1) -> Scenario:
                            for m, limits in ((300, five), (10080, week))})  # fmt: skip
 
 
+def codex_plan(seed: int = 1) -> Scenario:
+    """Codex: credits by the rate card (input 1, cached 0.1, output 8: the shape of GPT-5-Codex's API prices),
+    so the counted quantity is the cost at API prices; readings are the rate limits in the rollout itself."""
+    five, week = [(None, 4.0)], [(None, 15.0)]
+    dollars = Rule("tokens", (1.25e-6, 0.125e-6, 0, 10e-6))
+    plan = Plan("plus", [Window(300, dollars, five), Window(10080, dollars, week, fixed_anchor=WEEK_ANCHOR)])
+    person = Person(start=START, models=(("gpt-5-codex", 1.0),), cache_writes=False)
+    return Scenario("codex-plan", "Codex: usage metered like API cost, readings in the rollout", person, plan,
+                    agent="codex", seed=seed,
+                    truth={m: {"quantity": "api_cost", "candidate": "api_cost", "limits": lim}
+                           for m, lim in ((300, five), (10080, week))})  # fmt: skip
+
+
 def hits_only(seed: int = 1) -> Scenario:
     """A plan with no quota display: only refusals tell (Bailian-like, a request limit per 5 hours)."""
     five = [(None, 90.0)]
@@ -111,6 +124,7 @@ def all_scenarios(seed: int = 1) -> list[Scenario]:
         credit_plan(seed=seed),
         token_plan("limit-cut", cut=True, seed=seed, usage_in_log=True),
         token_plan("other-device", other_share=0.15, seed=seed),
+        codex_plan(seed=seed),
         hits_only(seed=seed),
     ]
 

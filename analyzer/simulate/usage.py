@@ -74,6 +74,7 @@ class Person:
     new_input: float = 1_800.0  # mean uncached input per call (prompt or tool result)
     output: float = 450.0
     compact_at: int = 160_000
+    cache_writes: bool = True  # Anthropic-style explicit cache writes; False: OpenAI-style automatic caching
     other_device_share: float = 0.0  # of all tokens, made elsewhere and absent from the logs
 
 
@@ -89,7 +90,8 @@ def _session(rng: random.Random, person: Person, sid: str, start: datetime, loca
     model = rng.choices(models, weights)[0]
     session = SimSession(sid, model, local)
     context = rng.randint(*person.context_start)
-    cache_share = rng.uniform(0.2, 0.8)  # how much new input this session's client writes to the cache
+    # How much new input this session's client writes to the cache (none where caching is automatic).
+    cache_share = rng.uniform(0.2, 0.8) if person.cache_writes else 0.0
     ts = start
     for p in range(n_prompts):
         prompt = SimPrompt(ts, f"{sid}-p{p}")

@@ -4,16 +4,18 @@ A writer receives events in time order (a typed prompt, a model call, a quota
 reading, a refused call) and lays them out as its agent's files under a HOME
 folder. ``ClaudeCodeWriter`` writes Claude Code transcripts, including the
 traps the parser must survive (streaming lines that repeat a call's usage with
-a placeholder output count). A writer for an agent whose log carries the
-plan's own readings (Codex's ``rate_limits``) returns True from ``reading`` so
-the simulator does not also store them as statusline rows.
+a placeholder output count). ``CodexWriter`` writes Codex rollouts, whose
+``token_count`` events carry the plan's own readings (``rate_limits``) with
+every call: a writer that logs readings returns True from ``reading``, so the
+simulator does not also store them as statusline rows, and one that sets
+``readings_with_requests`` is handed the current readings with every call.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -25,14 +27,18 @@ from .usage import SimPrompt, SimRequest, SimSession
 WINDOW_KIND = {300: ("session", "five_hour"), 10080: ("weekly_all", "seven_day")}
 
 
+Shown = list[tuple[int, float, datetime]]  # (window minutes, percent, resets at)
+
+
 class LogWriter(Protocol):
     agent: str
+    readings_with_requests: bool
 
     def prompt(self, session: SimSession, prompt: SimPrompt) -> None: ...
 
-    def request(self, session: SimSession, request: SimRequest) -> None: ...
+    def request(self, session: SimSession, request: SimRequest, shown: Shown | None = None) -> None: ...
 
-    def reading(self, session: SimSession, ts: datetime, readings: list[tuple[int, float, datetime]]) -> bool: ...
+    def reading(self, session: SimSession, ts: datetime, readings: Shown) -> bool: ...
 
     def limit_hit(self, session: SimSession, ts: datetime, minutes: int, resets_at: datetime) -> None: ...
 
@@ -53,6 +59,7 @@ class ClaudeCodeWriter:
 
     agent = "claude-code"
     project = "/home/u/sim"
+    readings_with_requests = False
 
     def __init__(self, rng: random.Random, *, usage_in_log: bool = False, streaming_share: float = 0.2):
         self.rng = rng
@@ -77,7 +84,7 @@ class ClaudeCodeWriter:
         self._emit(session, {"type": "user", "message": {"role": "user", "content": f"task {prompt.key}: please continue"},
                              "promptId": prompt.key, "uuid": f"u-{prompt.key}", "timestamp": _ts(prompt.ts)})  # fmt: skip
 
-    def request(self, session: SimSession, request: SimRequest) -> None:
+    def request(self, session: SimSession, request: SimRequest, shown: Shown | None = None) -> None:
         sid = self._sid(session)
         tool = self.pending_tool.get(sid)
         if tool is not None:
@@ -103,7 +110,7 @@ class ClaudeCodeWriter:
                              "timestamp": _ts(request.ts), "requestId": f"req_{request.key}"})  # fmt: skip
         self.pending_tool[sid] = tool_id
 
-    def reading(self, session: SimSession, ts: datetime, readings: list[tuple[int, float, datetime]]) -> bool:
+    def reading(self, session: SimSession, ts: datetime, readings: Shown) -> bool:
         if not self.usage_in_log:
             return False
         limits = []
@@ -140,6 +147,95 @@ class ClaudeCodeWriter:
         written = []
         for sid, lines in self.lines.items():
             path = folder / f"{sid}.jsonl"
+            path.write_bytes(b"\n".join(lines) + b"\n")
+            written.append(path)
+        return written
+
+
+class CodexWriter:
+    """Codex rollouts under ``~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl``.
+
+    Tokens as Codex counts them: ``input_tokens`` includes the cached part,
+    totals are cumulative per thread. Every call's ``token_count`` carries the
+    plan's snapshot (integer percents, reset as epoch seconds); a refused call
+    leaves an exhausted snapshot and the end of its turn.
+    """
+
+    agent = "codex"
+    readings_with_requests = True
+
+    def __init__(self, rng: random.Random, plan_type: str = "plus"):
+        self.rng = rng
+        self.plan_type = plan_type
+        self.lines: dict[str, list[bytes]] = {}
+        self.start: dict[str, datetime] = {}
+        self.totals: dict[str, list[int]] = {}
+        self.open_turn: dict[str, bool] = {}
+
+    def _sid(self, session: SimSession) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-codex/{session.id}"))
+
+    def _emit(self, session: SimSession, ts: datetime, kind: str, payload: dict) -> None:
+        sid = self._sid(session)
+        if sid not in self.lines:
+            self.lines[sid] = []
+            self.start[sid] = ts
+            self.totals[sid] = [0, 0, 0]
+            meta = {"id": sid, "timestamp": _ts(ts), "cwd": "/home/u/sim", "originator": "codex_cli_rs",
+                    "cli_version": "0.150.0", "source": "cli", "model_provider": "openai"}  # fmt: skip
+            self.lines[sid].append(orjson.dumps({"timestamp": _ts(ts), "type": "session_meta", "payload": meta}))
+            self.lines[sid].append(orjson.dumps({"timestamp": _ts(ts), "type": "turn_context", "payload": {
+                "cwd": "/home/u/sim", "approval_policy": "on-request", "model": session.model}}))  # fmt: skip
+        self.lines[sid].append(orjson.dumps({"timestamp": _ts(ts), "type": kind, "payload": payload}))
+
+    def _limits(self, shown: Shown, reached: str | None = None) -> dict:
+        slots = [{"used_percent": float(p), "window_minutes": m, "resets_at": int(r.timestamp())} for m, p, r in shown]
+        return {"limit_id": "codex", "limit_name": None, "primary": slots[0] if slots else None,
+                "secondary": slots[1] if len(slots) > 1 else None,
+                "credits": {"has_credits": False, "unlimited": False, "balance": None}, "individual_limit": None,
+                "spend_control_reached": None, "plan_type": self.plan_type, "rate_limit_reached_type": reached}  # fmt: skip
+
+    def _end_turn(self, session: SimSession, ts: datetime) -> None:
+        if self.open_turn.pop(self._sid(session), False):
+            self._emit(session, ts, "event_msg", {"type": "task_complete"})
+
+    def prompt(self, session: SimSession, prompt: SimPrompt) -> None:
+        self._end_turn(session, prompt.ts)
+        self._emit(session, prompt.ts, "event_msg", {"type": "task_started"})
+        self._emit(session, prompt.ts, "event_msg", {"type": "user_message", "message": f"task {prompt.key}", "images": []})
+        self.open_turn[self._sid(session)] = True
+
+    def request(self, session: SimSession, request: SimRequest, shown: Shown | None = None) -> None:
+        last = [request.input + request.cache_write + request.cache_read, request.cache_read, request.output]
+        total = self.totals.setdefault(self._sid(session), [0, 0, 0])
+        for i, v in enumerate(last):
+            total[i] += v
+
+        def usage(v):
+            return {"input_tokens": v[0], "cached_input_tokens": v[1], "output_tokens": v[2],
+                    "reasoning_output_tokens": 0, "total_tokens": v[0] + v[2]}  # fmt: skip
+
+        info = {"total_token_usage": usage(total), "last_token_usage": usage(last), "model_context_window": 272000}
+        self._emit(session, request.ts, "event_msg", {"type": "token_count", "info": info,
+                                                     "rate_limits": self._limits(shown or [])})  # fmt: skip
+
+    def reading(self, session: SimSession, ts: datetime, readings: Shown) -> bool:
+        self._emit(session, ts, "event_msg", {"type": "token_count", "info": None, "rate_limits": self._limits(readings)})
+        return True
+
+    def limit_hit(self, session: SimSession, ts: datetime, minutes: int, resets_at: datetime) -> None:
+        snapshot = self._limits([(minutes, 100.0, resets_at)], reached="rate_limit_reached")
+        self._emit(session, ts, "event_msg", {"type": "token_count", "info": None, "rate_limits": snapshot})
+        self.open_turn[self._sid(session)] = True
+        self._end_turn(session, ts + timedelta(milliseconds=200))
+
+    def finish(self, home: Path) -> list[Path]:
+        written = []
+        for sid, lines in self.lines.items():
+            start = self.start[sid]
+            folder = home / ".codex" / "sessions" / start.strftime("%Y/%m/%d")
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"rollout-{start.strftime('%Y-%m-%dT%H-%M-%S')}-{sid}.jsonl"
             path.write_bytes(b"\n".join(lines) + b"\n")
             written.append(path)
         return written
