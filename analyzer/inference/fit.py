@@ -140,8 +140,11 @@ def residuals(obs: list[Obs], ys, xs, st: Structure) -> list[tuple[int, float]]:
             continue
         if j is not None and st.segs[j] == st.segs[i]:
             out.append((i, (ys[i] - ys[j]) - f.beta * (xs[i] - xs[j])))
-        elif j is None and st.keys[i][0] == "A":
-            out.append((i, ys[i] - f.levels[st.keys[i]] - f.beta * xs[i]))
+        elif j is None and o.anchored and o.start >= st.bounds[st.segs[i]]:
+            # Against its anchor (the level of the anchored readings), even when an earlier round cut it loose:
+            # breaks are found afresh every round.
+            level = f.levels.get(("A", st.segs[i]), 0.0)
+            out.append((i, ys[i] - level - f.beta * xs[i]))
     return out
 
 

@@ -188,7 +188,7 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
         beta = f.structure.fits[-1].beta
         alternatives.append({
             "candidate": f.candidate.name, "quantity": f.candidate.quantity, "label": f.candidate.label,
-            "rms_pp": round(f.rms, 3), "delta_bic": round(f.bic - best.bic, 1),
+            "weights": w, "rms_pp": round(f.rms, 3), "delta_bic": round(f.bic - best.bic, 1),
             "limit": 100.0 * f.scale / (beta * u) if beta else None,
         })  # fmt: skip
     free_unit = c.free is not None and weights is not None
@@ -220,8 +220,9 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
         prev = segments[-2]
         text += (f"; the limit changed around {current['changed_at'][:10]} from about "
                  f"{amount(prev['limit'], c.quantity)} to {amount(current['limit'], c.quantity)}")  # fmt: skip
-    if alternatives:
-        nxt = alternatives[0]
+    rivals = [a for a in alternatives if not _same_weights(a.get("weights"), weights)]
+    if rivals:
+        nxt = rivals[0]
         ratio = nxt["rms_pp"] / best.rms if best.rms > 0 else math.inf
         if nxt["delta_bic"] < CLEAR_BIC:
             text += f" (not yet told apart from {nxt['label']}: more readings needed)"
@@ -232,6 +233,14 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
         text += f"; readings rose about {share:.0%} more than this machine's logs explain (other devices?)"
     out["summary"] = text
     return out
+
+
+def _same_weights(a: dict | None, b: dict | None) -> bool:
+    """Whether two weightings count the same thing (a free fit that found a named quantity is no rival)."""
+    if not a or not b:
+        return False
+    top_a, top_b = max(a.values()) or 1.0, max(b.values()) or 1.0
+    return all(abs(a[k] / top_a - b[k] / top_b) <= 0.1 for k in CLASSES)
 
 
 def _count(n: int, word: str) -> str:
