@@ -28,16 +28,19 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-import sqlite_utils
 
 from . import store
 from .parsing import SourceContext
-from .records import BadLine
 from .reading import CHUNK_BYTES, parse_file_job, read_new_lines
+from .records import BadLine
 from .sources import Discovery, Found, discover, fingerprint, head_matches, tail_fingerprint
 from .timeutil import format_utc, now_utc
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BATCH_BYTES = 16 * 1024 * 1024  # input read per commit
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, worker processes cost more than they save
