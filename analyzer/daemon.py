@@ -20,7 +20,21 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Timings of the daemon, in seconds."""
+
+    debounce: float = 0.2  # quiet time before a dirty file is read
+    max_wait: float = 0.5  # a file dirty this long is read even if still being written
+    rescan_interval: float = 60.0  # look at every file and re-plan the watches
+    polling: bool = False  # poll instead of native file events
+    poll_interval: float = 1.0  # how often the polling observer looks
+    retry_delay: float = 5.0  # wait after the store stayed locked
+
 
 log = logging.getLogger("analyzer.daemon")
 

@@ -28,19 +28,23 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-import sqlite_utils
 
 from . import store
 from .parsing import SourceContext
-from .records import BadLine
 from .reading import CHUNK_BYTES, parse_file_job, read_new_lines
+from .records import BadLine
 from .sources import Discovery, Found, discover, fingerprint, head_matches, tail_fingerprint
 from .timeutil import format_utc, now_utc
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 BATCH_BYTES = 16 * 1024 * 1024  # input read per commit
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, worker processes cost more than they save
+WORKER_MAX_BYTES = 64 * 1024 * 1024  # larger files are read here, chunk by chunk (bounded memory)
 
 
 @dataclass
@@ -122,6 +126,7 @@ class Ingester:
         progress: Callable[[int], None] | None = None,
         workers: int | None = None,
         parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+        worker_max_bytes: int = WORKER_MAX_BYTES,
     ):
         if parsers is None:
             from .registry import get_parsers
@@ -134,9 +139,11 @@ class Ingester:
         self.progress = progress
         self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
         self.parallel_min_bytes = parallel_min_bytes
+        self.worker_max_bytes = worker_max_bytes
         self.machine = store.machine_id(db)
         self.keep_text = store.keep_prompt_text(db)
         self._uncommitted = 0
+        self._between_chunks: Callable[[], None] | None = None
 
     # --- passes ----------------------------------------------------------------
 
@@ -326,6 +333,8 @@ class Ingester:
             self._apply(job, writer, chunk.records, chunk.end, chunk.at_eof)
             saved = True
             self._read(chunk.end - chunk.start, stats)
+            if self._between_chunks:
+                self._between_chunks()
         if not saved:
             # Nothing complete to read (a torn line only): remember the stat anyway.
             self._apply(job, writer, [], job.offset, True)
@@ -383,32 +392,60 @@ class Ingester:
         return all(type(registered.get(j.item.parser.name)) is type(j.item.parser) for j in lines)
 
     def _run_parallel(self, jobs: list[_Job], stats: IngestStats) -> None:
+        """Workers parse files whole and send their rows; this process writes them.
+
+        Files over ``worker_max_bytes`` (and whole-file sources) are read here,
+        chunk by chunk, so that no file's rows are ever held whole: memory stays
+        bounded whatever the size of one log. Between two of those chunks, the
+        workers' results are written as they arrive.
+        """
         import multiprocessing
 
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
-        lines = sorted((j for j in jobs if j.whole is None), key=lambda j: -j.todo)
-        by_path = {str(j.item.path): j for j in lines}
+        small = sorted((j for j in jobs if j.whole is None and j.todo <= self.worker_max_bytes), key=lambda j: -j.todo)
+        local = [j for j in jobs if j.whole is not None or j.todo > self.worker_max_bytes]
+        by_path = {str(j.item.path): j for j in small}
         work = [(j.item.parser.name, str(j.item.path), str(j.item.root) if j.item.root else None, j.offset, j.state,
-                 j.st.st_size, self.chunk_bytes, j.source["id"], self.machine, self.keep_text) for j in lines]  # fmt: skip
-        with context.Pool(min(self.workers, len(lines))) as pool:
+                 j.st.st_size, self.chunk_bytes, j.source["id"], self.machine, self.keep_text) for j in small]  # fmt: skip
+        if not work:
+            for job in local:
+                self._run_job(job, stats)
+            return
+        with context.Pool(min(self.workers, len(work))) as pool:
             results = pool.imap_unordered(_parse_file_job, work, chunksize=1)
-            for job in jobs:
-                if job.whole is not None:
+            pending = len(work)
+
+            def drain(block: bool) -> None:
+                nonlocal pending
+                while pending:
+                    try:
+                        path, outcome = results.next() if block else results.next(timeout=0)
+                    except multiprocessing.TimeoutError:
+                        return
+                    pending -= 1
+                    self._write_worker_result(by_path[path], outcome, stats)
+
+            self._between_chunks = lambda: drain(False)
+            try:
+                for job in local:
                     self._run_job(job, stats)
-            for path, outcome in results:
-                job = by_path[path]
-                if isinstance(outcome, str):
-                    stats.failed_files.append((path, outcome))
-                    continue
-                end, state, at_eof, rows, nbytes = outcome
-                job.state = state
-                stats.files_read += 1
-                writer = self._writer(job)
-                writer.absorb(rows)
-                self._apply(job, writer, [], end if nbytes else job.offset, at_eof or not nbytes)
-                self._count(writer, stats)
-                self._read(nbytes, stats)
+            finally:
+                self._between_chunks = None
+            drain(True)
+
+    def _write_worker_result(self, job: _Job, outcome, stats: IngestStats) -> None:
+        if isinstance(outcome, str):
+            stats.failed_files.append((str(job.item.path), outcome))
+            return
+        end, state, at_eof, rows, nbytes = outcome
+        job.state = state
+        stats.files_read += 1
+        writer = self._writer(job)
+        writer.absorb(rows)
+        self._apply(job, writer, [], end if nbytes else job.offset, at_eof or not nbytes)
+        self._count(writer, stats)
+        self._read(nbytes, stats)
 
     @staticmethod
     def _count(writer: store.RecordWriter, stats: IngestStats) -> None:

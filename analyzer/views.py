@@ -11,9 +11,14 @@ no time-zone support). The CLI reports group in the user's zone in Python.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 # name -> (tables it needs, SQL)
+
 VIEWS: dict[str, tuple[set[str], str]] = {}
 
 

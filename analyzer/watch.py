@@ -38,33 +38,26 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from . import store
+from .daemon import WatchSettings  # noqa: F401  (re-exported)
 from .ingest import Ingester, IngestStats, link_orphan_requests
 from .observers import ObserverFactory, Observers, plan_watches
 from .sources import Found, discover
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger("analyzer.watch")
 
 Clock = Callable[[], float]
 
 # Event types that say nothing was written.
+
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    """Timings of the daemon, in seconds."""
-
-    debounce: float = 0.2  # quiet time before a dirty file is read
-    max_wait: float = 0.5  # a file dirty this long is read even if still being written
-    rescan_interval: float = 60.0  # look at every file and re-plan the watches
-    polling: bool = False  # poll instead of native file events
-    poll_interval: float = 1.0  # how often the polling observer looks
-    retry_delay: float = 5.0  # wait after the store stayed locked
 
 
 @dataclass(frozen=True)

@@ -230,10 +230,11 @@ def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
         "sources": "path, offset, size, state",
     }
     dumps = []
-    for workers, threshold in ((1, 0), (2, 0)):
-        db = store.open_db(tmp_path / f"w{workers}.db")
-        stats = Ingester(db, env={"HOME": str(home)}, workers=workers, parallel_min_bytes=threshold).run()
+    # sequential; every file in a worker; the larger files read here between the workers' results
+    for workers, biggest in ((1, 1 << 40), (2, 1 << 40), (2, 20_000)):
+        db = store.open_db(tmp_path / f"w{workers}-{biggest}.db")
+        stats = Ingester(db, env={"HOME": str(home)}, workers=workers, parallel_min_bytes=0, worker_max_bytes=biggest).run()
         assert stats.files_read > 2 and stats.bad_total() == 0
         dumps.append({t: db.execute(f"select {cols} from {t} order by 1").fetchall() for t, cols in tables.items()})
-    assert dumps[0] == dumps[1]
+    assert dumps[0] == dumps[1] == dumps[2]
     assert len(dumps[0]["requests"]) > 100

@@ -5,18 +5,23 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import hookimpl, store
-from ..ingest import Ingester, IngestStats
 from .options import db_option, open_store
+
+if TYPE_CHECKING:
+    from ..ingest import IngestStats
 
 SAMPLE_HOME = Path(__file__).resolve().parents[2] / "fixtures" / "sample" / "home"
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
 def run_ingest(db, paths: tuple[Path, ...] = (), *, env=None, quiet: bool = False) -> IngestStats:
+    from ..ingest import Ingester
+
     """One ingest pass with a progress bar on a terminal when there is much to read."""
     ingester = Ingester(db, env=env)
     discovery = ingester.discover(paths or None)
@@ -117,8 +122,8 @@ def register_commands(cli):
             raise click.ClickException(str(exc)) from exc
         report_stats(stats)
         click.echo(f"Store: {db_path or store.default_db_path()}", err=True)
-        from .report import print_daily
         from ..reports import Filters
         from ..timeutil import resolve_tz
+        from .report import print_daily
 
         print_daily(db, Filters(tz=resolve_tz(None)), "table")

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from .. import hookimpl, store
-from ..daemon import LOG_LEVELS, AlreadyRunning, DaemonLock, logging_to_stderr, stop_on_signals
-from ..watch import Watcher, WatchSettings
+from ..daemon import LOG_LEVELS, AlreadyRunning, DaemonLock, WatchSettings, logging_to_stderr, stop_on_signals
 from .options import db_option, open_store
 
 
@@ -59,6 +58,8 @@ def register_commands(cli):
                 raise click.ClickException(f"cannot create the lock file next to {db_file}: {exc}") from exc
             try:
                 db = open_store(db_file)
+                from ..watch import Watcher
+
                 watcher = Watcher(db, settings=settings)
                 with stop_on_signals(watcher.request_stop):
                     if once:

@@ -10,11 +10,12 @@ import orjson
 
 from analyzer import hookimpl
 from analyzer.commands.options import AGENT_NAMES, db_option, open_store
+from analyzer.lazy import LazyModule
 from analyzer.output import emit_json, table
 from analyzer.timeutil import format_utc, now_utc, parse_day_or_instant, parse_iso, resolve_tz
 
-from .base import reading
-from .poll import get_readers, poll_all, store_readings
+base = LazyModule("plugins.quota.base")
+polling = LazyModule("plugins.quota.poll")
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?\s*$", re.I)
 _UNIT = {"m": 1, "h": 60, "d": 1440, "w": 10080}
@@ -55,7 +56,7 @@ def when(text: str, tz, after: str) -> str:
 def _known_agents() -> set[str]:
     from analyzer.registry import agents
 
-    return set(AGENT_NAMES) | set(agents()) | {r.agent for r in get_readers().values()}
+    return set(AGENT_NAMES) | set(agents()) | {r.agent for r in polling.get_readers().values()}
 
 
 @hookimpl
@@ -80,12 +81,12 @@ def register_commands(cli):
         (and say why); a vendor that fails says why and the others go on. Exits
         with 1 if any vendor failed.
         """
-        known = get_readers()
+        known = polling.get_readers()
         unknown = [v for v in vendors if v not in known]
         if unknown:
             raise click.BadParameter(f"unknown vendor {unknown[0]!r}; known: {', '.join(known)}", param_hint="--vendor")
         db = open_store(db_path)
-        results = poll_all(db, vendors or None, timeout=timeout)
+        results = polling.poll_all(db, vendors or None, timeout=timeout)
         if as_json:
             emit_json([r.__dict__ for r in results])
         else:
@@ -135,9 +136,9 @@ def register_commands(cli):
         except ValueError as exc:
             raise click.BadParameter(f"{resets_at!r} is not an ISO time or a span like 2h30m",
                                      param_hint="--resets-at") from exc  # fmt: skip
-        r = reading(agent, seen, percent, minutes, resets, scope=scope, plan=plan, source="manual")
+        r = base.reading(agent, seen, percent, minutes, resets, scope=scope, plan=plan, source="manual")
         db = open_store(db_path)
-        new = store_readings(db, [r])
+        new = polling.store_readings(db, [r])
         click.echo(f"{'Stored' if new else 'Already stored'}: {agent} {window_label(minutes)} {percent:g}% "
                    f"seen {seen}{', resets ' + resets if resets else ''}")  # fmt: skip
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from analyzer import store
 from analyzer.plugins import call_register
@@ -21,6 +20,9 @@ from analyzer.records import QuotaReading
 
 from .base import NoCredentials
 from .http import QuotaError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 @dataclass
