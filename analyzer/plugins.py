@@ -67,6 +67,7 @@ PLUGIN_HOOKS: dict[str, tuple[str, ...]] = {
     "plugins.quota.glm": ("register_quota_readers",),
     "plugins.quota.minimax": ("register_quota_readers",),
     "plugins.quota.commands": ("register_commands",),
+    "analyzer.commands.infer": ("register_commands", "register_migrations"),
 }
 
 ENTRY_POINT_GROUP = "analyzer"
