@@ -41,6 +41,7 @@ DEFAULT_PLUGINS = (
     "plugins.quota.glm",
     "plugins.quota.minimax",
     "plugins.quota.commands",
+    "analyzer.commands.infer",
 )
 
 # The hooks each built-in implements, so that a command imports only what it uses
@@ -66,6 +67,7 @@ PLUGIN_HOOKS: dict[str, tuple[str, ...]] = {
     "plugins.quota.glm": ("register_quota_readers",),
     "plugins.quota.minimax": ("register_quota_readers",),
     "plugins.quota.commands": ("register_commands",),
+    "analyzer.commands.infer": ("register_commands", "register_migrations"),
 }
 
 ENTRY_POINT_GROUP = "analyzer"

@@ -158,6 +158,7 @@ def test_a_reading_of_a_window_already_over_is_not_shown_as_current(db):
 def test_inferred_limit_is_read_defensively_from_limit_estimates(db):
     add_requests(db, ("2026-07-03T10:30:00.000Z", "claude-opus-4-1", 1000, 2000, 0, 200))
     path = db_path(db)
+    db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
     db.execute('create table limit_estimates (agent text, window_minutes int, quantity text, "limit" real, computed_at text)')
     db.execute("insert into limit_estimates values ('claude-code', 300, 'requests', 50, '2026-06-01')")
     db.execute("insert into limit_estimates values ('claude-code', 300, 'uncached_input_output', 4000, '2026-07-01')")
@@ -166,6 +167,7 @@ def test_inferred_limit_is_read_defensively_from_limit_estimates(db):
     # newest for claude-code / 300: uncached input + output = 1,000 + 200
     assert text.endswith("· limit 1.2k/4.0k uncached input output")
     db.execute("drop table limit_estimates")
+    db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
     db.execute("create table limit_estimates (agent text, quantity text)")  # not the columns we need: ignored
     assert "limit" not in sl.line(json.dumps(payload(rate_limits=limits())), path, NOW)
 

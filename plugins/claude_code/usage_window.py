@@ -139,6 +139,11 @@ QUANTITIES = {
     "fresh_input_output": "coalesce(sum(input_tokens + output_tokens), 0)",
     "output_tokens": "coalesce(sum(output_tokens), 0)",
     "requests": "count(*)",
+    # infer-limit's candidate names (its ``quantity`` column says only "tokens" for any weighted sum)
+    "all_tokens": "coalesce(sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0)",
+    "uncached_io": "coalesce(sum(input_tokens + output_tokens), 0)",
+    "fresh_tokens": "coalesce(sum(input_tokens + cache_write_tokens + output_tokens), 0)",
+    "output": "coalesce(sum(output_tokens), 0)",
 }
 
 
@@ -167,8 +172,9 @@ def limit_estimate(conn: sqlite3.Connection, agent: str, minutes: int) -> tuple[
             if stamp in cols:
                 order.append(f"{stamp} desc")
         order.append("rowid desc")
+        quantity = "coalesce(candidate, quantity)" if "candidate" in cols else "quantity"
         row = conn.execute(
-            'select quantity, "limit" from limit_estimates where agent = ? and window_minutes = ? and "limit" > 0'
+            f'select {quantity}, "limit" from limit_estimates where agent = ? and window_minutes = ? and "limit" > 0'
             f" order by {', '.join(order)} limit 1",
             [agent, minutes],
         ).fetchone()
