@@ -238,3 +238,22 @@ def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
         dumps.append({t: db.execute(f"select {cols} from {t} order by 1").fetchall() for t, cols in tables.items()})
     assert dumps[0] == dumps[1] == dumps[2]
     assert len(dumps[0]["requests"]) > 100
+
+
+def test_a_mixed_home_of_all_six_agents_ingests_with_no_flags(tmp_path, isolated_home):
+    """The bundled sample HOME holds logs of every built-in agent: one plain `analyzer ingest` reads them all."""
+    from click.testing import CliRunner
+
+    from analyzer.cli import cli
+
+    shutil.copytree(FIXTURES / "sample" / "home", isolated_home, dirs_exist_ok=True)
+    (isolated_home / ".claude" / "projects" / "-p").mkdir(parents=True)
+    stray = isolated_home / ".claude" / "projects" / "-p" / "notes.jsonl"
+    stray.write_text('{"note": "not a transcript"}\n')
+    result = CliRunner().invoke(cli, ["ingest"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {stray}: not a log format any parser recognises" in result.output
+    db = store.open_db(store.default_db_path())
+    agents = {a for (a,) in db.execute("select distinct agent from requests")}
+    assert agents == {"claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode"}
+    assert all(n > 0 for (n,) in db.execute("select count(*) from prompts group by agent"))
