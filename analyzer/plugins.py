@@ -142,54 +142,59 @@ def _entry_points() -> list[tuple[str, str, str, str]]:
     """
     found = []
     seen: set[str] = set()
-    for folder in sys.path:
+    for folder, entry in _metadata_dirs():
+        meta_dir = os.path.join(folder, entry)
         try:
-            names = os.listdir(folder or ".")
+            with open(os.path.join(meta_dir, "entry_points.txt"), encoding="utf-8") as f:
+                text = f.read()
         except OSError:
             continue
-        for entry in names:
-            if not entry.endswith((".dist-info", ".egg-info")):
+        if f"[{ENTRY_POINT_GROUP}]" not in text:
+            continue
+        dist_name, version = _dist_name_version(meta_dir, entry)
+        if dist_name.lower() in seen:
+            continue  # the first on sys.path wins, as imports do
+        seen.add(dist_name.lower())
+        section = None
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith(("#", ";")):
                 continue
-            meta_dir = os.path.join(folder or ".", entry)
-            try:
-                with open(os.path.join(meta_dir, "entry_points.txt"), encoding="utf-8") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            if f"[{ENTRY_POINT_GROUP}]" not in text:
-                continue
-            dist_name, version = _dist_name_version(meta_dir, entry)
-            if dist_name.lower() in seen:
-                continue  # the first on sys.path wins, as imports do
-            seen.add(dist_name.lower())
-            section = None
-            for line in text.splitlines():
-                line = line.strip()
-                if not line or line.startswith(("#", ";")):
-                    continue
-                if line.startswith("["):
-                    section = line.strip("[]").strip()
-                elif section == ENTRY_POINT_GROUP and "=" in line:
-                    name, _, target = line.partition("=")
-                    found.append((dist_name, version, name.strip(), target.strip()))
+            if line.startswith("["):
+                section = line.strip("[]").strip()
+            elif section == ENTRY_POINT_GROUP and "=" in line:
+                name, _, target = line.partition("=")
+                found.append((dist_name, version, name.strip(), target.strip()))
     return found
 
 
 def installed_version(distribution: str) -> str | None:
     """The version of an installed distribution, from its ``.dist-info`` folder name
     (what ``importlib.metadata.version`` answers, without its import cost)."""
-    wanted = distribution.lower().replace("-", "_").replace(".", "_")
+    wanted = _normal(distribution)
+    for _, entry in _metadata_dirs():
+        if entry.endswith(".dist-info"):
+            name, _, version = entry[: -len(".dist-info")].partition("-")
+            if _normal(name) == wanted:
+                return version
+    return None
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _metadata_dirs():
+    """(folder, entry) of every ``*.dist-info`` / ``*.egg-info`` folder on ``sys.path``, in path order."""
     for folder in sys.path:
+        folder = folder or "."
         try:
-            names = os.listdir(folder or ".")
+            names = os.listdir(folder)
         except OSError:
             continue
         for entry in names:
-            if entry.endswith(".dist-info"):
-                name, _, version = entry[: -len(".dist-info")].partition("-")
-                if name.lower().replace("-", "_").replace(".", "_") == wanted:
-                    return version
-    return None
+            if entry.endswith((".dist-info", ".egg-info")):
+                yield folder, entry
 
 
 def _dist_name_version(meta_dir: str, entry: str) -> tuple[str, str]:
