@@ -179,7 +179,7 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
     """Every refusal the logs recorded: when, which window, and how long until it reset."""
     where, params = filters.where()
     out = []
-    for key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
+    for _key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
         "select key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model"
         f" from limit_hits {where} order by ts",
         params,

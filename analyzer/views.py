@@ -102,7 +102,7 @@ def ensure_views(db: sqlite_utils.Database) -> None:
         # Views may depend on each other: drop all stale ones, then create in order.
         for name in stale:
             db.execute(f"drop view if exists {name}")
-        for name, wanted in stale.items():
+        for wanted in stale.values():
             db.execute(wanted)
 
 

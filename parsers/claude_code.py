@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-
-import orjson
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+import orjson
 
 from analyzer import hookimpl
 from analyzer.parsing import JsonlParser, SourceContext, env_paths, home_from

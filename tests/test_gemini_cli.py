@@ -19,7 +19,13 @@ from parsers.qwen_code import QwenCodeParser
 
 from .conftest import FIXTURES, ingest_home
 from .fixture_checks import (
-    cases, check_case, check_limit_hits, check_order_independence, copy_case, jsonl_lines, regenerate_sample,
+    cases,
+    check_case,
+    check_limit_hits,
+    check_order_independence,
+    copy_case,
+    jsonl_lines,
+    regenerate_sample,
 )
 
 AGENT = "gemini-cli"

@@ -174,7 +174,7 @@ def test_a_parser_that_raises_loses_only_its_line(db, tmp_path):
         def parse(self, lines, state, ctx):
             from analyzer.records import Request
 
-            for offset, raw in lines:
+            for _offset, raw in lines:
                 if raw == b"boom":
                     raise RuntimeError("cannot parse this")
                 yield Request(key=f"fragile:{raw.decode()}", agent="fragile", session_id="s", ts="2026-08-01T00:00:00.000Z", output_tokens=1)

@@ -26,7 +26,7 @@ from plugins.quota.kimi import KimiQuotaReader
 from plugins.quota.minimax import MinimaxQuotaReader
 from plugins.quota.poll import get_readers, poll_all
 
-from .replay_server import Reply, ReplayServer, fixture
+from .replay_server import ReplayServer, Reply, fixture
 
 TOKEN = "tok-SECRET-0123456789abcdef"
 NOW = datetime(2025, 1, 31, 1, 0, 0, tzinfo=timezone.utc)

@@ -76,7 +76,7 @@ def fit_hits(stream: Stream, ledger: Ledger) -> list[CensoredFit]:
             total = _amount(c, ledger, ledger.between(inst.start, inst.end - 1e-3))
             last = ledger.last_call(inst.start, inst.end)
             below.append(total - (_amount(c, ledger, last) if last else 0.0))
-        limit = median((u + l) / 2 for u, l in zip(upper, lower_at_hit))
+        limit = median((up + low) / 2 for up, low in zip(upper, lower_at_hit))
         spread = _mad([math.log(u) for u in upper])
         contradicted = sum(1 for b in below if b > limit) / len(below) if below else 0.0
         lo = median(lower_at_hit) - _mad(lower_at_hit)

@@ -79,7 +79,7 @@ class Ledger:
         if b <= a:
             return [0.0] * len(self.columns)
         hi, lo = self.cum[b], self.cum[a]
-        return [h - l for h, l in zip(hi, lo)]
+        return [h - low for h, low in zip(hi, lo)]
 
     def idle(self, start: float, end: float, gap: float) -> bool:
         """Whether no call happened for ``gap`` seconds somewhere in ``[start, end]``."""
@@ -96,7 +96,7 @@ class Ledger:
         a, b = self.since(start), self.since(end)
         if b <= a:
             return None
-        return [h - l for h, l in zip(self.cum[b], self.cum[b - 1])]
+        return [h - low for h, low in zip(self.cum[b], self.cum[b - 1])]
 
 
 def load_ledger(db: sqlite_utils.Database, agent: str, scope: str | None = None) -> Ledger:

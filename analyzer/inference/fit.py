@@ -31,7 +31,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from .changepoints import segment
-from .evidence import CLASSES, Ledger
+from .evidence import Ledger
 from .groups import Fit1, fit1
 from .instances import Obs
 

@@ -83,7 +83,7 @@ def get_json(url: str, headers: Mapping[str, str], *, timeout: float = 10.0, sec
             wait = f"; the server asks to wait {retry} s" if retry else ""
             raise QuotaError("rate_limited", f"HTTP 429, too many requests{wait}{suffix}") from None
         raise QuotaError("http", f"HTTP {exc.code} {exc.reason}{suffix}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise QuotaError("timeout", f"no answer within {timeout:g} s") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (TimeoutError, socket.timeout)):
