@@ -27,5 +27,5 @@ def cli():
     """
 
 
-load_plugins()
+load_plugins("register_commands")
 pm.hook.register_commands(cli=cli)

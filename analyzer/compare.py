@@ -35,13 +35,15 @@ use passed the limit is reported with the time it passed.
 from __future__ import annotations
 
 from datetime import timedelta
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .plans import Limit, Plan
 from .pricing import PriceSources, Tier, load_sources, resolve_all
 from .reports import Filters, ensure_prices
 from .timeutil import parse_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 PERIODS = {"5h": 300, "week": 10080, "month": 43200}
 
@@ -239,3 +241,4 @@ def compare(plans: list[Plan], usage: dict, sources: PriceSources | None = None)
         })  # fmt: skip
     rows.sort(key=lambda r: (r["would_exceed"], -(r["worth_x_fee"] or 0)))
     return rows
+

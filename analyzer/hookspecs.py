@@ -35,3 +35,8 @@ def register_migrations(register):
 @hookspec
 def prepare_connection(conn):
     "Modify a SQLite connection the analyser opened, e.g. add SQL functions"
+
+
+@hookspec
+def register_watch_tasks(register):
+    "Register periodic tasks for `analyzer watch`, e.g. register(WatchTask('quota-poll', 300, poll))"

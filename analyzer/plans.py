@@ -22,13 +22,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
-
-import sqlite_utils
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .pricing import PriceFileError, normalise_model, read_user_file, user_file
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 UNITS = ("tokens", "prompts", "requests", "credits", "percent")
+
 CLASSES = ("input", "cache_read", "cache_write", "output")
 
 
@@ -128,7 +131,7 @@ def _plan(data: dict, origin: str, where: str) -> Plan:
 
 
 def _bundled_text() -> str:
-    return resources.files("analyzer").joinpath("data/plans.json").read_text(encoding="utf-8")
+    return (Path(__file__).parent / "data" / "plans.json").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -49,16 +49,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import platformdirs
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 APP_NAME = "coding-plan-analyzer"
+
 CURRENCIES = ("USD", "CNY")
 RATE_FIELDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
 _DATE = re.compile(r"[-@]\d{8}$|[-@]\d{4}-\d{2}-\d{2}$")
@@ -189,7 +189,7 @@ def _table(entries: list[dict], origin: str, where: str) -> dict[str, dict[str, 
 
 
 def _bundled_text() -> str:
-    return resources.files("analyzer").joinpath("data/prices.json").read_text(encoding="utf-8")
+    return (Path(__file__).parent / "data" / "prices.json").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -203,6 +203,8 @@ def bundled_prices(currency: str = "USD") -> dict[str, Price]:
 
 def config_dir() -> Path:
     """The user config folder (override files for prices and plans live here)."""
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
@@ -217,6 +219,8 @@ def user_file(stem: str) -> Path | None:
 
 def read_user_file(path: Path) -> dict:
     """Parse a TOML or JSON override file into a dict, with a clear error."""
+    import tomllib
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -287,10 +291,9 @@ def resolve(model: str | None, table: dict[str, Price] | None = None) -> Price |
 
 
 def library_version() -> str | None:
-    try:
-        return metadata.version("genai-prices")
-    except metadata.PackageNotFoundError:
-        return None
+    from .plugins import installed_version
+
+    return installed_version("genai-prices")
 
 
 def library_price(model: str) -> Price | None:
@@ -301,7 +304,9 @@ def library_price(model: str) -> Price | None:
         return None
     from datetime import datetime, timezone
 
-    from genai_prices import data_snapshot  # heavy import: only when a new model needs a price
+    from genai_prices import (
+        data_snapshot,  # heavy import: only when a new model needs a price
+    )
     from genai_prices.types import TieredPrices
 
     try:

@@ -13,38 +13,18 @@ known part and the count of unpriced requests alongside.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
 import sqlite3
+from collections import defaultdict
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-from .pricing import refresh_model_prices
+from .filters import Filters  # noqa: F401  (re-exported: reports take Filters)
 from .timeutil import UTC, format_utc, parse_iso
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-
-
-@dataclass
-class Filters:
-    agents: tuple[str, ...] = ()
-    since: str | None = None  # stored instant, inclusive
-    until: str | None = None  # stored instant, exclusive
-    tz: tzinfo = field(default=UTC)
-
-    def where(self, column: str = "ts", agent_column: str = "agent") -> tuple[str, list]:
-        clauses, params = [], []
-        if self.agents:
-            clauses.append(f"{agent_column} in ({', '.join('?' * len(self.agents))})")
-            params.extend(self.agents)
-        if self.since:
-            clauses.append(f"{column} >= ?")
-            params.append(self.since)
-        if self.until:
-            clauses.append(f"{column} < ?")
-            params.append(self.until)
-        return (" where " + " and ".join(clauses)) if clauses else "", params
 
 
 _BUCKET = "substr(ts, 1, 14) || printf('%02d', (cast(substr(ts, 15, 2) as integer) / 15) * 15)"
@@ -76,6 +56,8 @@ def ensure_prices(db: sqlite_utils.Database) -> None:
     if "price_tiers" in db.table_names():
         try:
             with db.atomic():
+                from .pricing import refresh_model_prices
+
                 refresh_model_prices(db)
         except sqlite3.OperationalError:
             pass
@@ -197,7 +179,7 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
     """Every refusal the logs recorded: when, which window, and how long until it reset."""
     where, params = filters.where()
     out = []
-    for key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
+    for _key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
         "select key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model"
         f" from limit_hits {where} order by ts",
         params,

@@ -59,8 +59,22 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(dirpath, name)
 
 
-def discover(parsers: list, env: Mapping[str, str], paths: Iterable[Path] | None = None) -> Discovery:
-    """Every (file, parser) to ingest: from the parsers' roots, or from ``paths``."""
+def discover(
+    parsers: list,
+    env: Mapping[str, str],
+    paths: Iterable[Path] | None = None,
+    *,
+    within: Iterable[Path] | None = None,
+    known: Mapping[Path, Found] | None = None,
+) -> Discovery:
+    """Every (file, parser) to ingest: from the parsers' roots, or from ``paths``.
+
+    ``within`` limits a roots walk to the given files and folders (and to roots
+    that lie inside a given folder): the watcher's way to look only where an
+    event happened. ``known`` maps paths already recognised to their ``Found``,
+    so a rescan does not read their first bytes again.
+    """
+    within = [Path(w) for w in within] if within is not None else None
     found: list[Found] = []
     unrecognised: list[tuple[Path, str]] = []
     missing: list[Path] = []
@@ -72,6 +86,10 @@ def discover(parsers: list, env: Mapping[str, str], paths: Iterable[Path] | None
         except OSError:
             return
         if resolved in seen:
+            return
+        if known is not None and path in known:
+            seen.add(resolved)
+            found.append(known[path])
             return
         interested = [p for p in candidates if _safe(p.candidate, path)]
         if not interested:
@@ -106,9 +124,19 @@ def discover(parsers: list, env: Mapping[str, str], paths: Iterable[Path] | None
                 if not root.exists():
                     missing.append(root)
                     continue
-                for path in _walk(root):
-                    offer(path, [parser], root, explicit=False)
+                for start in _starts(root, within):
+                    for path in _walk(start):
+                        offer(path, [parser], root, explicit=False)
     return Discovery(found, unrecognised, missing)
+
+
+def _starts(root: Path, within: list[Path] | None) -> list[Path]:
+    """Where to walk inside ``root``: all of it, or the parts ``within`` names."""
+    if within is None:
+        return [root]
+    if any(root.is_relative_to(w) for w in within):
+        return [root]
+    return [w for w in within if w.is_relative_to(root)]
 
 
 def _safe(fn, *args):

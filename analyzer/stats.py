@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .reports import Filters, ensure_prices
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 TOKEN_CLASSES = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+
 GROUPS = ("agent", "model", "project")
 
 

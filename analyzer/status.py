@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .plans import Plan, load_catalogue
 from .reports import Filters, ensure_prices
 from .timeutil import format_utc, now_utc, parse_iso
 from .windows import FIVE_HOURS, WEEK, windows
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 LOOKBACK = {FIVE_HOURS: timedelta(days=3), WEEK: timedelta(days=21)}
+
 CLASSES = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
 
 

@@ -1,20 +1,15 @@
-"""The SQLite store: where it lives, how it is opened, and how records are written.
+"""The SQLite store: where it lives and how it is opened.
 
 One file, WAL mode with ``synchronous=NORMAL``: one writer at a time, and
 readers (reports, Datasette, the statusline) never block it. The schema comes
 from numbered migrations (``analyzer.migrations`` plus any plugin's sets); views
-(``analyzer.views``) are re-created on open when their SQL changed.
+(``analyzer.views``) are re-created when their SQL changed. Opening a store whose
+schema is already up to date for this code (``schema_stamp``) skips all that,
+so that reading commands start fast.
 
-Writing follows two rules:
-
-* **Append-only towards the agents' files.** Nothing here deletes a row because
-  a source file shrank, was rewritten or vanished.
-* **Best record wins.** A model call may be seen several times (streaming lines
-  repeating the usage with partial output, resumed sessions replaying lines,
-  copies of files). The row kept is the greatest by a fixed order (more output,
-  then final over partial, then more input, then the main chain over a
-  sidechain copy, then earliest time as a tie-break), so no total depends on
-  the order files are read in.
+**Append-only towards the agents' files**: nothing deletes a row because a
+source file shrank, was rewritten or vanished. How records are written, and
+which copy of a model call wins, is ``analyzer.writer``.
 """
 
 from __future__ import annotations
@@ -23,15 +18,12 @@ import hashlib
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import orjson
-import platformdirs
-import sqlite_utils
-
-from .records import BadLine, LimitHit, Prompt, QuotaReading, Request, Session
-from .timeutil import format_utc, now_utc
+if TYPE_CHECKING:
+    import sqlite_utils
 
 APP_NAME = "coding-plan-analyzer"
 DB_FILENAME = "usage.db"
@@ -43,6 +35,8 @@ class StoreError(Exception):
 
 
 def user_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
@@ -68,37 +62,151 @@ def connect(path: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Con
     return conn
 
 
-def open_db(path: Path | str | None = None, *, migrate: bool = True, timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite_utils.Database:
+class Store:
+    """An open store: the connection, and the few helpers the analyser uses.
+
+    Anything else (``db["table"]``, ``db.query``, ...) is sqlite-utils'
+    ``Database`` on the same connection, imported on first use: most commands
+    never need it, and importing it is a good part of a command's start-up.
+    The connection is in autocommit mode; ``atomic`` groups statements.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._utils = None
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils' ``Database`` on this connection."""
+        if self._utils is None:
+            import sqlite_utils
+
+            self._utils = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._utils
+
+    def execute(self, sql: str, params=None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params if params is not None else ())
+
+    def executemany(self, sql: str, rows) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("select name from sqlite_master where type = 'table'")]
+
+    def view_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("select name from sqlite_master where type = 'view'")]
+
+    @contextmanager
+    def atomic(self):
+        """A transaction, or a savepoint inside one already open."""
+        if self.conn.in_transaction:
+            name = f"sp_{uuid.uuid4().hex}"
+            self.conn.execute(f"savepoint {name}")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute(f"rollback to savepoint {name}")
+                    self.conn.execute(f"release savepoint {name}")
+                raise
+            self.conn.execute(f"release savepoint {name}")
+        else:
+            self.conn.execute("begin")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("rollback")
+                raise
+            self.conn.execute("commit")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __getitem__(self, name: str):
+        return self.utils[name]
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+
+def open_db(path: Path | str | None = None, *, migrate: bool = True, timeout: float = BUSY_TIMEOUT_SECONDS) -> Store:
     """Open (creating if needed) the store: WAL, migrations, views, plugin hooks."""
     path = Path(path) if path is not None else default_db_path()
     try:
         _create_private(path)
         conn = connect(path, timeout=timeout)
-        db = sqlite_utils.Database(conn)
+        db = Store(conn)
         if conn.execute("pragma journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("pragma journal_mode=wal")
         if migrate:
-            migrate_db(db)
+            stamp = schema_stamp()
+            if _stored_stamp(db) != stamp:
+                migrate_db(db)
+                set_meta(db, "schema_stamp", stamp)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror or exc}") from exc
-    from .plugins import pm
+    from .plugins import load_plugins, pm
 
+    load_plugins("prepare_connection")
     pm.hook.prepare_connection(conn=conn)
     return db
 
 
-def migrate_db(db: sqlite_utils.Database) -> None:
+def schema_stamp() -> str:
+    """What the schema depends on: the code that defines migrations and views.
+
+    A fingerprint of those source files (and of any plugin that is not built
+    in), so that opening an up-to-date store skips the migration machinery:
+    that is most of the start-up of a report. Any change to that code, or a
+    new plugin, runs the full check once.
+    """
+    from . import __version__
+    from .plugins import DEFAULT_PLUGINS, PLUGIN_HOOKS, _entry_points, pm
+
+    root = Path(__file__).resolve().parent
+    files = [root / name for name in os.listdir(root) if name.endswith(".py")]
+    for module in DEFAULT_PLUGINS:
+        hooks = PLUGIN_HOOKS.get(module)
+        if hooks is None or "register_migrations" in hooks:
+            base = root.parent.joinpath(*module.split("."))
+            files.append(base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py")
+    parts = [__version__]
+    for file in sorted(files):
+        try:
+            st = file.stat()
+            parts.append(f"{file.name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{file.name}:missing")
+    parts.extend(sorted(n for n, _ in pm.list_name_plugin() if n not in DEFAULT_PLUGINS))
+    if os.environ.get("ANALYZER_LOAD_PLUGINS") != "":
+        parts.extend(f"{d}:{v}:{n}" for d, v, n, _ in _entry_points())
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+
+
+def _stored_stamp(db: Store) -> str | None:
+    try:
+        return get_meta(db, "schema_stamp")
+    except sqlite3.OperationalError:
+        return None  # a new store: no meta table yet
+
+
+def migrate_db(db: Store) -> None:
     """Apply pending migrations (ours, then plugins'), then refresh views."""
     from .migrations import migrations
-    from .plugins import call_register
+    from .plugins import call_register, load_plugins
     from .views import ensure_views
 
+    load_plugins()  # every module that may define views or migrations
     sets = [migrations, *call_register("register_migrations")]
-    if any(s.pending(db) for s in sets):
+    utils = db.utils
+    if any(s.pending(utils) for s in sets):
         for s in sets:
-            s.apply(db)
+            s.apply(utils)
     ensure_views(db)
     machine_id(db)
 
@@ -127,188 +235,6 @@ def keep_prompt_text(db: sqlite_utils.Database) -> bool:
     return get_meta(db, "keep_prompt_text") == "1"
 
 
-# --- writing records -----------------------------------------------------------
-
-_REQUEST_COLUMNS = (
-    "key", "agent", "session_id", "ts", "model", "provider", "project",
-    "input_tokens", "cache_read_tokens", "cache_write_tokens",
-    "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
-    "trigger", "prompt_key", "is_sidechain", "complete", "speed", "raw_usage",
-    "source_id", "source_offset", "machine_id",
-)  # fmt: skip
-
-
-def _rank(prefix: str) -> str:
-    """The best-record order of a ``requests`` row, as a SQL row value.
-
-    Later positions only break ties of earlier ones. The final three compare
-    the *other* side's values, so that the earlier time (and the smaller ids)
-    win a tie: the result never depends on which copy was read first.
-    """
-    return (
-        f"{prefix}.output_tokens, {prefix}.complete, "
-        f"{prefix}.input_tokens + {prefix}.cache_read_tokens + {prefix}.cache_write_tokens, "
-        f"1 - {prefix}.is_sidechain"
-    )
-
-
-_REQUEST_UPSERT = (
-    f"insert into requests ({', '.join(_REQUEST_COLUMNS)}) values ({', '.join('?' * len(_REQUEST_COLUMNS))}) "
-    "on conflict(key) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in _REQUEST_COLUMNS if c != "key")
-    + f" where ({_rank('excluded')}, requests.ts, requests.session_id, coalesce(requests.prompt_key, ''), requests.trigger)"
-    f" > ({_rank('requests')}, excluded.ts, excluded.session_id, coalesce(excluded.prompt_key, ''), excluded.trigger)"
-)
-
-_PROMPT_UPSERT = (
-    "insert into prompts (key, agent, session_id, ts, project, text_hash, text_length, text, is_sidechain,"
-    " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do update set text = coalesce(prompts.text, excluded.text)"
-)
-
-_LIMIT_HIT_INSERT = (
-    "insert into limit_hits (key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model,"
-    " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do update set"
-    " reset_at = coalesce(limit_hits.reset_at, excluded.reset_at),"
-    " window_minutes = coalesce(limit_hits.window_minutes, excluded.window_minutes)"
-)
-
-_QUOTA_INSERT = (
-    "insert into quota_readings (key, agent, observed_at, used_percent, window_minutes, resets_at, plan_type, scope,"
-    " source, account, raw, source_id, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do nothing"
-)
-
-_SESSION_UPSERT = (
-    "insert into sessions (agent, session_id, project, cwd, parent_session_id, client_version, title, is_subagent,"
-    " machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(agent, session_id) do update set"
-    " project = coalesce(sessions.project, excluded.project),"
-    " cwd = coalesce(sessions.cwd, excluded.cwd),"
-    " parent_session_id = coalesce(sessions.parent_session_id, excluded.parent_session_id),"
-    " client_version = max(coalesce(sessions.client_version, ''), coalesce(excluded.client_version, '')),"
-    " title = coalesce(excluded.title, sessions.title),"
-    " is_subagent = max(sessions.is_subagent, excluded.is_subagent)"
-)
-
-_ERROR_INSERT = (
-    "insert into ingest_errors (source_id, offset, kind, reason, snippet, first_seen) values (?, ?, ?, ?, ?, ?) "
-    "on conflict(source_id, offset, kind) do nothing"
-)
-
-
-def _json(value) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def prompt_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-class RecordWriter:
-    """Collects records from a parser and writes them in batches.
-
-    The caller owns the transaction: ``flush`` only executes statements, so the
-    rows and the source offset they came from commit together.
-    """
-
-    def __init__(self, db: sqlite_utils.Database, *, source_id: int | None, machine: str, keep_text: bool):
-        self.conn = db.conn
-        self.source_id = source_id
-        self.machine = machine
-        self.keep_text = keep_text
-        self.requests: list[tuple] = []
-        self.prompts: list[tuple] = []
-        self.hits: list[tuple] = []
-        self.readings: list[tuple] = []
-        self.sessions: list[tuple] = []
-        self.errors: list[tuple] = []
-        self.counts = {"requests": 0, "prompts": 0, "limit_hits": 0, "quota_readings": 0, "bad_lines": 0}
-        self.bad_kinds: dict[str, int] = {}
-
-    def add(self, record, offset: int | None = None) -> None:
-        if isinstance(record, Request):
-            self.requests.append(self.request_row(record, offset))
-        elif isinstance(record, Prompt):
-            text = record.text or ""
-            self.prompts.append(
-                (
-                    record.key, record.agent, record.session_id, record.ts, record.project,
-                    prompt_hash(text), len(text), text if self.keep_text else None, int(record.is_sidechain),
-                    self.source_id, offset, self.machine,
-                )
-            )  # fmt: skip
-        elif isinstance(record, LimitHit):
-            self.hits.append(
-                (
-                    record.key, record.agent, record.session_id, record.ts, record.reset_at, record.window_minutes,
-                    record.limit_type, record.message, record.model, self.source_id, offset, self.machine,
-                )
-            )  # fmt: skip
-        elif isinstance(record, QuotaReading):
-            self.readings.append(self.reading_row(record))
-        elif isinstance(record, Session):
-            self.sessions.append(
-                (
-                    record.agent, record.session_id, record.project, record.cwd, record.parent_session_id,
-                    record.client_version, record.title, int(record.is_subagent), self.machine,
-                )
-            )  # fmt: skip
-        elif isinstance(record, BadLine):
-            self.errors.append(
-                (self.source_id if self.source_id is not None else 0, record.offset, record.kind, record.reason,
-                 record.snippet, format_utc(now_utc()))
-            )  # fmt: skip
-            self.bad_kinds[record.kind] = self.bad_kinds.get(record.kind, 0) + 1
-        else:
-            raise TypeError(f"not a record: {record!r}")
-
-    def request_row(self, r: Request, offset: int | None) -> tuple:
-        return (
-            r.key, r.agent, r.session_id, r.ts, r.model, r.provider, r.project,
-            int(r.input_tokens), int(r.cache_read_tokens), int(r.cache_write_tokens),
-            r.cache_write_5m_tokens, r.cache_write_1h_tokens, int(r.output_tokens), int(r.reasoning_tokens),
-            r.trigger, r.prompt_key, int(r.is_sidechain), int(r.complete), r.speed, _json(r.raw_usage),
-            self.source_id, offset, self.machine,
-        )  # fmt: skip
-
-    def reading_row(self, r: QuotaReading) -> tuple:
-        return (
-            r.key, r.agent, r.observed_at, float(r.used_percent), r.window_minutes, r.resets_at, r.plan_type,
-            r.scope, r.source, r.account, _json(r.raw), self.source_id, self.machine,
-        )  # fmt: skip
-
-    def extend(self, records: Iterable) -> None:
-        for record in records:
-            self.add(record)
-
-    def pending(self) -> int:
-        return len(self.requests) + len(self.prompts) + len(self.hits) + len(self.readings) + len(self.sessions) + len(self.errors)
-
-    def flush(self) -> None:
-        execmany = self.conn.executemany
-        if self.sessions:
-            execmany(_SESSION_UPSERT, self.sessions)
-        if self.requests:
-            execmany(_REQUEST_UPSERT, self.requests)
-        if self.prompts:
-            execmany(_PROMPT_UPSERT, self.prompts)
-        if self.hits:
-            execmany(_LIMIT_HIT_INSERT, self.hits)
-        if self.readings:
-            execmany(_QUOTA_INSERT, self.readings)
-        if self.errors:
-            execmany(_ERROR_INSERT, self.errors)
-        self.counts["requests"] += len(self.requests)
-        self.counts["prompts"] += len(self.prompts)
-        self.counts["limit_hits"] += len(self.hits)
-        self.counts["quota_readings"] += len(self.readings)
-        self.counts["bad_lines"] += len(self.errors)
-        for batch in (self.requests, self.prompts, self.hits, self.readings, self.sessions, self.errors):
-            batch.clear()
-
-
 class transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front, so two
     writers queue on the busy timeout instead of failing half way."""
@@ -326,3 +252,12 @@ class transaction:
         elif self.conn.in_transaction:
             self.conn.execute("rollback")
         return False
+
+
+def __getattr__(name: str):
+    # The record writer lives in analyzer.writer; reading commands never import it.
+    if name in ("RecordWriter", "prompt_hash"):
+        from . import writer
+
+        return getattr(writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = timezone.utc
 
@@ -69,6 +68,8 @@ def parse_stored(text: str) -> datetime:
 
 def resolve_tz(name: str | None) -> tzinfo:
     """The zone for ``--tz``: an IANA name, else ``TZ``, else the system's local zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: the statusline's hot path never needs it
+
     if name:
         try:
             return ZoneInfo(name)

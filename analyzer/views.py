@@ -11,9 +11,14 @@ no time-zone support). The CLI reports group in the user's zone in Python.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 # name -> (tables it needs, SQL)
+
 VIEWS: dict[str, tuple[set[str], str]] = {}
 
 
@@ -97,7 +102,7 @@ def ensure_views(db: sqlite_utils.Database) -> None:
         # Views may depend on each other: drop all stale ones, then create in order.
         for name in stale:
             db.execute(f"drop view if exists {name}")
-        for name, wanted in stale.items():
+        for wanted in stale.values():
             db.execute(wanted)
 
 

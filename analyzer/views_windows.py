@@ -76,34 +76,47 @@ def in_period(alias: str, p: Period) -> str:
             f" and {alias}.agent = coalesce({p.agent}, {alias}.agent)")  # fmt: skip
 
 
-def _estimated_start(m: int, anchors: str) -> tuple[str, str]:
-    """SQL for (start before clamping, basis) of an estimated window opened by request ``w.c``."""
+def _estimated_start(m: int) -> tuple[str, str]:
+    """SQL for (start before clamping, basis) of the estimated window opened by request ``w.c``.
+
+    Columns of the walk's probe row: ``lo``/``hi`` the nearest vendor reset at or before / after
+    ``w.c`` (both null when the agent has no anchored instance).
+    """
     hour = "substr(w.c, 1, 13) || ':00:00.000Z'"
     if m != WEEK:
         return hour, "'first request floored to the hour'"
-    lo = f'(select max(a."end") from {anchors} a where a.agent = w.agent and a."end" <= w.c)'
-    hi = f'(select min(a."end") from {anchors} a where a.agent = w.agent and a."end" > w.c)'
     # The vendor reset nearest to the request (the earlier one on a tie), as analyzer.windows picks it.
-    ref = (f"(case when {lo} is null then {hi} when {hi} is null then {lo}"
-           f" when {ms('w.c')} - {ms(lo)} <= {ms(hi)} - {ms('w.c')} then {lo} else {hi} end)")  # fmt: skip
+    ref = (f"(case when w.lo is null then w.hi when w.hi is null then w.lo"
+           f" when {ms('w.c')} - {ms('w.lo')} <= {ms('w.hi')} - {ms('w.c')} then w.lo else w.hi end)")  # fmt: skip
     d = f"({ms('w.c')} - {ms(ref)})"
     periods = f"(case when {d} >= 0 then {d} / {_WEEK_MS} else -((-{d} + {_WEEK_MS - 1}) / {_WEEK_MS}) end)"
     extrapolated = f"strftime({FMT}, {ref}, ({periods} * 7) || ' days')"
-    has = f"exists (select 1 from {anchors} a where a.agent = w.agent)"
+    has = "coalesce(w.lo, w.hi) is not null"
     return (f"(case when {has} then {extrapolated} else {hour} end)",
             f"(case when {has} then '7-day period extrapolated from the vendor reset ' || {ref}"
             f" else 'first request floored to the hour' end)")  # fmt: skip
 
 
 def window_ctes(m: int, p: Period) -> str:
-    """CTEs ``anchors_M`` (anchored instances of the period) and ``windows_M`` (all windows)."""
+    """CTEs ``anchors_M`` (anchored instances of the period) and ``windows_M`` (all windows).
+
+    The walk cycles through three kinds of row per request that opens a window: ``next``
+    (the request ``c``), ``probe`` (the anchored instances around it, each looked up once)
+    and ``window`` (the window it opens, from the probe's columns alone).
+    """
     a, walk = f"anchors_{m}", f"walk_{m}"
-    base, basis = _estimated_start(m, a)
-    floor = f'coalesce((select max(a."end") from {a} a where a.agent = w.agent and a.start <= w.c), \'\')'
-    start = f"max({base}, coalesce(w.prev_end, ''), {floor})"
-    nxt = f"(select min(a.start) from {a} a where a.agent = w.agent and a.start > w.c)"
-    end = f"min({plus_minutes(start, m)}, coalesce({nxt}, '9'))"
-    inside = f'(select a."end" from {a} a where a.agent = w.agent and a.start <= w.c and w.c < a."end")'
+    base, basis = _estimated_start(m)
+    start = f"max({base}, coalesce(w.prev_end, ''), coalesce(w.floor, ''))"
+    end = f"min({plus_minutes(start, m)}, coalesce(w.nxt, '9'))"
+    around = {
+        "inside_end": f'select a."end" from {a} a where a.agent = w.agent and a.start <= w.c and w.c < a."end"',
+        "floor": f'select max(a."end") from {a} a where a.agent = w.agent and a.start <= w.c',
+        "nxt": f"select min(a.start) from {a} a where a.agent = w.agent and a.start > w.c",
+        "lo": f'select max(a."end") from {a} a where a.agent = w.agent and a."end" <= w.c',
+        "hi": f'select min(a."end") from {a} a where a.agent = w.agent and a."end" > w.c',
+    }
+    probe = ",\n    ".join(f"case w.step when 'next' then ({sql}) when 'probe' then w.{name} end"
+                            for name, sql in around.items())
     return f"""
 cut_{m} as (
   select agent, resets_at as "end", readings, limit_hits, max_used_percent,
@@ -115,23 +128,23 @@ cut_{m} as (
   select * from cut_{m}
   where start < "end" and "end" > coalesce({p.since}, '') and start < coalesce({p.until}, '9')
 ),
-{walk}(agent, step, c, prev_end, inside_end, start, "end", basis) as (
-  select r.agent, 'next', min(r.ts), null, null, null, null, null
+{walk}(agent, step, c, prev_end, {", ".join(around)}, start, "end", basis) as (
+  select r.agent, 'next', min(r.ts), null, null, null, null, null, null, null, null, null
   from requests r where {in_period("r", p)}
   group by r.agent
   union all
   select w.agent,
-    case w.step when 'next' then 'window' else 'next' end,
-    case w.step when 'next' then w.c else (
+    case w.step when 'next' then 'probe' when 'probe' then 'window' else 'next' end,
+    case when w.step != 'window' then w.c else (
       select min(r.ts) from requests r
       where r.agent = w.agent and r.ts > w.c and r.ts >= max(coalesce(w.inside_end, w."end"), coalesce({p.since}, ''))
         and r.ts < coalesce({p.until}, '9')
     ) end,
-    case when w.step = 'next' then w.prev_end when w.inside_end is null then w."end" else w.prev_end end,
-    case w.step when 'next' then {inside} end,
-    case w.step when 'next' then {start} end,
-    case w.step when 'next' then {end} end,
-    case w.step when 'next' then {basis} end
+    case when w.step != 'window' then w.prev_end when w.inside_end is null then w."end" else w.prev_end end,
+    {probe},
+    case w.step when 'probe' then {start} end,
+    case w.step when 'probe' then {end} end,
+    case w.step when 'probe' then {basis} end
   from {walk} w
   where w.c is not null
 ),

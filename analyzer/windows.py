@@ -31,13 +31,16 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .reports import Filters, ensure_prices
 from .timeutil import UTC, format_utc, now_utc, parse_iso
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 FIVE_HOURS = 300
+
 WEEK = 10080
 BLOCK = timedelta(hours=5)
 _SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",

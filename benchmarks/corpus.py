@@ -6,8 +6,10 @@ Writes ``OUT_DIR/home/.claude/projects/...`` (and ``OUT_DIR/home/.codex/sessions
 when ``--codex-share`` > 0) shaped like real heavy use: most bytes are tool output,
 file contents in tool inputs, thinking blocks and file-history snapshots, which
 carry no usage; each response is written as several lines repeating its usage
-(streaming duplicates); some sessions spawn subagent transcripts; a few files are
-single sessions of hundreds of MB. The same seed gives the same bytes.
+(streaming duplicates); some sessions spawn subagent transcripts; about one
+session in twenty talks to a third-party model through a gateway (no
+``requestId``); with ``--big-file-mb`` one session is a single file of that size.
+The same seed gives the same bytes.
 
 The expected totals (requests and token sums after de-duplication) are written
 to ``OUT_DIR/expected.json`` so a benchmark can check correctness as it times.
@@ -49,9 +51,11 @@ def _id(rng: random.Random, n: int = 24) -> str:
 
 
 class ClaudeSession:
-    def __init__(self, rng, text: Text, path: Path, session: str, cwd: str, start: datetime, totals: dict, sidechain=False):
+    def __init__(self, rng, text: Text, path: Path, session: str, cwd: str, start: datetime, totals: dict, sidechain=False,
+                 gateway: bool = False):  # fmt: skip
         self.rng, self.text, self.path, self.session, self.cwd = rng, text, path, session, cwd
         self.when, self.totals, self.sidechain = start, totals, sidechain
+        self.gateway = gateway  # a third-party model behind ANTHROPIC_BASE_URL: no requestId
         self.parent = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self.out = path.open("w")
@@ -102,9 +106,12 @@ class ClaudeSession:
         if not last:
             blocks.append({"type": "tool_use", "id": "toolu_01" + _id(rng, 22), "name": rng.choice(["Bash", "Read", "Edit", "Write"]),
                            "input": {"file_path": "/src/x.py", "content": self.text.take(rng.choice([80, 300, 1000, 4000, 12000]))}})  # fmt: skip
+        if self.gateway:
+            model = "glm-4.6"
         for i, block in enumerate(blocks):
             final = i == len(blocks) - 1
-            self.write(self.env("assistant", requestId=req, message={
+            ids = {} if self.gateway else {"requestId": req}
+            self.write(self.env("assistant", **ids, message={
                 "id": mid, "type": "message", "role": "assistant", "model": model, "content": [block],
                 "stop_reason": ("end_turn" if last else "tool_use") if final else None, "stop_sequence": None,
                 "usage": usage}))  # fmt: skip
@@ -199,7 +206,8 @@ def generate(out: Path, size_mb: float, seed: int = 7, codex_share: float = 0.25
         session = f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-8{rng.getrandbits(12):03x}-{rng.getrandbits(48):012x}"
         folder = home / ".claude" / "projects" / cwd.replace("/", "-")
         folder.mkdir(parents=True, exist_ok=True)
-        s = ClaudeSession(rng, text, folder / f"{session}.jsonl", session, cwd, when, claude_totals)
+        s = ClaudeSession(rng, text, folder / f"{session}.jsonl", session, cwd, when, claude_totals,
+                          gateway=rng.random() < 0.05)  # fmt: skip
         prompts = rng.choice([1, 1, 2, 3, 5, 8, 13, 25])
         cap = int(big_file_mb * 1024 * 1024) if not big_done else None
         p = 0

@@ -20,7 +20,7 @@ import random
 import re
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from analyzer import store
@@ -34,7 +34,7 @@ MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "gpt-5.3-cod
 def build(path: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
     db = store.open_db(path)
-    start = datetime(2025, 11, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 11, 1, tzinfo=UTC)
     requests, prompts, readings, hits = [], [], [], []
     per_agent = n // 3
     for a, agent in enumerate(("claude-code", "codex", "kimi-code")):

@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-
-import orjson
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+import orjson
 
 from analyzer import hookimpl
 from analyzer.parsing import JsonlParser, SourceContext, env_paths, home_from
@@ -125,10 +125,23 @@ def _looks_like_claude(obj: dict) -> bool:
         return "sessionId" in obj or "leafUuid" in obj or "messageId" in obj or "snapshot" in obj or "operation" in obj
     if kind not in ("user", "assistant", "system") or "sessionId" not in obj:
         return False
+    if "systemPayload" in obj or "provenance" in obj:
+        return False  # Qwen Code's records share Claude's envelope
     message = obj.get("message")
     if message is None:
         return kind == "system"
     return isinstance(message, dict) and "parts" not in message and ("content" in message or "role" in message)
+
+
+def _command_text(path: Path, offset: int) -> str:
+    """The text of the slash-command line at ``offset`` (read again when the model answers it)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            obj = orjson.loads(f.readline())
+        return _text_of(obj["message"]["content"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def _is_subagent_file(path: Path) -> bool:
@@ -238,8 +251,8 @@ class ClaudeCodeParser(JsonlParser):
                 pending = state.pop("pending_command", None)
                 if pending:
                     # A slash command the model answered: the person's prompt after all.
-                    yield Prompt(key=pending[0], agent=AGENT, session_id=pending[1], ts=pending[2], text=pending[3],
-                                 project=pending[4])  # fmt: skip
+                    yield Prompt(key=pending[0], agent=AGENT, session_id=pending[1], ts=pending[2],
+                                 text=_command_text(ctx.path, pending[3]), project=pending[4])  # fmt: skip
                     state["prompt"] = pending[0]
                     state["trigger"] = "prompt"
                 trigger = state.get("trigger") or "other"
@@ -317,7 +330,8 @@ class ClaudeCodeParser(JsonlParser):
         session_id = self._session_id(obj, ctx)
         if stripped.startswith(_COMMAND):
             # Only a prompt if the model is called before anything else happens.
-            state["pending_command"] = [key, session_id, ts, text, obj.get("cwd")]
+            # The state is stored in the database: keep the line's offset, not its text.
+            state["pending_command"] = [key, session_id, ts, offset, obj.get("cwd")]
             return
         if obj.get("isMeta") and state.get("prompt") == key:
             return  # the expansion of a command already counted

@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 AGENT_ENV = (
     "CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME", "QWEN_RUNTIME_DIR",
-    "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ",
+    "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ", "OPENCODE_DB",
 )  # fmt: skip
 
 
@@ -77,3 +77,19 @@ def check_totals(db, expected: dict, agent: str | None = None) -> None:
     for name, value in expected.items():
         if name in got:
             assert got[name] == value, f"{name}: got {got[name]}, expected {value}"
+
+
+REQUEST_COLUMNS = (
+    "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger, prompt_key,"
+    " is_sidechain, session_id, ts"
+)
+
+
+def rows_read_in_reverse(path: Path, home: Path, columns: str = REQUEST_COLUMNS) -> list:
+    """The ``requests`` rows of a new store at ``path`` that read ``home``'s files in reverse order."""
+    other = store.open_db(path)
+    ingester = Ingester(other, env={"HOME": str(home)})
+    discovery = ingester.discover()
+    discovery.found.reverse()
+    ingester.run(discovery=discovery)
+    return other.execute(f"select {columns} from requests order by key").fetchall()

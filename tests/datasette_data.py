@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from analyzer.plans import sync_catalogue
@@ -23,7 +23,7 @@ def random_store(db, seed: int) -> None:
     sidechain calls, prompts without requests, jittered quota readings of both windows (some
     overlapping: the vendor moved a reset), limit hits with and without a window length."""
     rnd = random.Random(seed)
-    t0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 10, 1, tzinfo=UTC)
     n = 0
     with transaction(db):
         for agent in ("claude-code", "codex", "kimi-code"):

@@ -150,3 +150,31 @@ def test_config_claude_folder_is_read(db, tmp_path):
     shutil.copytree(src, home / ".config" / "claude")
     ingest_home(db, home)
     assert db.execute("select count(*) from requests").fetchone()[0] == 2
+
+
+def test_parser_state_holds_no_prompt_text(db, tmp_path):
+    """The parser's state is stored in the database: a pending slash command keeps an offset, not text."""
+    import json
+
+    from .test_ingest import session_file
+
+    home = tmp_path / "h"
+    path = session_file(home)
+    command = {"type": "user", "sessionId": "s", "uuid": "c1", "timestamp": "2026-08-01T10:00:00.000Z", "cwd": "/p",
+               "message": {"role": "user", "content": "<command-name>/review</command-name> secret-words"}}  # fmt: skip
+    path.write_text(json.dumps(command) + "\n")
+    ingest_home(db, home)
+    assert "secret-words" not in (db.execute("select state from sources").fetchone()[0] or "")
+    answer = {"type": "assistant", "sessionId": "s", "uuid": "a1", "timestamp": "2026-08-01T10:00:05.000Z", "cwd": "/p",
+              "message": {"id": "m1", "role": "assistant", "model": "claude-sonnet-4-5", "stop_reason": "end_turn",
+                          "usage": {"input_tokens": 1, "output_tokens": 2}}}  # fmt: skip
+    with path.open("a") as f:
+        f.write(json.dumps(answer) + "\n")
+    from analyzer import store
+
+    store.set_meta(db, "keep_prompt_text", "1")
+    ingest_home(db, home)
+    assert db.execute("select text, trigger from prompts join requests on requests.prompt_key = prompts.key").fetchone() == (
+        "<command-name>/review</command-name> secret-words",
+        "prompt",
+    )

@@ -36,6 +36,12 @@ def hand(tmp_path):
     return db
 
 
+def without_estimates(db):
+    """The store as it is before infer-limit made its table (or made by an older analyzer)."""
+    db.execute("drop table if exists limit_estimates")
+    return db
+
+
 def rows(ds, path: str, **params) -> list[dict]:
     response = client_get(ds, f"{path}.json?" + urlencode({"_shape": "array", **params}))[0]
     assert response.status_code == 200, response.text
@@ -43,7 +49,7 @@ def rows(ds, path: str, **params) -> list[dict]:
 
 
 def test_metadata_comes_from_the_plugin_without_m(hand):
-    ds = build(db_file(hand))
+    ds = build(db_file(without_estimates(hand)))
     assert ds.databases["hand"].is_mutable  # the live store is never served immutable
     plugins = {p["name"] for p in rows(ds, "/-/plugins")}
     assert "datasette-dashboards" in plugins
@@ -74,7 +80,7 @@ def test_other_databases_are_left_alone(hand, tmp_path):
 
 
 def test_windows_with_the_stated_limit_by_hand(hand):
-    ds = build(db_file(hand))
+    ds = build(db_file(hand))  # infer-limit's table is there, and empty
     codex = [w for w in rows(ds, "/hand/windows_5h") if w["agent"] == "codex"]
     assert [(w["start"], w["end"], w["kind"], w["requests"]) for w in codex] == [
         ("2026-11-02T09:00:00.000Z", "2026-11-02T14:00:00.000Z", "estimated", 2),
@@ -172,7 +178,7 @@ def test_the_dashboard_and_every_chart_query(hand):
 
 
 def test_charts_draw_on_an_empty_store(tmp_path):
-    db = store.open_db(tmp_path / "empty.db")
+    db = without_estimates(store.open_db(tmp_path / "empty.db"))
     ds = build(db_file(db))
     assert client_get(ds, "/-/dashboards/empty")[0].status_code == 200
     headline = {"prompts": 0, "requests": 0, "tokens": "0", "cache-ratio": "-", "cost": "$0.00"}
@@ -182,7 +188,7 @@ def test_charts_draw_on_an_empty_store(tmp_path):
 
 
 def test_a_table_made_while_serving_appears(hand):
-    ds = build(db_file(hand))
+    ds = build(db_file(without_estimates(hand)))
     assert "limit_estimates" not in {q["name"] for q in client_get(ds, "/hand.json")[0].json()["queries"]}
     add_estimates(hand, HAND_ESTIMATES)  # the store is live: infer-limit runs while Datasette serves
     add_requests = [w["requests"] for w in rows(ds, "/hand/windows_5h") if w["agent"] == "codex"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections import Counter
 from urllib.parse import urlencode
 
 import pytest
@@ -19,7 +18,7 @@ from analyzer.commands.serve import build  # noqa: E402
 from analyzer.stats import nearest_rank  # noqa: E402
 
 from .conftest import FIXTURES, ingest_home  # noqa: E402
-from .datasette_data import client_get, db_file, random_store  # noqa: E402
+from .datasette_data import client_get, random_store  # noqa: E402
 
 COSTS = {"cost_usd", "cost_usd_known", "cost_usd_openai", "cost_usd_anthropic", "cost_cny"}
 

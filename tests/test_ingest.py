@@ -174,7 +174,7 @@ def test_a_parser_that_raises_loses_only_its_line(db, tmp_path):
         def parse(self, lines, state, ctx):
             from analyzer.records import Request
 
-            for offset, raw in lines:
+            for _offset, raw in lines:
                 if raw == b"boom":
                     raise RuntimeError("cannot parse this")
                 yield Request(key=f"fragile:{raw.decode()}", agent="fragile", session_id="s", ts="2026-08-01T00:00:00.000Z", output_tokens=1)
@@ -217,3 +217,43 @@ def test_explicit_paths_and_unrecognised_files(db, tmp_path):
     assert totals(db)["requests"] == 2
     assert [p for p, _ in stats.unrecognised] == [str(stray)]
     assert stats.missing_paths == [str(tmp_path / "missing")]
+
+
+def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
+    """Worker processes parse, this process writes: the same rows, whatever the path taken."""
+    home = FIXTURES / "sample" / "home"
+    tables = {
+        "requests": "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, trigger, prompt_key, is_sidechain, session_id, ts, model",
+        "prompts": "key, session_id, ts, text_hash",
+        "quota_readings": "key, observed_at, used_percent, window_minutes, resets_at",
+        "limit_hits": "key, ts, reset_at, window_minutes",
+        "sources": "path, offset, size, state",
+    }
+    dumps = []
+    # sequential; every file in a worker; the larger files read here between the workers' results
+    for workers, biggest in ((1, 1 << 40), (2, 1 << 40), (2, 20_000)):
+        db = store.open_db(tmp_path / f"w{workers}-{biggest}.db")
+        stats = Ingester(db, env={"HOME": str(home)}, workers=workers, parallel_min_bytes=0, worker_max_bytes=biggest).run()
+        assert stats.files_read > 2 and stats.bad_total() == 0
+        dumps.append({t: db.execute(f"select {cols} from {t} order by 1").fetchall() for t, cols in tables.items()})
+    assert dumps[0] == dumps[1] == dumps[2]
+    assert len(dumps[0]["requests"]) > 100
+
+
+def test_a_mixed_home_of_all_six_agents_ingests_with_no_flags(tmp_path, isolated_home):
+    """The bundled sample HOME holds logs of every built-in agent: one plain `analyzer ingest` reads them all."""
+    from click.testing import CliRunner
+
+    from analyzer.cli import cli
+
+    shutil.copytree(FIXTURES / "sample" / "home", isolated_home, dirs_exist_ok=True)
+    (isolated_home / ".claude" / "projects" / "-p").mkdir(parents=True)
+    stray = isolated_home / ".claude" / "projects" / "-p" / "notes.jsonl"
+    stray.write_text('{"note": "not a transcript"}\n')
+    result = CliRunner().invoke(cli, ["ingest"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {stray}: not a log format any parser recognises" in result.output
+    db = store.open_db(store.default_db_path())
+    agents = {a for (a,) in db.execute("select distinct agent from requests")}
+    assert agents == {"claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode"}
+    assert all(n > 0 for (n,) in db.execute("select count(*) from prompts group by agent"))

@@ -160,6 +160,7 @@ def test_status_inferred_then_stated(db):
     assert five["percent_used"] == pytest.approx(round(100 * 20 / 1200, 2))
     assert five["reaches_limit_before_reset"] is False and five["limit_reached_at"] is None
     # inferred beats stated: 25 requests, 20 used at 10/h -> the last 5 reached at 12:30
+    db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
     db.execute("create table limit_estimates (agent text, plan text, window_minutes integer, quantity text,"
                " weights text, \"limit\" real, low real, high real, method text, summary text, created_at text)")  # fmt: skip
     db.execute("insert into limit_estimates values ('claude-code', null, 300, 'requests', '{}', 25, 24, 26, 'inferred',"
@@ -171,6 +172,7 @@ def test_status_inferred_then_stated(db):
 
 def test_status_tolerates_a_strange_estimates_table(db):
     add_request(db, "a", "2026-11-02T10:30:00.000Z", out=10)
+    db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
     db.execute("create table limit_estimates (something text)")
     [five, _] = status(db, now=datetime(2026, 11, 2, 11, 0, tzinfo=UTC))
     assert five["limit"] is None and "no limit known" in five["message"]

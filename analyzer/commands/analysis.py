@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import click
 
-from .. import compare as compare_mod
-from .. import hookimpl, plans as plans_mod, stats as stats_mod, status as status_mod
+from .. import hookimpl
+from ..lazy import LazyModule
 from ..output import emit_json, percent, short_tokens, table, tokens
-from ..pricing import config_dir, load_sources
-from ..reports import ensure_prices
 from .options import db_option, filter_options, format_options, open_store
 from .report import clean_errors, emitted
+
+# Imported when a command runs, not when the command line is built.
+compare_mod = LazyModule("analyzer.compare")
+plans_mod = LazyModule("analyzer.plans")
+stats_mod = LazyModule("analyzer.stats")
+status_mod = LazyModule("analyzer.status")
+pricing = LazyModule("analyzer.pricing")
+reports = LazyModule("analyzer.reports")
 
 
 def _num(value, digits: int = 1) -> str:
@@ -102,10 +108,10 @@ def register_commands(cli):
         prices.toml in the user config folder (see --prices-file).
         """
         if show_file:
-            click.echo(str(config_dir() / "prices.toml"))
+            click.echo(str(pricing.config_dir() / "prices.toml"))
             return
         db = open_store(db_path)
-        ensure_prices(db)
+        reports.ensure_prices(db)
         where, params = filters.where()
         column = {"model": "model", "agent": "agent", "day": "substr(ts, 1, 10)"}[by]
         cur = db.execute(
@@ -132,7 +138,7 @@ def register_commands(cli):
         click.echo(table(body, [by.capitalize(), "Requests", "Tokens", "As billed", "OpenAI-style", "Anthropic-style",
                                 "CNY", "Price"], align="l" + "r" * 6 + "l"))  # fmt: skip
         click.echo(f"CNY list prices where the vendor has them, else USD x {fx[0] if fx else '?'} "
-                   f"({load_sources(use_library=False).usd_cny_source.split(':')[0]}).")  # fmt: skip
+                   f"({pricing.load_sources(use_library=False).usd_cny_source.split(':')[0]}).")  # fmt: skip
 
     @cli.command(name="plans")
     @click.argument("plan_id", required=False)
@@ -162,7 +168,7 @@ def register_commands(cli):
                              _window(lim.window_minutes) if lim else "", lim.unit if lim else "", _limit_text(lim),
                              (lim.basis + (" *" if lim.primary else "")) if lim else "", (lim.as_of or "") if lim else ""])  # fmt: skip
         click.echo(table(body, ["Plan", "Price/month", "Window", "Unit", "Limit", "Basis", "As of"], align="lrllrll"))
-        click.echo(f"* used by compare-plans. Your own plans: {config_dir() / 'plans.toml'}")
+        click.echo(f"* used by compare-plans. Your own plans: {pricing.config_dir() / 'plans.toml'}")
 
     @cli.command(name="compare-plans")
     @click.option("--plan", "plan_ids", multiple=True, help="Only these plans (repeat).")

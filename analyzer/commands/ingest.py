@@ -5,18 +5,23 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import hookimpl, store
-from ..ingest import Ingester, IngestStats
 from .options import db_option, open_store
+
+if TYPE_CHECKING:
+    from ..ingest import IngestStats
 
 SAMPLE_HOME = Path(__file__).resolve().parents[2] / "fixtures" / "sample" / "home"
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
 def run_ingest(db, paths: tuple[Path, ...] = (), *, env=None, quiet: bool = False) -> IngestStats:
+    from ..ingest import Ingester
+
     """One ingest pass with a progress bar on a terminal when there is much to read."""
     ingester = Ingester(db, env=env)
     discovery = ingester.discover(paths or None)
@@ -41,6 +46,13 @@ def _bytes_to_read(db, found) -> int:
 
 
 def report_stats(stats: IngestStats, *, verbose: bool = False) -> None:
+    from ..plugins import broken_plugins
+
+    skipped: dict[str, str] = {}
+    for broken in broken_plugins:
+        skipped.setdefault(broken.name, broken.error)
+    for name, error in skipped.items():
+        click.echo(f"warning: plugin {name} was skipped: {error} (see `analyzer plugins`)", err=True)
     for path in stats.missing_paths:
         click.echo(f"warning: {path} does not exist", err=True)
     for path, why in stats.unrecognised:
@@ -101,7 +113,7 @@ def register_commands(cli):
             db_path = (db_path or store.default_db_path()).with_name("sample.db")
             env = {**os.environ, "HOME": str(SAMPLE_HOME)}
             for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
-                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME"):  # fmt: skip
+                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "OPENCODE_DB"):  # fmt: skip
                 env.pop(var, None)
         db = open_store(db_path)
         try:
@@ -110,8 +122,8 @@ def register_commands(cli):
             raise click.ClickException(str(exc)) from exc
         report_stats(stats)
         click.echo(f"Store: {db_path or store.default_db_path()}", err=True)
-        from .report import print_daily
         from ..reports import Filters
         from ..timeutil import resolve_tz
+        from .report import print_daily
 
         print_daily(db, Filters(tz=resolve_tz(None)), "table")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import store
-from ..reports import Filters
+from ..filters import Filters
 from ..timeutil import parse_day_or_instant, resolve_tz
 
 AGENT_NAMES = ("claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode")
@@ -33,6 +33,8 @@ def open_store(db_path: Path | None, *, migrate: bool = True):
 
 
 def _agent_callback(ctx, param, value):
+    if not value:
+        return ()
     from ..registry import agents
 
     known = set(agents()) | set(AGENT_NAMES)

@@ -7,10 +7,14 @@ import functools
 import click
 from click_default_group import DefaultGroup
 
-from .. import hookimpl, reports, windows
+from .. import hookimpl
+from ..lazy import LazyModule
 from ..output import emit_csv, emit_json, money, short_tokens, table, tokens
-from ..pricing import PriceFileError
 from .options import db_option, filter_options, format_options, open_store
+
+reports = LazyModule("analyzer.reports")
+windows = LazyModule("analyzer.windows")
+pricing = LazyModule("analyzer.pricing")
 
 DAILY_COLUMNS = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
                  "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]  # fmt: skip
@@ -53,7 +57,7 @@ def clean_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except PriceFileError as exc:
+        except pricing.PriceFileError as exc:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper

@@ -1,0 +1,196 @@
+"""The current plan window and what the ledger says was used in it.
+
+Kept small and free of heavy imports (plain ``sqlite3`` connections, plain
+classes rather than dataclasses, whose import costs milliseconds), because
+the statusline calls it on every render; ``analyzer status`` can call the same
+functions so that the terminal and the statusline never disagree.
+
+A window is *anchored* when a vendor reading gives its reset time: a 5-hour
+window resetting at R is ``[R - 5h, R)``. Without one it is *estimated* the way
+``analyzer.windows`` estimates blocks (first request floored to the hour, a
+new block at the first request after five hours), from the requests of the
+last ``LOOKBACK`` only: a run of activity with no five-hour gap that began
+before the lookback is cut there. That is rare and said in the window's kind.
+
+Which requests count: the agent's, and of the same model family as the model
+in use (``claude*`` or not), because Claude Code pointed at another vendor's
+gateway (GLM, Kimi, MiniMax) spends that vendor's plan, not Claude's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+from analyzer.timeutil import format_utc as stored
+
+UTC = timezone.utc
+LOOKBACK = timedelta(hours=24)
+
+
+class Window:
+    """A plan window ``[start, end)`` in stored-form instants; ``kind`` is anchored or estimated."""
+
+    __slots__ = ("start", "end", "minutes", "kind")
+
+    def __init__(self, start: str, end: str, minutes: int, kind: str):
+        self.start, self.end, self.minutes, self.kind = start, end, minutes, kind
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Window) and self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return f"Window({self.start!r}, {self.end!r}, {self.minutes}, {self.kind!r})"
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "minutes": self.minutes, "kind": self.kind}
+
+
+class Usage:
+    """Requests and the four disjoint token sums of a window."""
+
+    __slots__ = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+
+    def __init__(self, requests=0, input_tokens=0, cache_read_tokens=0, cache_write_tokens=0, output_tokens=0):
+        self.requests, self.input_tokens, self.cache_read_tokens = requests, input_tokens, cache_read_tokens
+        self.cache_write_tokens, self.output_tokens = cache_write_tokens, output_tokens
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__} | {"total_tokens": self.total_tokens}
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens + self.output_tokens
+
+    @property
+    def cache_ratio(self) -> float | None:
+        """cache_read / (input + cache_read + cache_write); None when nothing was read in."""
+        denominator = self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return self.cache_read_tokens / denominator if denominator else None
+
+
+def parse_stored(text: str) -> datetime:
+    """A stored-form instant (``2026-07-03T10:00:00.572Z``) as an aware datetime; fast."""
+    return datetime.fromisoformat(text[:23]).replace(tzinfo=UTC)
+
+
+def family_clause(model_id: str | None) -> str:
+    """SQL condition on ``model`` for the family of the model in use."""
+    if model_id and not model_id.lower().startswith("claude"):
+        return "(model is null or model not like 'claude%')"
+    return "model like 'claude%'"
+
+
+def anchored(resets_at: str, minutes: int) -> Window:
+    end = parse_stored(resets_at)
+    return Window(stored(end - timedelta(minutes=minutes)), resets_at, minutes, "anchored")
+
+
+def estimated(conn: sqlite3.Connection, agent: str, now: datetime, family: str) -> Window | None:
+    """The active estimated 5-hour block at ``now``, or None when idle.
+
+    A block starts at its first request floored to the hour; the next starts at
+    the first request *after* the block's end. (The "five-hour gap" rule never
+    fires on its own: a request more than five hours after the previous one is
+    also more than five hours after the block's start.) So the blocks are found
+    by a few index seeks, not by reading every request.
+    """
+    where = f"agent = ? and ts > ? and ts <= ? and {family}"
+    upto = stored(now)
+    since = stored(now - LOOKBACK)
+    first = conn.execute(f"select min(ts) from requests where {where}", [agent, since, upto]).fetchone()[0]
+    window = None
+    while first:
+        begin = parse_stored(first).replace(minute=0, second=0, microsecond=0)
+        window = Window(stored(begin), stored(begin + timedelta(hours=5)), 300, "estimated")
+        first = conn.execute(f"select min(ts) from requests where {where}", [agent, window.end, upto]).fetchone()[0]
+    if window is None or now >= parse_stored(window.end):
+        return None
+    return window
+
+
+def window_usage(conn: sqlite3.Connection, agent: str, window: Window, family: str) -> Usage:
+    """Requests and disjoint token sums of ``agent`` in ``[window.start, window.end)``."""
+    row = conn.execute(
+        "select count(*), coalesce(sum(input_tokens), 0), coalesce(sum(cache_read_tokens), 0),"
+        " coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0)"
+        f" from requests where agent = ? and ts >= ? and ts < ? and {family}",
+        [agent, window.start, window.end],
+    ).fetchone()
+    return Usage(*row)
+
+
+def latest_reading(conn: sqlite3.Connection, agent: str, minutes: int, now: datetime) -> tuple | None:
+    """The newest stored reading of a window still running: (used_percent, resets_at, source)."""
+    return conn.execute(
+        "select used_percent, resets_at, source from quota_readings"
+        " where agent = ? and window_minutes = ? and scope is null and resets_at > ?"
+        " order by observed_at desc limit 1",
+        [agent, minutes, stored(now)],
+    ).fetchone()
+
+
+# Quantities an inferred limit may be counted in, as SQL over ``requests``.
+QUANTITIES = {
+    "total_tokens": "coalesce(sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0)",
+    "tokens": "coalesce(sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0)",
+    "uncached_input_output": "coalesce(sum(input_tokens + output_tokens), 0)",
+    "uncached_input_plus_output": "coalesce(sum(input_tokens + output_tokens), 0)",
+    "fresh_input_output": "coalesce(sum(input_tokens + output_tokens), 0)",
+    "output_tokens": "coalesce(sum(output_tokens), 0)",
+    "requests": "count(*)",
+    # infer-limit's candidate names (its ``quantity`` column says only "tokens" for any weighted sum)
+    "all_tokens": "coalesce(sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0)",
+    "uncached_io": "coalesce(sum(input_tokens + output_tokens), 0)",
+    "fresh_tokens": "coalesce(sum(input_tokens + cache_write_tokens + output_tokens), 0)",
+    "output": "coalesce(sum(output_tokens), 0)",
+}
+
+
+def _normal(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
+def limit_estimate(conn: sqlite3.Connection, agent: str, minutes: int) -> tuple[str, float] | None:
+    """(quantity, limit) from a ``limit_estimates`` table if one exists with those columns.
+
+    The table belongs to infer-limit; it is read defensively: absent table or
+    columns give None. Among several rows, one marked best (``best``/``is_best``)
+    or ranked first (``rank``) wins, then the newest.
+    """
+    try:
+        cols = {r[1] for r in conn.execute("pragma table_info(limit_estimates)")}
+        if not {"agent", "window_minutes", "quantity", "limit"} <= cols:
+            return None
+        order = []
+        for flag in ("best", "is_best"):
+            if flag in cols:
+                order.append(f"coalesce({flag}, 0) desc")
+        if "rank" in cols:
+            order.append("rank is null, rank")
+        for stamp in ("computed_at", "updated_at", "created_at", "fitted_at"):
+            if stamp in cols:
+                order.append(f"{stamp} desc")
+        order.append("rowid desc")
+        quantity = "coalesce(candidate, quantity)" if "candidate" in cols else "quantity"
+        row = conn.execute(
+            f'select {quantity}, "limit" from limit_estimates where agent = ? and window_minutes = ? and "limit" > 0'
+            f" order by {', '.join(order)} limit 1",
+            [agent, minutes],
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    if not row or row[1] is None:
+        return None
+    return str(row[0]), float(row[1])
+
+
+def quantity_used(conn: sqlite3.Connection, agent: str, window: Window, family: str, quantity: str) -> float | None:
+    """How much of ``quantity`` the ledger counts in the window; None for quantities it cannot compute."""
+    expr = QUANTITIES.get(_normal(quantity))
+    if expr is None:
+        return None
+    return conn.execute(
+        f"select {expr} from requests where agent = ? and ts >= ? and ts < ? and {family}",
+        [agent, window.start, window.end],
+    ).fetchone()[0]
