@@ -79,7 +79,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="Write the store here (and reuse it if it exists).")
     args = parser.parse_args()
-    path = args.keep or Path(tempfile.mkdtemp()) / "bench.db"
+    with tempfile.TemporaryDirectory(prefix="datasette-bench-") as scratch:
+        run(args.keep or Path(scratch) / "bench.db", args)
+
+
+def run(path: Path, args) -> None:
     if not path.exists():
         t0 = time.perf_counter()
         build(path, args.requests, args.seed)

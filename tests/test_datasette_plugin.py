@@ -239,3 +239,14 @@ def test_serve_brings_derived_tables_up_to_date(tmp_path):
     assert db.execute("select count(*) from plans").fetchone()[0] > 0
     assert db.execute("select count(*) from price_tiers").fetchone()[0] > 0
     assert json.loads(db.execute("select agents from plans where plan_id = 'codex-plus'").fetchone()[0]) == ["codex"]
+
+
+def test_datasette_run_by_hand_gets_the_same(hand):
+    """`datasette "$(analyzer db path)"` with no -m: the plugin arrives through Datasette's entry point."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "datasette", str(db_file(hand)), "--get", "/hand.json"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
+    info = json.loads(out)
+    assert {"daily_usage", "windows_5h", "plan_comparison"} <= {q["name"] for q in info["queries"]}
+    assert "sources" in {t["name"] for t in info["tables"] if t["hidden"]}
