@@ -42,6 +42,7 @@ DEFAULT_PLUGINS = (
     "plugins.quota.minimax",
     "plugins.quota.commands",
     "analyzer.commands.infer",
+    "analyzer.commands.serve",
 )
 
 # The hooks each built-in implements, so that a command imports only what it uses
@@ -68,6 +69,7 @@ PLUGIN_HOOKS: dict[str, tuple[str, ...]] = {
     "plugins.quota.minimax": ("register_quota_readers",),
     "plugins.quota.commands": ("register_commands",),
     "analyzer.commands.infer": ("register_commands", "register_migrations"),
+    "analyzer.commands.serve": ("register_commands",),
 }
 
 ENTRY_POINT_GROUP = "analyzer"

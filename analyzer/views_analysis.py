@@ -178,3 +178,5 @@ group by a.agent, a.window_minutes, a.scope, a.resets_at
 order by a.agent, a.window_minutes, a.resets_at
 """,
 )
+
+from . import views_windows  # noqa: E402,F401  (plan windows in SQL, for Datasette; needs _sums above)
