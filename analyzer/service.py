@@ -80,13 +80,14 @@ class Service:
     command: list[str] = field(default_factory=analyzer_command)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     runner: Runner | None = None  # default: run_command, looked up at call time
+    watch_args: list[str] = field(default_factory=list)  # extra `analyzer watch` options
 
     @property
     def path(self) -> Path:
         raise NotImplementedError
 
     def program(self) -> list[str]:
-        return [*self.command, "watch", "--db", str(Path(self.db_path).absolute())]
+        return [*self.command, "watch", "--db", str(Path(self.db_path).absolute()), *self.watch_args]
 
     def carried_env(self) -> dict[str, str]:
         return {name: self.env[name] for name in CARRIED_ENV if self.env.get(name)}

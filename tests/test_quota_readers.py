@@ -334,3 +334,23 @@ def test_store_module_is_untouched_by_readers(db):
     assert store_readings(db, [reading("codex", "2025-01-31T01:00:00.000Z", 5, 300, None)]) == 1
     row = db.execute("select source, machine_id, raw from quota_readings").fetchone()
     assert row == ("endpoint", store.machine_id(db), None)
+
+
+def test_watch_polls_quota_only_when_asked(db, tmp_path, monkeypatch):
+    """`analyzer watch --quota-every N` adds a periodic task that polls and stores; without it, no task."""
+    from analyzer.commands import watch as watch_command
+    from analyzer.watch import watch_tasks
+    from plugins.quota.poll import watch_task
+
+    assert all(task.name != "quota-poll" for task in watch_tasks())
+    with ReplayServer() as server:
+        server.routes[PATHS["glm"]] = [fixture("glm", "credits.json")]
+        for name, value in {"HOME": str(tmp_path), "ANALYZER_GLM_BASE_URL": server.url, "ZAI_API_KEY": TOKEN}.items():
+            monkeypatch.setenv(name, value)
+        task = watch_task(15)
+        assert (task.name, task.interval) == ("quota-poll", 900.0)
+        task.run(db)
+    rows = db.execute("select agent, window_minutes, source from quota_readings order by window_minutes").fetchall()
+    assert rows == [("glm", 300, "endpoint"), ("glm", 10080, "endpoint")]
+    service = watch_command._service(tmp_path / "s.db", ["--quota-every", "15"])
+    assert service.program()[-2:] == ["--quota-every", "15"]

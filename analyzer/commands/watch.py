@@ -32,8 +32,12 @@ def register_commands(cli):
     @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
                   help="Log level (default: info; -v means debug).")  # fmt: skip
     @click.option("-v", "--verbose", is_flag=True, help="Log every flush (the same as --log-level debug).")
+    @click.option("--quota-every", type=click.FloatRange(min=1), metavar="MINUTES",
+                  help="Also read the vendors' usage endpoints (`analyzer quota poll`) every MINUTES minutes. "
+                       "Off by default: nothing leaves the machine unless you ask.")  # fmt: skip
     @db_option
-    def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log_level, verbose, db_path):
+    def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log_level, verbose, quota_every,
+              db_path):  # fmt: skip
         """Follow the agents' logs and ingest new lines as they are written.
 
         Catches up on what changed while it was not running, then reads each
@@ -58,9 +62,14 @@ def register_commands(cli):
                 raise click.ClickException(f"cannot create the lock file next to {db_file}: {exc}") from exc
             try:
                 db = open_store(db_file)
-                from ..watch import Watcher
+                from ..watch import Watcher, watch_tasks
 
-                watcher = Watcher(db, settings=settings)
+                tasks = watch_tasks()
+                if quota_every:
+                    from plugins.quota.poll import watch_task
+
+                    tasks.append(watch_task(quota_every))
+                watcher = Watcher(db, settings=settings, tasks=tasks)
                 with stop_on_signals(watcher.request_stop):
                     if once:
                         stats = watcher.run_once()
@@ -77,10 +86,12 @@ def register_commands(cli):
 
     @service_group.command(name="install")
     @click.option("--dry-run", is_flag=True, help="Print the service file and the commands; change nothing.")
+    @click.option("--quota-every", type=click.FloatRange(min=1), metavar="MINUTES",
+                  help="The daemon also reads the vendors' usage endpoints every MINUTES minutes (off by default).")
     @db_option
-    def service_install(dry_run, db_path):
+    def service_install(dry_run, quota_every, db_path):
         """Install, enable and start the service for this store (--db)."""
-        service = _service(db_path)
+        service = _service(db_path, ["--quota-every", f"{quota_every:g}"] if quota_every else [])
         if dry_run:
             click.echo(f"# {service.path}")
             click.echo(service.render())
@@ -118,11 +129,11 @@ def register_commands(cli):
         click.echo(f"{'Running' if status.running else 'Not running'} ({status.detail})")
 
 
-def _service(db_path: Path | None):
+def _service(db_path: Path | None, watch_args: list[str] | None = None):
     from ..service import ServiceError, service_for
 
     try:
-        return service_for(db_path or store.default_db_path())
+        return service_for(db_path or store.default_db_path(), watch_args=watch_args or [])
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from exc
 

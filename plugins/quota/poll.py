@@ -60,6 +60,26 @@ def store_readings(db: sqlite_utils.Database, readings: Iterable[QuotaReading]) 
     return len(set(keys) - known)
 
 
+def watch_task(every_minutes: float):
+    """A task for `analyzer watch --quota-every`: poll every vendor with credentials, log what came back."""
+    import logging
+
+    from analyzer.watch import WatchTask
+
+    log = logging.getLogger("analyzer.quota")
+
+    def run(db) -> None:
+        for result in poll_all(db):
+            if result.status == "ok":
+                log.info("quota %s: %d readings, %d new", result.vendor, result.readings, result.new)
+            elif result.status == "error":
+                log.warning("quota %s: %s", result.vendor, result.message)
+            else:
+                log.debug("quota %s skipped: %s", result.vendor, result.message)
+
+    return WatchTask("quota-poll", every_minutes * 60.0, run)
+
+
 def poll_all(db: sqlite_utils.Database, vendors: Iterable[str] | None = None, *, env: Mapping[str, str] | None = None,
              timeout: float = 10.0, now: datetime | None = None) -> list[PollResult]:
     """Ask each vendor (all, or those named) and store the readings. Never raises for a vendor."""
