@@ -36,7 +36,7 @@ from . import store
 from .parsing import SourceContext
 from .reading import CHUNK_BYTES, parse_file_job, read_new_lines
 from .records import BadLine
-from .sources import Discovery, Found, discover, fingerprint, head_matches, tail_fingerprint
+from .sources import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
 from .timeutil import format_utc, now_utc
 
 if TYPE_CHECKING:
@@ -144,7 +144,25 @@ class Ingester:
     # --- passes ----------------------------------------------------------------
 
     def discover(self, paths: Iterable[Path] | None = None) -> Discovery:
-        return discover(self.parsers, self.env, list(paths) if paths else None)
+        if paths:
+            return discover(self.parsers, self.env, list(paths))
+        return discover(self.parsers, self.env, known=self._known())
+
+    def _known(self) -> dict[Path, Found]:
+        """Files a parser recognised before (in ``sources``): discovery need not read their first
+        bytes again (the watcher keeps the same map in memory). A file whose bytes changed under
+        it is still caught when it is planned (inode, head and tail fingerprints)."""
+        by_name = {p.name: p for p in self.parsers}
+        roots = {p.name: [Path(r) for r in (_safe_roots(p, self.env) or [])] for p in self.parsers}
+        known = {}
+        for path_text, parser_name in self.db.conn.execute("select path, parser from sources"):
+            parser = by_name.get(parser_name)
+            if parser is None:
+                continue
+            path = Path(path_text)
+            root = next((r for r in roots[parser_name] if path.is_relative_to(r)), None)
+            known[path] = Found(path, parser, root)
+        return known
 
     def run(self, paths: Iterable[Path] | None = None, *, discovery: Discovery | None = None) -> IngestStats:
         """One pass over every parser's roots, or over the given paths."""
@@ -200,6 +218,9 @@ class Ingester:
         if after[0] > before[0] or after[1] > before[1] or stats.records["requests"]:
             with store.transaction(self.db):
                 link_orphan_requests(self.db)
+            from .costs import store_new_costs
+
+            store_new_costs(self.db)
 
     # --- transactions ---------------------------------------------------------------
 
@@ -439,6 +460,10 @@ def _whole_signature(path: Path, st: os.stat_result) -> tuple[int, float]:
     except OSError:
         return st.st_size, st.st_mtime
     return st.st_size + wal.st_size, max(st.st_mtime, wal.st_mtime)
+
+
+def _safe_roots(parser, env: Mapping[str, str]):
+    return _safe(parser.roots, env)
 
 
 def link_orphan_requests(db: sqlite_utils.Database) -> None:

@@ -22,8 +22,11 @@ Estimated windows never overlap anchored ones: they start no earlier than the
 previous window ended and end no later than the next anchored one starts.
 Every window says which kind it is and on what basis.
 
-The work is done on per-minute aggregates from SQL; a minute that straddles a
-window boundary is re-read request by request, so the split is exact.
+The work is done on per-hour aggregates from SQL; an hour that straddles a
+window boundary is re-read in parts, each from a request to the end of the
+window it falls in, so the split is exact. (Windows never overlap, and a
+request inside a window's span never opens another: no two requests of a
+5-hour window are more than five hours apart.)
 """
 
 from __future__ import annotations
@@ -124,13 +127,22 @@ def _floor_hour(ts: str) -> datetime:
     return parse_iso(ts).replace(minute=0, second=0, microsecond=0)
 
 
-def anchors(db: sqlite_utils.Database, agent: str, minutes: int) -> list[Window]:
-    """The agent's anchored instances of one window length (whole-plan windows, not model-scoped)."""
+def anchors(db: sqlite_utils.Database, minutes: int, agents: tuple[str, ...] = ()) -> dict[str, list[Window]]:
+    """Anchored instances of one window length (whole-plan windows, not model-scoped) per agent
+    (of ``agents`` when given)."""
+    cond = f" and agent in ({', '.join('?' * len(agents))})" if agents else ""
     rows = db.execute(
-        "select starts_at, resets_at, readings, limit_hits, max_used_percent from window_anchors"
-        " where agent = ? and window_minutes = ? and scope is null order by resets_at",
-        [agent, minutes],
+        "select agent, starts_at, resets_at, readings, limit_hits, max_used_percent from window_anchors"
+        f" where window_minutes = ? and scope is null{cond} order by agent, resets_at",
+        [minutes, *agents],
     ).fetchall()
+    by_agent: dict[str, list] = {}
+    for row in rows:
+        by_agent.setdefault(row[0], []).append(row[1:])
+    return {agent: _instances(agent, minutes, found) for agent, found in by_agent.items()}
+
+
+def _instances(agent: str, minutes: int, rows: list) -> list[Window]:
     found: list[Window] = []
     for start, reset, readings, hits, used in rows:
         begin, end = parse_iso(start), parse_iso(reset)
@@ -193,31 +205,39 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
     now = now or now_utc()
     where, params = filters.where()
     rows = db.execute(
-        f"select agent, substr(ts, 1, 16) as minute, min(ts), max(ts), {_VALUES}"
-        f" from priced_requests {where} group by agent, minute order by agent, minute",
+        f"select agent, substr(ts, 1, 13) as hour, min(ts), max(ts), {_VALUES}"
+        f" from priced_requests {where} group by agent, hour order by agent, hour",
         params,
     ).fetchall()
-    agents = sorted({r[0] for r in rows} | set(_anchor_agents(db, filters, minutes)))
+    anchored_by_agent = anchors(db, minutes, filters.agents)
+    agents = sorted({r[0] for r in rows} | set(anchored_by_agent))
     by_agent: dict[str, list] = {a: [] for a in agents}
     for row in rows:
         by_agent[row[0]].append(row)
     out: list[Window] = []
     for agent in agents:
-        anchored = [w for w in anchors(db, agent, minutes) if _overlaps(w, filters)]
+        anchored = [w for w in anchored_by_agent.get(agent, []) if _overlaps(w, filters)]
         sweep = _Sweep(agent, minutes, anchored)
-        for _agent, minute, first, last, *values in by_agent[agent]:
+        for _agent, hour, first, last, *values in by_agent[agent]:
             target = sweep.assign(first)
-            if target.contains(last) and (target.kind == "anchored" or sweep.assign(last) is target):
+            # The whole hour is the first request's window when its last request is inside that
+            # window too: windows never overlap, and no later request of the hour opens one.
+            if target.contains(last):
                 target.add(first, last, values)
                 continue
-            singles = db.execute(
-                f"select ts, {_VALUES} from priced_requests where agent = ? and substr(ts, 1, 16) = ?"
-                + (f" and {where[7:]}" if where else "")
-                + " group by ts order by ts",
-                [agent, minute, *params],
-            ).fetchall()
-            for ts, *one in singles:
-                sweep.assign(ts).add(ts, ts, one)
+            # The hour holds a window boundary: take it in parts, each from a request to the end of
+            # the window that request falls in. ts < 'YYYY-MM-DDTHH;' ends the hour (':' < ';').
+            cond = " and agent = ? and ts >= ? and ts < ?" + (f" and {where[7:]}" if where else "")
+            hour_end = f"{hour};"
+            while first is not None:
+                part_end = min(format_utc(target.end), hour_end)
+                lo, hi, *part = db.execute(f"select min(ts), max(ts), {_VALUES} from priced_requests where 1{cond}",
+                                           [agent, first, part_end, *params]).fetchone()  # fmt: skip
+                target.add(lo, hi, part)
+                first = db.execute(f"select min(ts) from priced_requests where 1{cond}",
+                                   [agent, part_end, hour_end, *params]).fetchone()[0]  # fmt: skip
+                if first is not None:
+                    target = sweep.assign(first)
         out.extend(sweep.windows)
     out.sort(key=lambda w: (w.agent, w.start))
     _count_prompts(db, filters, out)
@@ -227,11 +247,6 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
 def blocks(db: sqlite_utils.Database, filters: Filters, *, now: datetime | None = None) -> list[dict]:
     """5-hour windows per agent, oldest first (anchored where the vendor gave resets)."""
     return windows(db, filters, minutes=FIVE_HOURS, now=now)
-
-
-def _anchor_agents(db: sqlite_utils.Database, filters: Filters, minutes: int) -> list[str]:
-    agents = [r[0] for r in db.execute("select distinct agent from window_anchors where window_minutes = ?", [minutes])]
-    return [a for a in agents if not filters.agents or a in filters.agents]
 
 
 def _overlaps(w: Window, filters: Filters) -> bool:
