@@ -82,7 +82,7 @@ def profile(db: sqlite_utils.Database, filters: Filters) -> dict:
         " group by agent, model, project",
         params,
     ):
-        numbers = [int(n) for n in request_totals.split(",")]
+        numbers = sorted(map(int, request_totals.split(",")))  # sorted runs: the medians' sorts merge them
         for g, key in zip(GROUPS, (agent, model, project)):
             _add(sums[g][key], values)
             totals[g][key].extend(numbers)

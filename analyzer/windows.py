@@ -48,11 +48,16 @@ WEEK = 10080
 BLOCK = timedelta(hours=5)
 _SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
          "cost_usd", "cost_usd_openai", "cost_usd_anthropic", "cost_cny", "unpriced_requests")  # fmt: skip
-_VALUES = (
-    "count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),"
-    " sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(coalesce(cost_usd_openai, 0)),"
-    " sum(coalesce(cost_usd_anthropic, 0)), sum(coalesce(cost_cny, 0)), sum(cost_usd is null)"
-)
+_AGGREGATES = ("count(*)", "sum(input_tokens)", "sum(cache_read_tokens)", "sum(cache_write_tokens)",
+               "sum(output_tokens)", "sum(reasoning_tokens)", "sum(coalesce(cost_usd, 0))",
+               "sum(coalesce(cost_usd_openai, 0))", "sum(coalesce(cost_usd_anthropic, 0))", "sum(coalesce(cost_cny, 0))",
+               "sum(cost_usd is null)")  # fmt: skip
+_VALUES = ", ".join(_AGGREGATES)
+
+
+# The same sums over the requests before an instant (the first part of a range).
+_PART = ", ".join(f"{a} filter (where ts < ?)" for a in ("min(ts)", "max(ts)", *_AGGREGATES))
+_PART_ARGS = _PART.count("?")
 
 
 @dataclass
@@ -227,15 +232,15 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
                 continue
             # The hour holds a window boundary: take it in parts, each from a request to the end of
             # the window that request falls in. ts < 'YYYY-MM-DDTHH;' ends the hour (':' < ';').
+            # One query a part: its sums, and the first request after it.
             cond = " and agent = ? and ts >= ? and ts < ?" + (f" and {where[7:]}" if where else "")
             hour_end = f"{hour};"
             while first is not None:
                 part_end = min(format_utc(target.end), hour_end)
-                lo, hi, *part = db.execute(f"select min(ts), max(ts), {_VALUES} from priced_requests where 1{cond}",
-                                           [agent, first, part_end, *params]).fetchone()  # fmt: skip
+                lo, hi, *part, first = db.execute(f"select {_PART}, min(ts) filter (where ts >= ?) from priced_requests"
+                                                  f" where 1{cond}", [*[part_end] * _PART_ARGS, part_end, agent, first,
+                                                                      hour_end, *params]).fetchone()  # fmt: skip
                 target.add(lo, hi, part)
-                first = db.execute(f"select min(ts) from priced_requests where 1{cond}",
-                                   [agent, part_end, hour_end, *params]).fetchone()[0]  # fmt: skip
                 if first is not None:
                     target = sweep.assign(first)
         out.extend(sweep.windows)
