@@ -79,10 +79,21 @@ _SUMS = ("count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_t
 _QUARTERS = ("00", "15", "30", "45", ";")  # bounds of an hour's quarters as text (':' < ';' ends the hour)
 
 
+def hourly_where(filters: Filters) -> tuple[str, list]:
+    """``filters.where()`` and the same time range on the UTC hour: the covering index
+    ``requests_hourly`` is in (agent, hour) order, so only that range of it is read."""
+    where, params = filters.where()
+    for op, bound in ((">=", filters.since), ("<=", filters.until)):
+        if bound:
+            where += f" and substr(ts, 1, 13) {op} ?"
+            params.append(bound[:13])
+    return where, params
+
+
 def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -> list[dict]:
     """One row per (local date, agent); ``period`` may be ``week`` or ``month`` too."""
     ensure_prices(db)
-    where, params = filters.where()
+    where, params = hourly_where(filters)
     groups: dict[tuple[str, str], dict] = defaultdict(_empty_row)
     label_of = _labeller(filters.tz, period)
     # Requests per UTC hour (an index holds them in that order), split into quarters

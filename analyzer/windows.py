@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .reports import Filters, ensure_prices
+from .reports import Filters, ensure_prices, hourly_where
 from .timeutil import UTC, format_utc, now_utc, parse_iso
 
 if TYPE_CHECKING:
@@ -209,10 +209,11 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
     ensure_prices(db)
     now = now or now_utc()
     where, params = filters.where()
+    hourly, hourly_params = hourly_where(filters)
     rows = db.execute(
         f"select agent, substr(ts, 1, 13) as hour, min(ts), max(ts), {_VALUES}"
-        f" from priced_requests {where} group by agent, hour order by agent, hour",
-        params,
+        f" from priced_requests {hourly} group by agent, hour order by agent, hour",
+        hourly_params,
     ).fetchall()
     anchored_by_agent = anchors(db, minutes, filters.agents)
     agents = sorted({r[0] for r in rows} | set(anchored_by_agent))

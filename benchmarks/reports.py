@@ -13,9 +13,11 @@ each command on a fresh copy of that store:
   and the active windows have something to show.
 
 Every figure is also given as a ratio to baselines measured in the same run:
-``analyzer --help`` (start-up) for the separate processes, a bare
-``select count(*) from requests`` for in-process figures, and ccusage's full
-run (``ccusage daily --json --offline``) when its cached install is there.
+``analyzer --help`` (start-up) for the separate processes, a bare scan of every
+request (a count and a token sum) for in-process figures, and ccusage's full
+run (``ccusage daily --json --offline``, between the commands) when its cached
+install is there. Checkouts take turns run by run, so a change of load on a
+shared machine hits them alike.
 The sources are compiled to bytecode first (``compileall``), as an installed
 package is.
 
@@ -28,6 +30,7 @@ shared: the load average is printed before and after.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -45,6 +48,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import run  # noqa: E402  (corpus cache and ccusage install of the main benchmark)
+
+# The in-process baseline: reading every request once, as plainly as SQLite can.
+SCAN = "select count(*), sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens) from requests"
 
 COMMANDS = [
     ["report", "daily", "--json"],
@@ -67,7 +73,7 @@ COMMANDS = [
 CHILD = r"""
 import json, statistics, sys, time
 from datetime import datetime, timedelta
-db, now_text, runs, commands = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+db, now_text, runs, commands, SCAN = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
 from click.testing import CliRunner
 from analyzer import timeutil
 from analyzer.cli import cli
@@ -86,7 +92,7 @@ import sqlite3
 conn = sqlite3.connect(db)
 base = []
 for _ in range(max(runs, 5)):
-    t = time.perf_counter(); conn.execute("select count(*) from requests").fetchone(); base.append(time.perf_counter() - t)
+    t = time.perf_counter(); conn.execute(SCAN).fetchone(); base.append(time.perf_counter() - t)
 out["baseline"] = statistics.median(base)
 conn.close()
 for cmd in commands:
@@ -124,10 +130,22 @@ def timed(cmd: list[str], env: dict, cwd: Path) -> float:
     return time.perf_counter() - t
 
 
+def code_stamp(code: Path) -> str:
+    """A fingerprint of a checkout's sources: its store is ingested again whenever they change."""
+    h = hashlib.sha1()
+    for package in ("analyzer", "parsers", "plugins"):
+        for file in sorted((code / package).rglob("*.py")):
+            h.update(str(file.relative_to(code)).encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def cached_store(code: Path, label: str, corpus: Path, size_mb: float, seed: int) -> Path:
-    """The corpus ingested once by ``code`` (a store per checkout: schemas may differ)."""
-    path = run.CACHE / f"store-{size_mb:g}mb-seed{seed}-{label}.db"
+    """The corpus ingested once by ``code`` (a store per checkout and version of its sources)."""
+    stem = f"store-{size_mb:g}mb-seed{seed}-{label}-"
+    path = run.CACHE / f"{stem}{code_stamp(code)}.db"
     if not path.exists():
+        for old in run.CACHE.glob(f"{stem}*.db"):  # this script's own store of older sources
+            old.unlink()
         print(f"Ingesting the corpus with {code} into {path} ...", file=sys.stderr)
         tmp = path.with_suffix(".tmp.db")
         for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
@@ -149,36 +167,65 @@ def last_request(db: Path) -> str:
     return sqlite3.connect(db).execute("select max(ts) from requests").fetchone()[0]
 
 
-def measure_checkout(code: Path, label: str, store: Path, corpus: Path, work: Path, now: str, runs: int,
-                     commands: list[list[str]]) -> dict:  # fmt: skip
-    """Subprocess and in-process timings of every command with ``code``; the JSON each printed."""
-    db = fresh_copy(store, work, f"{label}.db")
-    env = child_env(code, work / "empty-home")
-    (work / "empty-home").mkdir(exist_ok=True)
-    py = [sys.executable, "-m", "analyzer"]
-    result: dict = {"help": statistics.median(timed([*py, "--help"], env, code) for _ in range(runs))}
-    for cmd in commands:
-        name = " ".join(cmd)
-        try:
-            first = timed([*py, *cmd, "--db", str(db)], env, code)
-            times = [timed([*py, *cmd, "--db", str(db)], env, code) for _ in range(runs)]
-        except subprocess.CalledProcessError:
-            result[name] = {"error": "failed (not in this checkout?)"}
-            continue
-        result[name] = {"first": first, "process": statistics.median(times)}
-    ingest_env = child_env(code, corpus / "home")
-    times = [timed([*py, "ingest", "--db", str(db)], ingest_env, code) for _ in range(runs)]
-    result["ingest, nothing new"] = {"process": statistics.median(times)}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(db), now, str(runs), json.dumps(commands)],
-                         env=env, cwd=code, capture_output=True, text=True)  # fmt: skip
-    if out.returncode != 0:
-        raise SystemExit(f"in-process run with {code} failed:\n{out.stderr[-3000:]}")
-    inproc = json.loads(out.stdout.splitlines()[-1])
-    result["count(*)"] = inproc.pop("baseline")
-    for name, value in inproc.items():
-        if name in result and "error" not in result[name]:
-            result[name].update(value)
-    return result
+class Checkout:
+    """A checkout under test: its code, a fresh copy of its store, the environment it runs in."""
+
+    def __init__(self, code: Path, label: str, store: Path, work: Path):
+        self.code, self.label = code, label
+        self.db = fresh_copy(store, work, f"{label}.db")
+        (work / "empty-home").mkdir(exist_ok=True)
+        self.env = child_env(code, work / "empty-home")
+
+    def run(self, args: list[str], env: dict | None = None) -> float:
+        return timed([sys.executable, "-m", "analyzer", *args], env or self.env, self.code)
+
+
+def measure(checkouts: list[Checkout], corpus: Path, now: str, runs: int, commands: list[list[str]],
+            ccusage: Path | None) -> tuple[dict, float | None]:  # fmt: skip
+    """Every command as a separate process, the checkouts taking turns run by run (so that a change
+    of load hits them alike), ccusage once between commands; then in-process in one warm child each."""
+    results: dict = {c.label: {} for c in checkouts}
+    cc_env = child_env(checkouts[0].code, corpus / "home")
+    cc_runs: list[float] = []
+
+    def baseline() -> None:
+        if ccusage is not None:
+            cc_runs.append(timed([str(ccusage), "daily", "--json", "--offline"], cc_env, checkouts[0].code))
+
+    steps = [("help", ["--help"], None, False)]
+    steps += [(" ".join(cmd), [*cmd], None, True) for cmd in commands]
+    steps += [("ingest, nothing new", ["ingest"], corpus / "home", False)]
+    for name, args, home, with_db in steps:
+        baseline()
+        samples: dict[str, list[float]] = {c.label: [] for c in checkouts}
+        failed: set[str] = set()
+        for i in range(runs + 1):  # the first run of each apart: it may still store costs or resolve prices
+            for c in checkouts:
+                if c.label in failed:
+                    continue
+                env = child_env(c.code, home) if home else None
+                try:
+                    samples[c.label].append(c.run([*args, "--db", str(c.db)] if with_db or home else args, env))
+                except subprocess.CalledProcessError:
+                    failed.add(c.label)
+        for c in checkouts:
+            if c.label in failed:
+                results[c.label][name] = {"error": "failed (not in this checkout?)"}
+            else:
+                first, *rest = samples[c.label]
+                results[c.label][name] = {"first": first, "process": statistics.median(rest)}
+    baseline()
+    for c in checkouts:
+        out = subprocess.run([sys.executable, "-c", CHILD, str(c.db), now, str(runs), json.dumps(commands), SCAN],
+                             env=c.env, cwd=c.code, capture_output=True, text=True)  # fmt: skip
+        if out.returncode != 0:
+            raise SystemExit(f"in-process run with {c.code} failed:\n{out.stderr[-3000:]}")
+        inproc = json.loads(out.stdout.splitlines()[-1])
+        results[c.label]["scan"] = inproc.pop("baseline")
+        for name, value in inproc.items():
+            if name in results[c.label] and "error" not in results[c.label][name]:
+                results[c.label][name].update(value)
+    return results, (statistics.median(cc_runs) if cc_runs else None)
 
 
 def differences(a, b, path: str = "") -> list[tuple[str, str]]:
@@ -235,8 +282,6 @@ def main() -> None:
     checkouts = [(ROOT, "current")]
     if args.against:
         other = args.against.resolve()
-        import hashlib
-
         checkouts.append((other, "other-" + hashlib.sha1(str(other).encode()).hexdigest()[:8]))
     for code, _ in checkouts:
         compile_sources(code)
@@ -246,14 +291,9 @@ def main() -> None:
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="analyzer-reports-bench-"))
     try:
-        results = {label: measure_checkout(code, label, stores[label], corpus, work, now, args.runs, commands)
-                   for code, label in checkouts}  # fmt: skip
-        cc = None
         binary = run.CACHE / f"ccusage-{run.CCUSAGE_VERSION}" / "node_modules" / ".bin" / "ccusage"
-        if binary.exists():
-            env = child_env(ROOT, corpus / "home")
-            cc = statistics.median(timed([str(binary), "daily", "--json", "--offline"], env, ROOT)
-                                   for _ in range(max(3, args.runs // 2)))  # fmt: skip
+        checkouts_ = [Checkout(code, label, stores[label], work) for code, label in checkouts]
+        results, cc = measure(checkouts_, corpus, now, args.runs, commands, binary if binary.exists() else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
@@ -262,9 +302,10 @@ def main() -> None:
     other = results.get(checkouts[1][1]) if len(checkouts) > 1 else None
     print(f"\nCorpus {expected['bytes'] / 1e6:,.0f} MB, {requests:,} requests (seed {args.seed}); {os.cpu_count()} cores;"
           f" load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; medians of {args.runs} runs")  # fmt: skip
-    print(f"Baselines: `analyzer --help` {cur['help']:.3f} s; select count(*) {cur['count(*)'] * 1000:.2f} ms"
+    print(f"Baselines: `analyzer --help` {cur['help']['process']:.3f} s; a bare scan of every request in-process"
+          f" ({SCAN}) {cur['scan'] * 1000:.1f} ms"
           + (f"; ccusage daily --json --offline {cc:.2f} s" if cc else "; ccusage not installed (run.py installs it)"))
-    head = f"{'command':<30} {'process s':>9} {'x --help':>8} {'first s':>8} {'in-proc ms':>10}"
+    head = f"{'command':<30} {'process s':>9} {'x --help':>8} {'first s':>8} {'in-proc ms':>10} {'x scan':>6}"
     if cc:
         head += f" {'vs ccusage':>10}"
     if other:
@@ -275,9 +316,10 @@ def main() -> None:
         if "error" in r:
             print(f"{name:<30} {r['error']}")
             continue
-        line = f"{name:<30} {r['process']:>9.3f} {r['process'] / cur['help']:>8.1f}"
+        line = f"{name:<30} {r['process']:>9.3f} {r['process'] / cur['help']['process']:>8.1f}"
         line += f" {r['first']:>8.3f}" if "first" in r else f" {'':>8}"
-        line += f" {r['seconds'] * 1000:>10.1f}" if "seconds" in r else f" {'':>10}"
+        line += (f" {r['seconds'] * 1000:>10.1f} {r['seconds'] / cur['scan']:>6.1f}" if "seconds" in r
+                 else f" {'':>10} {'':>6}")  # fmt: skip
         if cc:
             line += f" {cc / r['process']:>9.1f}x"
         if other:
