@@ -202,16 +202,28 @@ class Ledger:
             return
         models = [m for (m,) in self.db.execute("select distinct model from requests")]
         columns, params = [], []
+        weighted = "? * input_tokens + ? * cache_read_tokens + ? * cache_write_tokens + ? * output_tokens"
         for lim in wanted.values():
-            whens = []
+            # Models that share weights share a branch; the most common weights are the default.
+            by_weights: dict[tuple | None, list] = {}
             for model in models:
                 w = lim.weight_for(model)
-                if w is None:
+                key = (w["input"], w["cache_read"], w["cache_write"], w["output"]) if w is not None else None
+                by_weights.setdefault(key, []).append(model)
+            default = max(by_weights, key=lambda k: len(by_weights[k]), default=None)
+            branches = []
+            for weights, named in by_weights.items():
+                if weights == default:
                     continue
-                whens.append(("when model is null" if model is None else "when model = ?")
-                             + " then ? * input_tokens + ? * cache_read_tokens + ? * cache_write_tokens + ? * output_tokens")  # fmt: skip
-                params.extend(([] if model is None else [model]) + [w["input"], w["cache_read"], w["cache_write"], w["output"]])
-            columns.append(f"case {' '.join(whens)} else 0.0 end" if whens else "0.0")
+                tests = (["model is null"] if None in named else [])
+                if any(m is not None for m in named):
+                    tests.append(f"model in ({', '.join('?' * sum(m is not None for m in named))})")
+                    params.extend(m for m in named if m is not None)
+                branches.append(f"when {' or '.join(tests)} then {weighted if weights else '0.0'}")
+                params.extend(weights or ())
+            params.extend(default or ())
+            otherwise = weighted if default else "0.0"
+            columns.append(f"case {' '.join(branches)} else {otherwise} end" if branches else otherwise)
         if self._events is None:
             columns[:0] = ["ts", _MS]
         # ts, then rowid: one order however often the ledger is read.

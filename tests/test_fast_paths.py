@@ -140,6 +140,26 @@ def test_the_shared_replay_finds_what_the_plain_rules_find(seed):
             assert events.sliding_hits(minutes, limit, weights) == sliding_rule(weighted, minutes, limit)
 
 
+def test_weighted_quantities_follow_each_requests_model(db):
+    from analyzer.plans import Limit
+
+    add_request(db, "o", "2026-11-02T10:00:00.000Z", "claude-opus-4-5-20251101", inp=10, cr=100, cw=20, out=5)
+    add_request(db, "h", "2026-11-02T10:01:00.000Z", "claude-haiku-4-5", inp=10, cr=100, cw=20, out=5)
+    add_request(db, "s", "2026-11-02T10:02:00.000Z", "claude-sonnet-4-5-20250929", inp=10, cr=100, cw=20, out=5)
+    add_request(db, "g", "2026-11-02T10:03:00.000Z", "gpt-5", inp=10, cr=100, cw=20, out=5)
+    add_request(db, "n", "2026-11-02T10:04:00.000Z", None, inp=10, cr=100, cw=20, out=5)
+    usage = load_usage(db, Filters(tz=UTC))
+    credits = Limit(300, "credits", "stated", 1000, weights={
+        "claude-opus": {"input": 2, "cache_write": 2, "output": 10},
+        "claude-haiku": {"input": 0.5, "output": 1},
+        "*": {"input": 1, "cache_read": 0.1, "cache_write": 1, "output": 5}})  # fmt: skip
+    # opus 20 + 40 + 50; haiku 5 + 5; sonnet, gpt-5 and no model: 10 + 10 + 20 + 25
+    assert usage["ledger"].quantities(credits)[1] == [110.0, 10.0, 65.0, 65.0, 65.0]
+    claude_only = Limit(300, "tokens", "stated", 1000, weights={"claude": {"input": 1, "output": 1}})
+    assert usage["ledger"].quantities(claude_only)[1] == [15.0, 15.0, 15.0, 0.0, 0.0]
+    assert usage["ledger"].events.stamps == [f"2026-11-02T10:0{i}:00.000Z" for i in range(5)]
+
+
 def test_plan_prices_are_resolved_once_until_a_source_changes(db, isolated_home, monkeypatch):
     add_request(db, "a", "2026-11-02T10:00:00.000Z", **TOKENS)
     first = compare(load_catalogue(), load_usage(db, Filters(tz=UTC)))
