@@ -111,20 +111,21 @@ def test_a_price_override_reprices_every_request(db, isolated_home):
     assert stored(db, "s")[3] == pytest.approx(sonnet(1000, 5000, 0, 1000))
     assert stored(db, "u")[3] is None  # no price: unknown, never 0
     write_config(isolated_home, "prices.toml", """
-usd_cny = 7.0
-[[price]]
-match = "mystery-model"
-input = 2.0
-output = 8.0
+usd_cny = 6.5
 [[price]]
 match = "claude-sonnet-4-5"
-input = 1.0
-output = 1.0
-cache_read = 0.0
+input = 2.0
+output = 4.0
+cache_read = 0.5
+[[price]]
+match = "mystery-model"
+input = 5.0
+output = 5.0
 """)
     ensure_prices(db)
-    assert stored(db, "s")[:5] == (1, "claude-sonnet-4-5", "openai", pytest.approx(0.002), pytest.approx(0.014))
-    assert stored(db, "u")[3:5] == (pytest.approx(0.01), pytest.approx(0.07))
+    # 1,000 x 2 + 5,000 x 0.5 + 1,000 x 4 = 8,500 per million; CNY converted at 6.5
+    assert stored(db, "s")[:5] == (1, "claude-sonnet-4-5", "openai", pytest.approx(0.0085), pytest.approx(0.05525))
+    assert stored(db, "u")[3:5] == (pytest.approx(0.01), pytest.approx(0.065))  # 1,000 x 5 + 1,000 x 5
     # and back: without the file, the library's and bundled prices again
     (isolated_home / ".config" / "coding-plan-analyzer" / "prices.toml").unlink()
     ensure_prices(db)
