@@ -9,8 +9,9 @@ row when the exchange rate changed) are priced again, all at once, in one
 
 ``ensure_costs`` is what a reading command runs first. When nothing is new it
 is a look at the price sources' fingerprint and one probe of a tiny partial
-index; only when there is work does it take the write lock. The ingester runs
-it after each pass, so reports after an ingest find nothing to do.
+index; only when there is work does it take the write lock. The ingester
+prices each batch before it commits (``store_batch_costs``), so reports after
+an ingest find nothing to do.
 """
 
 from __future__ import annotations
@@ -78,11 +79,16 @@ def ensure_costs(db: Store) -> None:
         # Locked or read-only: reads stay correct (priced on the fly), only slower, until the next run.
 
 
-def store_new_costs(db: Store) -> None:
-    """``ensure_costs`` after an ingest pass; a bad price file is left for the reports to tell."""
-    from .pricing import PriceFileError
+def store_batch_costs(db: Store) -> None:
+    """Price an ingest batch's new or replaced requests inside its own transaction, so that their
+    pages are written once (a pass after the commit would write every one of them again). A bad
+    price file is left for the reports to tell: the rows then wait, unpriced."""
+    if not has_unpriced(db):
+        return
+    from .pricing import PriceFileError, load_sources
 
     try:
-        ensure_costs(db)
+        sources = load_sources()
     except PriceFileError:
-        pass
+        return
+    update_costs(db, sources)

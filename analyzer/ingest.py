@@ -218,9 +218,6 @@ class Ingester:
         if after[0] > before[0] or after[1] > before[1] or stats.records["requests"]:
             with store.transaction(self.db):
                 link_orphan_requests(self.db)
-            from .costs import store_new_costs
-
-            store_new_costs(self.db)
 
     # --- transactions ---------------------------------------------------------------
 
@@ -230,6 +227,9 @@ class Ingester:
 
     def _commit(self) -> None:
         if self.db.conn.in_transaction:
+            from .costs import store_batch_costs
+
+            store_batch_costs(self.db)  # while the batch's pages are still being written
             self.db.conn.execute("commit")
         self._uncommitted = 0
 
