@@ -153,7 +153,7 @@ class Ingester:
         bytes again (the watcher keeps the same map in memory). A file whose bytes changed under
         it is still caught when it is planned (inode, head and tail fingerprints)."""
         by_name = {p.name: p for p in self.parsers}
-        roots = {p.name: [Path(r) for r in (_safe_roots(p, self.env) or [])] for p in self.parsers}
+        roots = {p.name: [Path(r) for r in (_safe(p.roots, self.env) or [])] for p in self.parsers}
         known = {}
         for path_text, parser_name in self.db.conn.execute("select path, parser from sources"):
             parser = by_name.get(parser_name)
@@ -460,10 +460,6 @@ def _whole_signature(path: Path, st: os.stat_result) -> tuple[int, float]:
     except OSError:
         return st.st_size, st.st_mtime
     return st.st_size + wal.st_size, max(st.st_mtime, wal.st_mtime)
-
-
-def _safe_roots(parser, env: Mapping[str, str]):
-    return _safe(parser.roots, env)
 
 
 def link_orphan_requests(db: sqlite_utils.Database) -> None:
