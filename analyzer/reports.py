@@ -101,10 +101,13 @@ def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -
     hours = db.execute(f"select agent, substr(ts, 1, 13) as hour, {_SUMS} from priced_requests {where} group by agent, hour",
                        params).fetchall()  # fmt: skip
     for agent, hour, *values in hours:
-        labels = [label_of(f"{hour}:{q}") for q in _QUARTERS[:4]]
-        if labels.count(labels[0]) == 4:
-            _add_usage(groups[(labels[0], agent)], values)
+        # The date can change once within an hour at most: the same date at its first and last
+        # quarter is the date of the whole hour.
+        first = label_of(f"{hour}:00")
+        if label_of(f"{hour}:45") == first:
+            _add_usage(groups[(first, agent)], values)
             continue
+        labels = [label_of(f"{hour}:{q}") for q in _QUARTERS[:4]]
         cond = (where + " and agent = ? and ts >= ? and ts < ?") if where else " where agent = ? and ts >= ? and ts < ?"
         for label, lo, hi in zip(labels, _QUARTERS, _QUARTERS[1:]):
             part = db.execute(f"select {_SUMS} from priced_requests {cond}",
