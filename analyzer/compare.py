@@ -30,15 +30,17 @@ Fit: the user's recorded requests are replayed through every primary window
 of the plan (fixed windows from the first request floored to the hour, or a
 5-hour sliding sum where the vendor says so), and each window whose counted
 use passed the limit is reported with the time it passed.
+
+The replays are shared by all plans (``analyzer.replay``).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .plans import Limit, Plan
-from .pricing import PriceSources, Tier, load_sources, resolve_all
+from .pricing import PriceSources, load_sources
+from .replay import MS, Events, Ledger
 from .reports import Filters, ensure_prices
 from .timeutil import parse_iso
 
@@ -47,38 +49,33 @@ if TYPE_CHECKING:
 
 PERIODS = {"5h": 300, "week": 10080, "month": 43200}
 
-
 def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
-    """The requests (time order) and typed prompts of the period, and the measured ratios."""
+    """The measured ratios of the period, and its requests (a ``Ledger``) and typed prompts in time order."""
     ensure_prices(db)
     where, params = filters.where()
-    requests = db.execute(
-        "select ts, model, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd"
-        f" from priced_requests {where} order by ts",
+    n, total, sent, cache_read, unpriced, cost, first, last = db.execute(
+        "select count(*), coalesce(sum(total_tokens), 0), coalesce(sum(input_tokens + cache_read_tokens + cache_write_tokens), 0),"
+        " coalesce(sum(cache_read_tokens), 0), coalesce(sum(cost_usd is null), 0), coalesce(sum(coalesce(cost_usd, 0)), 0),"
+        f" min(ts), max(ts) from priced_requests {where}",
         params,
-    ).fetchall()
+    ).fetchone()  # fmt: skip
     cond = (where + " and is_sidechain = 0") if where else " where is_sidechain = 0"
-    prompts = [r[0] for r in db.execute(f"select ts from prompts {cond} order by ts", params)]
-    n = len(requests)
-    total = sum(r[2] + r[3] + r[4] + r[5] for r in requests)
-    sent = sum(r[2] + r[3] + r[4] for r in requests)
-    unpriced = sum(1 for r in requests if r[6] is None)
-    cost = sum(r[6] or 0 for r in requests)
+    prompts = db.execute(f"select ts, {MS} from prompts {cond} order by ts", params).fetchall()
     if filters.since and filters.until:
         start, end = parse_iso(filters.since), parse_iso(filters.until)
-    elif requests:
-        start, end = parse_iso(requests[0][0]), parse_iso(requests[-1][0])
+    elif n:
+        start, end = parse_iso(first), parse_iso(last)
     else:
         start = end = None
     days = max((end - start).total_seconds() / 86400.0, 1.0) if start else None
     fx = db.execute("select cast(value as real) from meta where key = 'usd_cny'").fetchone()
     return {
-        "requests": requests, "prompt_times": prompts,
+        "ledger": Ledger(db, where, params, n), "prompts": Events([p[0] for p in prompts], [p[1] for p in prompts]),
         "ratios": {
             "requests": n, "prompts": len(prompts), "days": round(days, 3) if days else None,
             "tokens_per_request": (total / n) if n else None,
             "requests_per_prompt": (n / len(prompts)) if prompts else None,
-            "cache_ratio": (sum(r[3] for r in requests) / sent) if sent else None,
+            "cache_ratio": (cache_read / sent) if sent else None,
             "cost_usd_per_request": None if unpriced or not n else cost / n,
             "cost_usd_known": round(cost, 6), "unpriced_requests": unpriced,
             "usage_cost_usd_per_month": None if unpriced or not days else round(cost * 30 / days, 4),
@@ -87,23 +84,26 @@ def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
     }  # fmt: skip
 
 
-def quantity(limit: Limit, request: tuple) -> float | None:
-    """How much one request counts against ``limit`` (None: this unit is not per request)."""
+def _per_request(limit: Limit, usage: dict) -> tuple[Events, object, list[float] | None] | None:
+    """The events a limit counts, the key and list of their quantities (None: each counts 1);
+    None when the unit is not per request."""
+    ledger: Ledger = usage["ledger"]
     if limit.unit == "requests":
-        return 1.0
+        return ledger.events, None, None
     if limit.unit == "prompts":
-        return (1.0 / limit.requests_per_unit) if limit.requests_per_unit else None
+        if not limit.requests_per_unit:
+            return usage["prompts"], None, None
+        share = 1.0 / limit.requests_per_unit
+        return ledger.events, ("share", share), [share] * len(ledger)
     if limit.unit in ("tokens", "credits"):
-        w = limit.weight_for(request[1])
-        if w is None:
-            return 0.0
-        return w["input"] * request[2] + w["cache_read"] * request[3] + w["cache_write"] * request[4] + w["output"] * request[5]
+        key, quantities = ledger.quantities(limit)
+        return ledger.events, key, quantities
     return None
 
 
 def requests_per_window(limit: Limit, usage: dict) -> float | None:
     """The limit of one window, in the user's requests (None when it cannot be converted)."""
-    ratios, reqs = usage["ratios"], usage["requests"]
+    ratios, ledger = usage["ratios"], usage["ledger"]
     if limit.limit is None:
         return None
     if limit.unit == "requests":
@@ -113,8 +113,8 @@ def requests_per_window(limit: Limit, usage: dict) -> float | None:
             return limit.limit * limit.requests_per_unit
         rpp = ratios["requests_per_prompt"]
         return limit.limit * rpp if rpp else None
-    if limit.unit in ("tokens", "credits") and reqs:
-        per = sum(quantity(limit, r) or 0 for r in reqs) / len(reqs)
+    if limit.unit in ("tokens", "credits") and len(ledger):
+        per = sum(ledger.quantities(limit)[1]) / len(ledger)
         return (limit.limit / per) if per > 0 else None
     return None
 
@@ -141,76 +141,35 @@ def exceeded(plan: Plan, usage: dict) -> list[dict]:
     """Windows of the recorded usage in which this plan's primary limits would have been passed."""
     out = []
     for lim in plan.primary():
-        if lim.unit == "prompts" and not lim.requests_per_unit:
-            events = [(t, 1.0) for t in usage["prompt_times"]]
-        else:
-            events = [(r[0], quantity(lim, r) or 0.0) for r in usage["requests"]]
+        found = _per_request(lim, usage)
+        if found is None:  # not counted per request: nothing to replay
+            found = (usage["ledger"].events, ("none",), [0.0] * len(usage["ledger"]))
+        events, key, quantities = found
         if lim.window_kind == "sliding":
-            hits = _sliding(events, lim.window_minutes, lim.limit)
+            hits = events.sliding_hits(lim.window_minutes, lim.limit, quantities)
         else:
-            hits = _fixed(events, lim.window_minutes, lim.limit)
+            hits = events.fixed_hits(lim.window_minutes, lim.limit, quantities, key)
         out.append({"window_minutes": lim.window_minutes, "unit": lim.unit, "limit": lim.limit,
                     "windows_exceeded": len(hits), "first_exceeded_at": hits[0] if hits else None,
                     "exceeded_at": hits[:20]})  # fmt: skip
     return out
 
 
-def _fixed(events: list[tuple[str, float]], minutes: int, limit: float) -> list[str]:
-    """Fixed windows from the first event floored to the hour; the time each window passed the limit."""
-    length = timedelta(minutes=minutes)
-    hits, end, used, passed = [], None, 0.0, False
-    for ts, q in events:
-        t = parse_iso(ts)
-        if end is None or t >= end:
-            start = t.replace(minute=0, second=0, microsecond=0)
-            end, used, passed = start + length, 0.0, False
-        used += q
-        if used > limit and not passed:
-            passed = True
-            hits.append(ts)
-    return hits
-
-
-def _sliding(events: list[tuple[str, float]], minutes: int, limit: float) -> list[str]:
-    """A sum over the trailing window at every event; each time it rises past the limit."""
-    times = [parse_iso(ts) for ts, _ in events]
-    length = timedelta(minutes=minutes)
-    hits, used, lo, over = [], 0.0, 0, False
-    for i, (ts, q) in enumerate(events):
-        used += q
-        while times[lo] <= times[i] - length:
-            used -= events[lo][1]
-            lo += 1
-        if used > limit + 1e-9:
-            if not over:
-                hits.append(ts)
-            over = True
-        else:
-            over = False
-    return hits
-
-
-def _billed(tier: Tier, mode: str, r: tuple) -> float:
-    """One request's cost at ``tier`` as the vendor bills it (writes at the 5-minute rate)."""
-    write = tier.cache_write_5m if tier.cache_write_5m is not None else tier.input * (1.25 if mode == "anthropic" else 1.0)
-    read = tier.cache_read if tier.cache_read is not None else tier.input
-    return (r[2] * tier.input + r[3] * read + r[4] * write + r[5] * tier.output) / 1e6
-
-
 def model_cost_per_request(model: str, usage: dict, sources: PriceSources) -> float | None:
-    """The user's mean request priced at ``model``'s list price, in USD (None if unknown)."""
-    reqs, fx = usage["requests"], usage["usd_cny"]
-    prices = resolve_all(model, sources)
-    price, factor = (prices["USD"], 1.0) if prices["USD"] else (prices["CNY"], 1.0 / fx if fx else None)
-    if price is None or factor is None or not reqs:
-        return None
-    return factor * sum(_billed(price.tier_for(r[2] + r[3] + r[4]), price.mode, r) for r in reqs) / len(reqs)
+    """The user's mean request priced at ``model``'s list price, in USD (None if unknown): each
+    request as the vendor bills it at the tier its context reaches (cache writes at the 5-minute rate)."""
+    ledger: Ledger = usage["ledger"]
+    ledger.load_model_costs([model], sources, usage["usd_cny"])
+    return ledger.model_costs[model]
 
 
 def compare(plans: list[Plan], usage: dict, sources: PriceSources | None = None) -> list[dict]:
     """One row per plan with a convertible limit: capacity, value, fit."""
     ratios, fx = usage["ratios"], usage["usd_cny"]
     sources = sources or load_sources()
+    ledger: Ledger = usage["ledger"]  # everything the plans need, read in one pass each
+    ledger.load_model_costs([p.price_model for p in plans if p.price_model], sources, fx)
+    ledger.load([lim for p in plans for lim in p.primary()])
     rows = []
     for plan in plans:
         if not plan.primary():

@@ -36,7 +36,7 @@ from . import store
 from .parsing import SourceContext
 from .reading import CHUNK_BYTES, parse_file_job, read_new_lines
 from .records import BadLine
-from .sources import Discovery, Found, discover, fingerprint, head_matches, tail_fingerprint
+from .sources import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
 from .timeutil import format_utc, now_utc
 
 if TYPE_CHECKING:
@@ -148,7 +148,25 @@ class Ingester:
     # --- passes ----------------------------------------------------------------
 
     def discover(self, paths: Iterable[Path] | None = None) -> Discovery:
-        return discover(self.parsers, self.env, list(paths) if paths else None)
+        if paths:
+            return discover(self.parsers, self.env, list(paths))
+        return discover(self.parsers, self.env, known=self._known())
+
+    def _known(self) -> dict[Path, Found]:
+        """Files a parser recognised before (in ``sources``): discovery need not read their first
+        bytes again (the watcher keeps the same map in memory). A file whose bytes changed under
+        it is still caught when it is planned (inode, head and tail fingerprints)."""
+        by_name = {p.name: p for p in self.parsers}
+        roots = {p.name: [Path(r) for r in (_safe(p.roots, self.env) or [])] for p in self.parsers}
+        known = {}
+        for path_text, parser_name in self.db.conn.execute("select path, parser from sources"):
+            parser = by_name.get(parser_name)
+            if parser is None:
+                continue
+            path = Path(path_text)
+            root = next((r for r in roots[parser_name] if path.is_relative_to(r)), None)
+            known[path] = Found(path, parser, root)
+        return known
 
     def run(self, paths: Iterable[Path] | None = None, *, discovery: Discovery | None = None) -> IngestStats:
         """One pass over every parser's roots, or over the given paths."""
@@ -213,6 +231,9 @@ class Ingester:
 
     def _commit(self) -> None:
         if self.db.conn.in_transaction:
+            from .costs import store_batch_costs
+
+            store_batch_costs(self.db)  # while the batch's pages are still being written
             self.db.conn.execute("commit")
         self._uncommitted = 0
 

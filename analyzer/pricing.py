@@ -49,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -349,6 +350,41 @@ def resolve_all(model: str, sources: PriceSources) -> dict[str, Price | None]:
     return {"USD": usd, "CNY": cny}
 
 
+def cached_prices(db: sqlite_utils.Database, models: list[str], sources: PriceSources) -> dict[str, dict]:
+    """``resolve_all`` for each of ``models`` (names that need not appear in the store, e.g. a plan's
+    model), remembered in ``meta`` until a price source changes: the price library is slow to load."""
+    stamp = fingerprint(sources)
+    try:
+        cache = json.loads(_get_meta(db, "price_cache") or "{}")
+    except ValueError:
+        cache = {}
+    if cache.get("fingerprint") != stamp:
+        cache = {"fingerprint": stamp, "models": {}}
+    missing = [m for m in dict.fromkeys(models) if m not in cache["models"]]
+    for model in missing:
+        cache["models"][model] = {c: _price_json(p) for c, p in resolve_all(model, sources).items()}
+    if missing:
+        try:
+            _set_meta(db, "price_cache", json.dumps(cache, sort_keys=True))
+        except sqlite3.OperationalError:
+            pass  # a store locked by a writer: resolved again next time
+    return {m: {c: _price_from_json(d) for c, d in cache["models"][m].items()} for m in models}
+
+
+def _price_json(price: Price | None) -> dict | None:
+    if price is None:
+        return None
+    return {"key": price.key, "currency": price.currency, "mode": price.mode, "source": price.source,
+            "as_of": price.as_of, "origin": price.origin, "tiers": [t.__dict__ for t in price.tiers]}  # fmt: skip
+
+
+def _price_from_json(data: dict | None) -> Price | None:
+    if data is None:
+        return None
+    tiers = tuple(Tier(**t) for t in data["tiers"])
+    return Price(data["key"], data["currency"], data["mode"], tiers, data["source"], data["as_of"], data["origin"])
+
+
 # --- the store ---------------------------------------------------------------------
 
 
@@ -384,10 +420,12 @@ def refresh_model_prices(db: sqlite_utils.Database, *, all_models: bool = False,
     if all_models:
         models = [r[0] for r in conn.execute("select distinct model from requests where model is not null")]
     else:
+        # A model with no price resolved yet has only rows whose costs are not current
+        # (analyzer.report_schema), which a small partial index holds.
         models = [
             r[0]
             for r in conn.execute(
-                "select distinct model from requests where model is not null"
+                "select distinct model from requests indexed by requests_unpriced where priced = 0 and model is not null"
                 " and model not in (select model from model_prices)"
             )
         ]

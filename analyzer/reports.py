@@ -1,9 +1,12 @@
 """Reports: usage per local day/week/month, per session, per prompt; limit hits.
 
-SQLite knows no time zones, so day reports aggregate in SQL by 15-minute UTC
-buckets (every zone's offset is a multiple of 15 minutes) and Python adds the
-buckets up per local date. That keeps the work in SQL proportional to the
-number of requests and the work in Python proportional to active quarter-hours.
+SQLite knows no time zones, so day reports aggregate in SQL by UTC hour (in
+the order of an index, without sorting) and Python adds the hours up per local
+date; an hour in which the local date changes (a zone 30 or 45 minutes off the
+hour) is split into its quarters (every zone's offset is a multiple of 15
+minutes). Prompts are counted per 15-minute bucket. That keeps the work in SQL
+proportional to the number of requests and the work in Python proportional to
+active hours.
 
 Every report takes a ``Filters``: agents, and a ``[since, until)`` range of
 stored instants. Costs come from the ``priced_requests`` view: a group holding
@@ -13,7 +16,6 @@ known part and the count of unpriced requests alongside.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
@@ -31,7 +33,20 @@ _BUCKET = "substr(ts, 1, 14) || printf('%02d', (cast(substr(ts, 15, 2) as intege
 
 
 def _bucket_start(bucket: str) -> datetime:
-    return datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    return datetime.fromisoformat(bucket).replace(tzinfo=UTC)
+
+
+def _labeller(tz: tzinfo, period: str):
+    """``bucket -> period label``, remembering each bucket's (agents share buckets)."""
+    seen: dict[str, str] = {}
+
+    def label(bucket: str) -> str:
+        found = seen.get(bucket)
+        if found is None:
+            found = seen[bucket] = period_label(_bucket_start(bucket), tz, period)
+        return found
+
+    return label
 
 
 def _empty_row() -> dict:
@@ -47,45 +62,58 @@ def _finish_cost(row: dict) -> dict:
 
 
 def ensure_prices(db: sqlite_utils.Database) -> None:
-    """Resolve prices for models seen since the last time (cheap when nothing is new).
+    """Resolve prices for models seen since the last time and store every new
+    request's costs (``analyzer.costs``; cheap when nothing is new).
 
     A bad price override file raises ``PriceFileError`` (commands turn it into a
-    clear message); a store locked by a writer is not an error: costs of
-    brand-new models then show as unknown until the next run.
+    clear message); a store locked by a writer is not an error: the costs not
+    stored yet are then computed as they are read, until the next run.
     """
-    if "price_tiers" in db.table_names():
-        try:
-            with db.atomic():
-                from .pricing import refresh_model_prices
+    from .costs import ensure_costs
 
-                refresh_model_prices(db)
-        except sqlite3.OperationalError:
-            pass
+    ensure_costs(db)
+
+
+_SUMS = ("count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),"
+         " sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd is null)")
+_QUARTERS = ("00", "15", "30", "45", ";")  # bounds of an hour's quarters as text (':' < ';' ends the hour)
+
+
+def hourly_where(filters: Filters) -> tuple[str, list]:
+    """``filters.where()`` and the same time range on the UTC hour: the covering index
+    ``requests_hourly`` is in (agent, hour) order, so only that range of it is read."""
+    where, params = filters.where()
+    for op, bound in ((">=", filters.since), ("<=", filters.until)):
+        if bound:
+            where += f" and substr(ts, 1, 13) {op} ?"
+            params.append(bound[:13])
+    return where, params
 
 
 def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -> list[dict]:
     """One row per (local date, agent); ``period`` may be ``week`` or ``month`` too."""
     ensure_prices(db)
-    where, params = filters.where()
-    sql = f"""
-        select agent, {_BUCKET} as bucket, count(*) as requests,
-          sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),
-          sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd is null)
-        from priced_requests {where}
-        group by agent, bucket
-    """
+    where, params = hourly_where(filters)
     groups: dict[tuple[str, str], dict] = defaultdict(_empty_row)
-    for agent, bucket, n, inp, cr, cw, out, rea, cost, unpriced in db.execute(sql, params).fetchall():
-        label = period_label(_bucket_start(bucket), filters.tz, period)
-        row = groups[(label, agent)]
-        row["requests"] += n
-        row["input_tokens"] += inp
-        row["cache_read_tokens"] += cr
-        row["cache_write_tokens"] += cw
-        row["output_tokens"] += out
-        row["reasoning_tokens"] += rea
-        row["cost_usd"] += cost
-        row["unpriced_requests"] += unpriced
+    label_of = _labeller(filters.tz, period)
+    # Requests per UTC hour (an index holds them in that order), split into quarters
+    # only where the local date changes inside the hour (zones 30 or 45 minutes off).
+    hours = db.execute(f"select agent, substr(ts, 1, 13) as hour, {_SUMS} from priced_requests {where} group by agent, hour",
+                       params).fetchall()  # fmt: skip
+    for agent, hour, *values in hours:
+        # The date can change once within an hour at most: the same date at its first and last
+        # quarter is the date of the whole hour.
+        first = label_of(f"{hour}:00")
+        if label_of(f"{hour}:45") == first:
+            _add_usage(groups[(first, agent)], values)
+            continue
+        labels = [label_of(f"{hour}:{q}") for q in _QUARTERS[:4]]
+        cond = (where + " and agent = ? and ts >= ? and ts < ?") if where else " where agent = ? and ts >= ? and ts < ?"
+        for label, lo, hi in zip(labels, _QUARTERS, _QUARTERS[1:]):
+            part = db.execute(f"select {_SUMS} from priced_requests {cond}",
+                              [*params, agent, f"{hour}:{lo}", f"{hour}:{hi}" if hi != ";" else f"{hour};"]).fetchone()  # fmt: skip
+            if part[0]:
+                _add_usage(groups[(label, agent)], part)
     pwhere, pparams = filters.where()
     for agent, bucket, n in db.execute(
         f"select agent, {_BUCKET} as bucket, count(*) from prompts {pwhere} and is_sidechain = 0 group by agent, bucket"
@@ -93,14 +121,25 @@ def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -
         else f"select agent, {_BUCKET} as bucket, count(*) from prompts where is_sidechain = 0 group by agent, bucket",
         pparams,
     ).fetchall():
-        label = period_label(_bucket_start(bucket), filters.tz, period)
-        groups[(label, agent)]["prompts"] += n
+        groups[(label_of(bucket), agent)]["prompts"] += n
     key_name = {"day": "date", "week": "week", "month": "month"}[period]
     out = []
     for (label, agent), row in sorted(groups.items()):
         row["total_tokens"] = row["input_tokens"] + row["cache_read_tokens"] + row["cache_write_tokens"] + row["output_tokens"]
         out.append({key_name: label, "agent": agent, **_finish_cost(row)})
     return out
+
+
+def _add_usage(row: dict, values) -> None:
+    n, inp, cr, cw, out, rea, cost, unpriced = values
+    row["requests"] += n
+    row["input_tokens"] += inp
+    row["cache_read_tokens"] += cr
+    row["cache_write_tokens"] += cw
+    row["output_tokens"] += out
+    row["reasoning_tokens"] += rea
+    row["cost_usd"] += cost
+    row["unpriced_requests"] += unpriced
 
 
 def period_label(instant: datetime, tz: tzinfo, period: str) -> str:

@@ -79,10 +79,18 @@ def discover(
     unrecognised: list[tuple[Path, str]] = []
     missing: list[Path] = []
     seen: set[Path] = set()
+    folders: dict[Path, Path] = {}  # folder -> its resolved path: resolve each once, not once per file
+
+    def resolve(path: Path) -> Path:
+        folder = folders.get(path.parent)
+        if folder is None:
+            folder = folders[path.parent] = path.parent.resolve()
+        inside = folder / path.name
+        return inside.resolve() if inside.is_symlink() else inside
 
     def offer(path: Path, candidates: list, root: Path | None, explicit: bool) -> None:
         try:
-            resolved = path.resolve()
+            resolved = resolve(path)
         except OSError:
             return
         if resolved in seen:

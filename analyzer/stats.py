@@ -71,19 +71,28 @@ def profile(db: sqlite_utils.Database, filters: Filters) -> dict:
     overall = _zero()
     totals: dict[str, dict] = {g: defaultdict(list) for g in GROUPS}
     all_totals: list[int] = []
-    for agent, model, project, inp, cr, cw, out, rea, total, c, co, ca, cny, unpriced in db.execute(
-        "select agent, model, project, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens,"
-        " reasoning_tokens, total_tokens, coalesce(cost_usd, 0), coalesce(cost_usd_openai, 0),"
-        f" coalesce(cost_usd_anthropic, 0), coalesce(cost_cny, 0), cost_usd is null from priced_requests {where}",
+    linked: set[str] = set()
+    # One pass in SQL: sums per (agent, model, project), and each request's token total
+    # (for the medians) as a list of numbers; Python adds the combinations up per group.
+    for agent, model, project, *values, any_linked, request_totals in db.execute(
+        "select agent, model, project, count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
+        " sum(output_tokens), sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(coalesce(cost_usd_openai, 0)),"
+        " sum(coalesce(cost_usd_anthropic, 0)), sum(coalesce(cost_cny, 0)), sum(cost_usd is null),"
+        f" max(prompt_key is not null), group_concat(total_tokens) from priced_requests {where}"
+        " group by agent, model, project",
         params,
     ):
-        values = (1, inp, cr, cw, out, rea, c, co, ca, cny, unpriced)
+        numbers = sorted(map(int, request_totals.split(",")))  # sorted runs: the medians' sorts merge them
         for g, key in zip(GROUPS, (agent, model, project)):
             _add(sums[g][key], values)
-            totals[g][key].append(total)
+            totals[g][key].extend(numbers)
         _add(overall, values)
-        all_totals.append(total)
-    fanout = _fanout(db, filters)
+        all_totals.extend(numbers)
+        if any_linked:
+            linked.add(agent)
+    # Agents whose requests carry a prompt key, in the whole store (the range may hold none).
+    tied = linked if not (filters.agents or filters.since or filters.until) else _tied_agents(db)
+    fanout = _fanout(db, filters, tied)
     prompt_counts = _prompt_counts(db, filters)
     result = {"overall": _finish(overall, all_totals, fanout.get(None), prompt_counts.get(None, 0))}
     for g in GROUPS:
@@ -125,12 +134,20 @@ def _finish(sums: dict, request_totals: list[int], fanout: list[int] | None, pro
     return row
 
 
-def _fanout(db: sqlite_utils.Database, filters: Filters) -> dict:
-    """Requests per prompt, for prompts of agents whose requests carry a prompt key."""
-    where, params = filters.where()
-    tied = {a for (a,) in db.execute("select distinct agent from requests where prompt_key is not null")}
+def _tied_agents(db: sqlite_utils.Database) -> set[str]:
+    return {a for (a,) in db.execute("select distinct agent from requests where prompt_key is not null")}
+
+
+def _fanout(db: sqlite_utils.Database, filters: Filters, tied: set[str]) -> dict:
+    """Requests per prompt (typed, main chain), for prompts of agents whose requests carry a prompt key."""
+    where, params = filters.where("p.ts", "p.agent")
+    cond = (where + " and p.is_sidechain = 0") if where else " where p.is_sidechain = 0"
     found: dict = defaultdict(list)
-    for agent, project, n in db.execute(f"select agent, project, requests from prompt_fanout {where}", params):
+    for agent, project, n in db.execute(
+        "select p.agent, p.project, count(r.prompt_key) from prompts p left join requests r on r.prompt_key = p.key"
+        f" {cond} group by p.key",
+        params,
+    ):
         if agent not in tied:
             continue
         found[None].append(n)

@@ -46,6 +46,8 @@ def from_epoch(value: float) -> datetime:
 
 def parse_iso(text: str) -> datetime:
     """Parse ISO-8601 text (``Z`` or offset, any fraction); naive means UTC."""
+    if len(text) == 24 and text[23] == "Z" and text[19] == "." and text[10] == "T":
+        return datetime.fromisoformat(text)  # the stored form: Python 3.11 reads it as is
     s = text.strip()
     if s.endswith("Z") or s.endswith("z"):
         s = s[:-1] + "+00:00"

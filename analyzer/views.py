@@ -123,6 +123,13 @@ def ensure_views(db: sqlite_utils.Database) -> None:
 # All costs are null when the model has no known price: unknown, never 0. The long-
 # context tier is the one whose above_tokens the request's input context exceeds.
 # Cache writes with no 5m/1h split are 5-minute writes (the API default).
+#
+# live_request_costs prices every request from price_tiers as it is read: the rule
+# itself, costly per row. analyzer.costs stores its result on each request row
+# (analyzer.report_schema: ``priced = 1`` while prices and tokens are unchanged), and
+# priced_requests reads the stored columns; a row not priced yet (written since, or
+# its prices changed) is priced by the rule on the fly, so readers never see a
+# stale cost.
 def _cost(p: str, mode: str) -> str:
     """SQL for one request's cost at the rates prefixed ``p`` (u_ or c_) in ``mode``."""
     i, o, cr, w5, w1 = (f"q.{p}{f}" for f in ("in", "out", "read", "w5", "w1"))
@@ -161,15 +168,16 @@ def _costs() -> str:
     return ",\n  ".join(cols)
 
 
+# The priced columns, in the order priced_requests shows them.
+COST_COLUMNS = ("price_key", "price_mode", "cost_usd", "cost_cny", "cost_usd_openai", "cost_cny_openai",
+                "cost_usd_anthropic", "cost_cny_anthropic", "usd_basis", "cny_basis")  # fmt: skip
+
 view(
-    "priced_requests",
+    "live_request_costs",
     {"requests", "model_prices", "price_tiers", "meta"},
     f"""
 select
-  q.key, q.agent, q.session_id, q.ts, q.model, q.project, q.trigger, q.prompt_key, q.is_sidechain,
-  q.input_tokens, q.cache_read_tokens, q.cache_write_tokens, q.output_tokens, q.reasoning_tokens,
-  q.input_tokens + q.cache_read_tokens + q.cache_write_tokens + q.output_tokens as total_tokens,
-  q.price_key, coalesce(q.u_mode, q.c_mode) as price_mode,
+  q.request_rowid, q.key, q.price_key, coalesce(q.u_mode, q.c_mode) as price_mode,
   {_costs()},
   case when q.u_in is not null then 'list' when q.c_in is not null then 'converted' end as usd_basis,
   case when q.c_in is not null then 'list' when q.u_in is not null then 'converted' end as cny_basis
@@ -179,7 +187,7 @@ from (
     {_rates("u", "u_")}, {_rates("c", "c_")}
   from (
     select
-      requests.*,
+      rowid as request_rowid, key, model, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens,
       input_tokens + cache_read_tokens + cache_write_tokens as context_tokens,
       min(coalesce(cache_write_1h_tokens, 0), cache_write_tokens) as w1_tokens,
       cache_write_tokens - min(coalesce(cache_write_1h_tokens, 0), cache_write_tokens) as w5_tokens
@@ -189,6 +197,25 @@ from (
   {_tier_join("u", "USD")}
   {_tier_join("c", "CNY")}
 ) q
+""",
+)
+
+
+def _stored() -> str:
+    return ",\n  ".join(f"case when r.priced = 1 then r.{c} else (select l.{c} from live_request_costs l"
+                        f" where l.request_rowid = r.rowid) end as {c}" for c in COST_COLUMNS)
+
+
+view(
+    "priced_requests",
+    {"requests", "model_prices", "price_tiers", "meta"},
+    f"""
+select
+  r.key, r.agent, r.session_id, r.ts, r.model, r.project, r.trigger, r.prompt_key, r.is_sidechain,
+  r.input_tokens, r.cache_read_tokens, r.cache_write_tokens, r.output_tokens, r.reasoning_tokens,
+  r.input_tokens + r.cache_read_tokens + r.cache_write_tokens + r.output_tokens as total_tokens,
+  {_stored()}
+from requests r
 """,
 )
 

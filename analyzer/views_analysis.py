@@ -129,6 +129,8 @@ order by p.ts
 # Readings of one instance jitter by seconds (Codex up to two minutes): resets within the
 # same 10 minutes (rounded) are one instance. A limit hit without a window length is a 5-hour
 # window when its reset is at most 5 hours after the hit, else a weekly one.
+# Readings are counted per exact reset time first (in the order of an index, so a store of
+# a reading per request stays quick), then those counts are added up per instance.
 view(
     "window_anchors",
     {"quota_readings", "limit_hits"},
@@ -137,18 +139,20 @@ select
   agent, window_minutes, scope,
   min(resets_at) as resets_at,
   strftime('%Y-%m-%dT%H:%M:%fZ', min(resets_at), '-' || window_minutes || ' minutes') as starts_at,
-  sum(kind = 'reading') as readings,
-  sum(kind = 'limit_hit') as limit_hits,
+  sum(readings) as readings,
+  sum(limit_hits) as limit_hits,
   max(used_percent) as max_used_percent,
   max(observed_at) as last_observed_at
 from (
-  select agent, window_minutes, scope, 'reading' as kind, used_percent, observed_at, resets_at
+  select agent, window_minutes, scope, count(*) as readings, 0 as limit_hits, max(used_percent) as used_percent,
+    max(observed_at) as observed_at, resets_at
   from quota_readings
-  where resets_at is not null
+  where resets_at is not null and window_minutes in (300, 10080)
+  group by agent, window_minutes, scope, resets_at
   union all
   select agent,
     coalesce(window_minutes, case when (julianday(reset_at) - julianday(ts)) * 24 <= 5 then 300 else 10080 end),
-    null, 'limit_hit', 100.0, ts, reset_at
+    null, 0, 1, 100.0, ts, reset_at
   from limit_hits
   where reset_at is not null and reset_at > ts
 )

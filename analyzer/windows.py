@@ -22,8 +22,11 @@ Estimated windows never overlap anchored ones: they start no earlier than the
 previous window ended and end no later than the next anchored one starts.
 Every window says which kind it is and on what basis.
 
-The work is done on per-minute aggregates from SQL; a minute that straddles a
-window boundary is re-read request by request, so the split is exact.
+The work is done on per-hour aggregates from SQL; an hour that straddles a
+window boundary is re-read in parts, each from a request to the end of the
+window it falls in, so the split is exact. (Windows never overlap, and a
+request inside a window's span never opens another: no two requests of a
+5-hour window are more than five hours apart.)
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .reports import Filters, ensure_prices
+from .reports import Filters, ensure_prices, hourly_where
 from .timeutil import UTC, format_utc, now_utc, parse_iso
 
 if TYPE_CHECKING:
@@ -45,11 +48,16 @@ WEEK = 10080
 BLOCK = timedelta(hours=5)
 _SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
          "cost_usd", "cost_usd_openai", "cost_usd_anthropic", "cost_cny", "unpriced_requests")  # fmt: skip
-_VALUES = (
-    "count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),"
-    " sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(coalesce(cost_usd_openai, 0)),"
-    " sum(coalesce(cost_usd_anthropic, 0)), sum(coalesce(cost_cny, 0)), sum(cost_usd is null)"
-)
+_AGGREGATES = ("count(*)", "sum(input_tokens)", "sum(cache_read_tokens)", "sum(cache_write_tokens)",
+               "sum(output_tokens)", "sum(reasoning_tokens)", "sum(coalesce(cost_usd, 0))",
+               "sum(coalesce(cost_usd_openai, 0))", "sum(coalesce(cost_usd_anthropic, 0))", "sum(coalesce(cost_cny, 0))",
+               "sum(cost_usd is null)")  # fmt: skip
+_VALUES = ", ".join(_AGGREGATES)
+
+
+# The same sums over the requests before an instant (the first part of a range).
+_PART = ", ".join(f"{a} filter (where ts < ?)" for a in ("min(ts)", "max(ts)", *_AGGREGATES))
+_PART_ARGS = _PART.count("?")
 
 
 @dataclass
@@ -124,13 +132,22 @@ def _floor_hour(ts: str) -> datetime:
     return parse_iso(ts).replace(minute=0, second=0, microsecond=0)
 
 
-def anchors(db: sqlite_utils.Database, agent: str, minutes: int) -> list[Window]:
-    """The agent's anchored instances of one window length (whole-plan windows, not model-scoped)."""
+def anchors(db: sqlite_utils.Database, minutes: int, agents: tuple[str, ...] = ()) -> dict[str, list[Window]]:
+    """Anchored instances of one window length (whole-plan windows, not model-scoped) per agent
+    (of ``agents`` when given)."""
+    cond = f" and agent in ({', '.join('?' * len(agents))})" if agents else ""
     rows = db.execute(
-        "select starts_at, resets_at, readings, limit_hits, max_used_percent from window_anchors"
-        " where agent = ? and window_minutes = ? and scope is null order by resets_at",
-        [agent, minutes],
+        "select agent, starts_at, resets_at, readings, limit_hits, max_used_percent from window_anchors"
+        f" where window_minutes = ? and scope is null{cond} order by agent, resets_at",
+        [minutes, *agents],
     ).fetchall()
+    by_agent: dict[str, list] = {}
+    for row in rows:
+        by_agent.setdefault(row[0], []).append(row[1:])
+    return {agent: _instances(agent, minutes, found) for agent, found in by_agent.items()}
+
+
+def _instances(agent: str, minutes: int, rows: list) -> list[Window]:
     found: list[Window] = []
     for start, reset, readings, hits, used in rows:
         begin, end = parse_iso(start), parse_iso(reset)
@@ -192,32 +209,41 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
     ensure_prices(db)
     now = now or now_utc()
     where, params = filters.where()
+    hourly, hourly_params = hourly_where(filters)
     rows = db.execute(
-        f"select agent, substr(ts, 1, 16) as minute, min(ts), max(ts), {_VALUES}"
-        f" from priced_requests {where} group by agent, minute order by agent, minute",
-        params,
+        f"select agent, substr(ts, 1, 13) as hour, min(ts), max(ts), {_VALUES}"
+        f" from priced_requests {hourly} group by agent, hour order by agent, hour",
+        hourly_params,
     ).fetchall()
-    agents = sorted({r[0] for r in rows} | set(_anchor_agents(db, filters, minutes)))
+    anchored_by_agent = anchors(db, minutes, filters.agents)
+    agents = sorted({r[0] for r in rows} | set(anchored_by_agent))
     by_agent: dict[str, list] = {a: [] for a in agents}
     for row in rows:
         by_agent[row[0]].append(row)
     out: list[Window] = []
     for agent in agents:
-        anchored = [w for w in anchors(db, agent, minutes) if _overlaps(w, filters)]
+        anchored = [w for w in anchored_by_agent.get(agent, []) if _overlaps(w, filters)]
         sweep = _Sweep(agent, minutes, anchored)
-        for _agent, minute, first, last, *values in by_agent[agent]:
+        for _agent, hour, first, last, *values in by_agent[agent]:
             target = sweep.assign(first)
-            if target.contains(last) and (target.kind == "anchored" or sweep.assign(last) is target):
+            # The whole hour is the first request's window when its last request is inside that
+            # window too: windows never overlap, and no later request of the hour opens one.
+            if target.contains(last):
                 target.add(first, last, values)
                 continue
-            singles = db.execute(
-                f"select ts, {_VALUES} from priced_requests where agent = ? and substr(ts, 1, 16) = ?"
-                + (f" and {where[7:]}" if where else "")
-                + " group by ts order by ts",
-                [agent, minute, *params],
-            ).fetchall()
-            for ts, *one in singles:
-                sweep.assign(ts).add(ts, ts, one)
+            # The hour holds a window boundary: take it in parts, each from a request to the end of
+            # the window that request falls in. ts < 'YYYY-MM-DDTHH;' ends the hour (':' < ';').
+            # One query a part: its sums, and the first request after it.
+            cond = " and agent = ? and ts >= ? and ts < ?" + (f" and {where[7:]}" if where else "")
+            hour_end = f"{hour};"
+            while first is not None:
+                part_end = min(format_utc(target.end), hour_end)
+                lo, hi, *part, first = db.execute(f"select {_PART}, min(ts) filter (where ts >= ?) from priced_requests"
+                                                  f" where 1{cond}", [*[part_end] * _PART_ARGS, part_end, agent, first,
+                                                                      hour_end, *params]).fetchone()  # fmt: skip
+                target.add(lo, hi, part)
+                if first is not None:
+                    target = sweep.assign(first)
         out.extend(sweep.windows)
     out.sort(key=lambda w: (w.agent, w.start))
     _count_prompts(db, filters, out)
@@ -227,11 +253,6 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
 def blocks(db: sqlite_utils.Database, filters: Filters, *, now: datetime | None = None) -> list[dict]:
     """5-hour windows per agent, oldest first (anchored where the vendor gave resets)."""
     return windows(db, filters, minutes=FIVE_HOURS, now=now)
-
-
-def _anchor_agents(db: sqlite_utils.Database, filters: Filters, minutes: int) -> list[str]:
-    agents = [r[0] for r in db.execute("select distinct agent from window_anchors where window_minutes = ?", [minutes])]
-    return [a for a in agents if not filters.agents or a in filters.agents]
 
 
 def _overlaps(w: Window, filters: Filters) -> bool:

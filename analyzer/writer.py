@@ -47,10 +47,12 @@ def _rank(prefix: str) -> str:
     )
 
 
+# A replaced row's stored costs are no longer current (analyzer.report_schema): priced = 0.
 _REQUEST_UPSERT = (
     f"insert into requests ({', '.join(_REQUEST_COLUMNS)}) values ({', '.join('?' * len(_REQUEST_COLUMNS))}) "
     "on conflict(key) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in _REQUEST_COLUMNS if c != "key")
+    + ", priced = 0"
     + f" where ({_rank('excluded')}, requests.ts, requests.session_id, coalesce(requests.prompt_key, ''), requests.trigger)"
     f" > ({_rank('requests')}, excluded.ts, excluded.session_id, coalesce(excluded.prompt_key, ''), excluded.trigger)"
 )
