@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 BATCH_BYTES = 16 * 1024 * 1024  # input read per commit
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, worker processes cost more than they save
 WORKER_MAX_BYTES = 64 * 1024 * 1024  # larger files are read here, chunk by chunk (bounded memory)
+BULK_WAL_PAGES = 25_000  # WAL auto-checkpoint during a big pass (about 100 MB of pages)
 
 
 @dataclass
@@ -144,6 +145,7 @@ class Ingester:
         self.keep_text = store.keep_prompt_text(db)
         self._uncommitted = 0
         self._between_chunks: Callable[[], None] | None = None
+        self._prices = None  # the pass's PriceBook (False: prices unreadable, rows left unpriced)
 
     # --- passes ----------------------------------------------------------------
 
@@ -185,8 +187,15 @@ class Ingester:
 
     def _pass(self, items: Iterable[Found], stats: IngestStats, *, parallel: bool) -> None:
         before = self._high_water()
+        self._prices = None  # prices are read afresh every pass
+        bulk = False
         try:
             jobs = [job for item in items if (job := self._plan(item, stats))]
+            bulk = sum(j.todo for j in jobs) > BATCH_BYTES
+            if bulk:
+                # A big pass: let the write-ahead log grow instead of copying it into
+                # the database every 4 MB; one checkpoint at the end does it once.
+                self.db.conn.execute(f"pragma wal_autocheckpoint = {BULK_WAL_PAGES}")
             if parallel and self._parallel_ok(jobs):
                 self._run_parallel(jobs, stats)
             else:
@@ -204,6 +213,10 @@ class Ingester:
         except BaseException:
             self._rollback()  # what was not committed is read again next time
             raise
+        finally:
+            if bulk:
+                self.db.conn.execute("pragma wal_autocheckpoint = 1000")
+                self.db.conn.execute("pragma wal_checkpoint(passive)")
         self._after_pass(before, stats)
 
     def _high_water(self) -> tuple[int, int]:
@@ -333,7 +346,14 @@ class Ingester:
     # --- reading -------------------------------------------------------------------
 
     def _writer(self, job: _Job) -> store.RecordWriter:
-        return store.RecordWriter(self.db, source_id=job.source["id"], machine=self.machine, keep_text=self.keep_text)
+        writer = store.RecordWriter(self.db, source_id=job.source["id"], machine=self.machine, keep_text=self.keep_text)
+        if self._prices is None:
+            from .costs import PriceBook
+
+            self._begin()
+            self._prices = PriceBook.open(self.db) or False
+        writer.prices = self._prices or None
+        return writer
 
     def _run_job(self, job: _Job, stats: IngestStats) -> None:
         try:

@@ -429,6 +429,17 @@ def refresh_model_prices(db: sqlite_utils.Database, *, all_models: bool = False,
                 " and model not in (select model from model_prices)"
             )
         ]
+    store_model_prices(db, models, sources)
+    if _get_meta(db, "usd_cny") != repr(sources.usd_cny):
+        _set_meta(db, "usd_cny", repr(sources.usd_cny))
+    if _get_meta(db, "price_fingerprint") != stamp:
+        _set_meta(db, "price_fingerprint", stamp)
+    return len(models)
+
+
+def store_model_prices(db: sqlite_utils.Database, models: list[str], sources: PriceSources) -> None:
+    """Resolve each of ``models`` and (re)write its ``model_prices`` and ``price_tiers`` rows."""
+    conn = db.conn
     summary, tiers = [], []
     for model in models:
         found = resolve_all(model, sources)
@@ -474,8 +485,3 @@ def refresh_model_prices(db: sqlite_utils.Database, *, all_models: bool = False,
             " cache_write_1h, mode, price_key, origin, source, as_of) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             tiers,
         )
-    if _get_meta(db, "usd_cny") != repr(sources.usd_cny):
-        _set_meta(db, "usd_cny", repr(sources.usd_cny))
-    if _get_meta(db, "price_fingerprint") != stamp:
-        _set_meta(db, "price_fingerprint", stamp)
-    return len(models)

@@ -161,9 +161,11 @@ def _costs() -> str:
     cols = []
     for mode, suffix in (("native", ""), ("openai", "_openai"), ("anthropic", "_anthropic")):
         usd, cny = _cost("u_", mode), _cost("c_", mode)
-        cols.append(f"round(case when q.u_in is not null then {usd} when q.c_in is not null then {cny} / q.fx end, 10)"
+        # Not rounded: SQLite's round() and Python's can differ in the last bit, and the
+        # ingester prices rows in Python by this same rule (analyzer.costs.PriceBook).
+        cols.append(f"(case when q.u_in is not null then {usd} when q.c_in is not null then {cny} / q.fx end)"
                     f" as cost_usd{suffix}")
-        cols.append(f"round(case when q.c_in is not null then {cny} when q.u_in is not null then {usd} * q.fx end, 10)"
+        cols.append(f"(case when q.c_in is not null then {cny} when q.u_in is not null then {usd} * q.fx end)"
                     f" as cost_cny{suffix}")
     return ",\n  ".join(cols)
 

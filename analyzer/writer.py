@@ -20,8 +20,10 @@ import orjson
 
 from .records import BadLine, LimitHit, Prompt, QuotaReading, Request, Session
 from .timeutil import format_utc, now_utc
+from .views import COST_COLUMNS
 
 if TYPE_CHECKING:
+    from .costs import PriceBook
     from .store import Store
 
 _REQUEST_COLUMNS = (
@@ -53,6 +55,16 @@ _REQUEST_UPSERT = (
     "on conflict(key) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in _REQUEST_COLUMNS if c != "key")
     + ", priced = 0"
+    + f" where ({_rank('excluded')}, requests.ts, requests.session_id, coalesce(requests.prompt_key, ''), requests.trigger)"
+    f" > ({_rank('requests')}, excluded.ts, excluded.session_id, coalesce(excluded.prompt_key, ''), excluded.trigger)"
+)
+
+# The same with the row's costs worked out as it is written (analyzer.costs.PriceBook).
+_PRICED_COLUMNS = (*_REQUEST_COLUMNS, *COST_COLUMNS, "priced")
+_PRICED_UPSERT = (
+    f"insert into requests ({', '.join(_PRICED_COLUMNS)}) values ({', '.join('?' * len(_PRICED_COLUMNS))}) "
+    "on conflict(key) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in _PRICED_COLUMNS if c != "key")
     + f" where ({_rank('excluded')}, requests.ts, requests.session_id, coalesce(requests.prompt_key, ''), requests.trigger)"
     f" > ({_rank('requests')}, excluded.ts, excluded.session_id, coalesce(excluded.prompt_key, ''), excluded.trigger)"
 )
@@ -130,6 +142,7 @@ class RecordWriter:
 
     def __init__(self, db: Store | None, *, source_id: int | None, machine: str, keep_text: bool):
         self.conn = db.conn if db is not None else None  # None: build rows only (a worker process)
+        self.prices: PriceBook | None = None  # set: rows are priced as they are written
         self.source_id = source_id
         self.machine = machine
         self.keep_text = keep_text
@@ -231,7 +244,12 @@ class RecordWriter:
         if self.sessions:
             execmany(_SESSION_UPSERT, self.sessions)
         if self.requests:
-            execmany(_REQUEST_UPSERT, list(self.requests.values()))
+            if self.prices is not None:
+                cost = self.prices.costs
+                execmany(_PRICED_UPSERT, [(*r, *cost(r[4], r[7], r[8], r[9], r[11], r[12]), 1)
+                                          for r in self.requests.values()])  # fmt: skip
+            else:
+                execmany(_REQUEST_UPSERT, list(self.requests.values()))
         if self.prompts:
             execmany(_PROMPT_UPSERT, self.prompts)
         if self.hits:

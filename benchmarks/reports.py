@@ -199,7 +199,7 @@ def measure(checkouts: list[Checkout], corpus: Path, now: str, runs: int, comman
         baseline()
         samples: dict[str, list[float]] = {c.label: [] for c in checkouts}
         failed: set[str] = set()
-        for i in range(runs + 1):  # the first run of each apart: it may still store costs or resolve prices
+        for _ in range(runs + 1):  # the first run of each apart: it may still store costs or resolve prices
             for c in checkouts:
                 if c.label in failed:
                     continue

@@ -9,8 +9,8 @@ import pytest
 
 from analyzer import pricing, sources
 from analyzer.compare import compare, load_usage
-from analyzer.replay import Events
 from analyzer.plans import load_catalogue
+from analyzer.replay import Events
 from analyzer.reports import Filters, daily
 from analyzer.timeutil import UTC, format_utc, parse_iso, resolve_tz
 from analyzer.windows import blocks
