@@ -127,3 +127,24 @@ def test_status_and_statusline_read_the_saved_estimate(hand_db):
     assert quantity == "uncached_io" and limit == pytest.approx(200_000)
     est = latest_estimate(store.open_db(hand_db), "claude-code", 10080)
     assert est["weights"] == {"input": 1.0, "cache_read": 0.0, "cache_write": 0.0, "output": 1.0}
+
+
+def test_an_unchanged_store_answers_from_the_last_fit_until_evidence_changes(hand_db, monkeypatch):
+    import analyzer.inference as inference
+
+    first = _run("--db", str(hand_db), "--json")
+    calls = []
+    real = inference.infer
+    monkeypatch.setattr(inference, "infer", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = _run("--db", str(hand_db), "--json")
+    assert again.output == first.output and calls == []  # answered from the kept fit
+    assert _run("--db", str(hand_db), "--json", "--window", "7d").exit_code == 0 and calls == [1]  # other filters
+    _run("--db", str(hand_db), "--json", "--fresh")
+    assert calls == [1, 1]
+    db = store.open_db(hand_db)
+    db.execute("update quota_readings set used_percent = used_percent + 1 where rowid = (select max(rowid) from quota_readings)")
+    _run("--db", str(hand_db), "--json")
+    assert calls == [1, 1, 1]  # a changed reading is new evidence
+    db.execute("update requests set output_tokens = output_tokens + 5 where rowid = 1")
+    _run("--db", str(hand_db), "--json")
+    assert calls == [1, 1, 1, 1]  # so is a request replaced by a better copy
