@@ -211,7 +211,7 @@ def register_commands(cli):
                          short_tokens(row["per_5h"]["requests"]), short_tokens(row["per_week"]["requests"]),
                          short_tokens(row["per_month"]["requests"]), short_tokens(row["per_month"]["prompts"]),
                          short_tokens(row["per_month"]["tokens"]),
-                         row["value_basis"].replace(" list price", "").replace("your models' list prices", "yours"),
+                         row["value_basis"].replace("your models' list prices", "yours").replace(" list price", ""),
                          _usd(row["api_value_usd_per_month"]),
                          "n/a" if row["worth_x_fee"] is None else f"{row['worth_x_fee']:g}x",
                          "n/a" if row["usage_x_fee"] is None else f"{row['usage_x_fee']:g}x", over])  # fmt: skip
