@@ -85,34 +85,35 @@ def _sum(rows: list[dict]) -> dict:
     return totals
 
 
+def report_command(group, name: str):
+    """``group.command(name)`` with the options every report takes: filters, output format, --db."""
+
+    def decorate(fn):
+        return group.command(name=name)(filter_options(format_options()(db_option(clean_errors(fn)))))
+
+    return decorate
+
+
 @hookimpl
 def register_commands(cli):
     @cli.group(name="report", cls=DefaultGroup, default="daily", default_if_no_args=True)
     def report():
         """Usage reports: daily (default), weekly, monthly, session, blocks, prompts, limits."""
 
-    @report.command(name="daily")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
+    @report_command(report, "daily")
     def report_daily(filters, fmt, db_path):
         """Usage per local day and agent: requests, prompts, tokens, API cost."""
         print_daily(open_store(db_path), filters, fmt)
 
-    @report.command(name="session")
+    @report_command(report, "session")
     @click.option("--id", "session_id", help="Only this session id.")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
     def report_session(session_id, filters, fmt, db_path):
         """Usage per session, latest first (subagent calls included and counted apart)."""
         rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
         if emitted(rows, fmt, "No sessions in this range."):
             return
         body = [
-            [reports.to_local(r["last_ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
+            [_minute(r["last_ts"], filters.tz), r["agent"], r["session_id"][:13],
              _project(r["project"]), tokens(r["prompts"]), tokens(r["requests"]), tokens(r["sidechain_requests"]),
              short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
              short_tokens(r["output_tokens"]), money(r)]
@@ -121,21 +122,13 @@ def register_commands(cli):
         click.echo(table(body, ["Last activity", "Agent", "Session", "Project", "Prompts", "Requests", "Subagent",
                                 "Input+write", "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 7))  # fmt: skip
 
-    @report.command(name="blocks")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
+    @report_command(report, "blocks")
     def report_blocks(filters, fmt, db_path):
         """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
         print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
 
-    @report.command(name="weekly")
+    @report_command(report, "weekly")
     @click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
     def report_weekly(calendar, filters, fmt, db_path):
         """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
         db = open_store(db_path)
@@ -144,47 +137,35 @@ def register_commands(cli):
         else:
             print_windows(db, filters, fmt, windows.WEEK)
 
-    @report.command(name="monthly")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
+    @report_command(report, "monthly")
     def report_monthly(filters, fmt, db_path):
         """Usage per calendar month (in --tz) and agent."""
         print_daily(open_store(db_path), filters, fmt, period="month")
 
-    @report.command(name="prompts")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
+    @report_command(report, "prompts")
     def report_prompts(filters, fmt, db_path):
         """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
         rows = reports.prompts(open_store(db_path), filters)
         if emitted(rows, fmt, "No prompts in this range."):
             return
-        body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"], r["session_id"][:13],
+        body = [[_minute(r["ts"], filters.tz), r["agent"], r["session_id"][:13],
                  _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
                  short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
                  short_tokens(r["output_tokens"]), money(r)] for r in rows]  # fmt: skip
         click.echo(table(body, ["Time", "Agent", "Session", "Project", "Chars", "Requests", "Input+write",
                                 "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 6))  # fmt: skip
 
-    @report.command(name="limits")
-    @filter_options
-    @format_options()
-    @db_option
-    @clean_errors
+    @report_command(report, "limits")
     def report_limits(filters, fmt, db_path):
         """Every limit hit: when, which window, and how long until it reset."""
         rows = reports.limit_hits(open_store(db_path), filters)
         if emitted(rows, fmt, "No limit hits recorded in this range."):
             return
         names = {300: "5h", 10080: "week"}
-        body = [[reports.to_local(r["ts"], filters.tz)[:16].replace("T", " "), r["agent"],
+        body = [[_minute(r["ts"], filters.tz), r["agent"],
                  names.get(r["window_minutes"], "?" if r["window_minutes"] is None else f"{r['window_minutes']}m")
                  + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
-                 reports.to_local(r["reset_at"], filters.tz)[:16].replace("T", " ") if r["reset_at"] else "?",
+                 _minute(r["reset_at"], filters.tz) if r["reset_at"] else "?",
                  _wait(r["minutes_until_reset"]), (r["model"] or "-")[:28]] for r in rows]  # fmt: skip
         click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
 
@@ -194,8 +175,8 @@ def print_windows(db, filters, fmt: str, minutes: int) -> None:
     if emitted(rows, fmt, "No usage in this range."):
         return
     body = [
-        [reports.to_local(r["start"], filters.tz)[:16].replace("T", " ") + (" *" if r["is_active"] else ""),
-         reports.to_local(r["end"], filters.tz)[:16].replace("T", " "), r["agent"], r["kind"],
+        [_minute(r["start"], filters.tz) + (" *" if r["is_active"] else ""),
+         _minute(r["end"], filters.tz), r["agent"], r["kind"],
          tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
          short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]), short_tokens(r["output_tokens"]),
          short_tokens(r["total_tokens"]), "-" if r["max_used_percent"] is None else f"{r['max_used_percent']:g}%",
@@ -215,6 +196,11 @@ def _wait(minutes: float | None) -> str:
     if minutes >= 120:
         return f"{minutes / 60:.1f} h"
     return f"{minutes:.0f} min"
+
+
+def _minute(instant: str | None, tz) -> str:
+    """A stored instant as local ``YYYY-MM-DD HH:MM``."""
+    return reports.to_local(instant, tz)[:16].replace("T", " ")
 
 
 def _project(path: str | None) -> str:
