@@ -184,3 +184,25 @@ def test_status_cli(db):
     assert result.exit_code == 0  # nothing in the last week relative to the real clock, or a line per window
     result = CliRunner().invoke(cli, ["status", "--plan", "nope", "--db", db_path(db)])
     assert result.exit_code == 1 and "no plan 'nope'" in result.output
+
+
+def test_status_and_the_statusline_agree_on_the_current_window(db):
+    """`analyzer status` and the statusline compute the 5-hour window apart (the statusline on its fast
+    path); on the bundled Claude Code sample they must give the same window and the same usage."""
+    from analyzer.timeutil import parse_iso
+    from plugins.claude_code import usage_window as uw
+
+    from .conftest import FIXTURES, ingest_home
+
+    ingest_home(db, FIXTURES / "sample" / "home")
+    family = uw.family_clause("claude-sonnet-4-5")
+    last = db.execute("select max(ts) from requests where agent = 'claude-code'").fetchone()[0]
+    for now_text, kind in (("2026-11-21T11:30:00Z", "anchored"), (last, "estimated")):
+        now = parse_iso(now_text)
+        entry = next(e for e in status(db, now=now, agents=("claude-code",)) if e["window_minutes"] == 300)
+        reading = uw.latest_reading(db.conn, "claude-code", 300, now)
+        window = uw.anchored(reading[1], 300) if reading else uw.estimated(db.conn, "claude-code", now, family)
+        usage = uw.window_usage(db.conn, "claude-code", window, family)
+        assert (entry["window"]["start"], entry["window"]["kind"]) == (window.start, kind) == (window.start, window.kind)
+        assert entry["used"]["total_tokens"] == (usage.input_tokens + usage.cache_read_tokens
+                                                 + usage.cache_write_tokens + usage.output_tokens)  # fmt: skip
