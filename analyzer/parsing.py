@@ -89,6 +89,20 @@ def first_json_line(head: bytes) -> Any:
     return None
 
 
+def first_objects(head: bytes, limit: int = 5) -> list:
+    """The JSON values of the first ``limit`` complete lines of a file's head (lines
+    that do not decode are left out): what ``recognise`` usually looks at."""
+    found = []
+    for raw in head.split(b"\n")[:-1][:limit]:
+        if not raw.strip():
+            continue
+        try:
+            found.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            continue
+    return found
+
+
 class JsonlParser:
     """Base for JSONL parsers: decodes each line and turns failures into ``BadLine``.
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import orjson
 
 from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, SourceContext, env_paths, home_from
+from analyzer.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
 from analyzer.records import BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session
 from analyzer.resets import reset_after
 from analyzer.timeutil import utc_iso
@@ -163,16 +163,9 @@ class ClaudeCodeParser(JsonlParser):
         return path.suffix == ".jsonl"
 
     def recognise(self, path: Path, head: bytes) -> bool:
-        lines = head.split(b"\n")
-        complete = lines[:-1][:5]
-        for raw in complete:
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            return isinstance(obj, dict) and _looks_like_claude(obj)
+        values = first_objects(head)
+        if values:
+            return isinstance(values[0], dict) and _looks_like_claude(values[0])
         # The first line is longer than the head (a huge snapshot or tool output): look at its start.
         start = head.lstrip()[:400]
         if re.match(rb'\{"(parentUuid|leafUuid|isSidechain|logicalParentUuid)"', start):

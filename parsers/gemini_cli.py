@@ -60,7 +60,7 @@ from pathlib import Path
 import orjson
 
 from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, SourceContext, env_paths, home_from
+from analyzer.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
 from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
 from analyzer.timeutil import format_utc, parse_iso, utc_iso
 
@@ -387,18 +387,8 @@ class Conversation:
         self._drop_pending(state, path)
 
 
-def _first_objects(head: bytes, limit: int = 5) -> list[dict]:
-    found = []
-    for raw in head.split(b"\n")[:-1][:limit]:
-        if not raw.strip():
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            found.append(obj)
-    return found
+def _first_objects(head: bytes) -> list[dict]:
+    return [obj for obj in first_objects(head) if isinstance(obj, dict)]
 
 
 def _in_chats(path: Path) -> bool:
