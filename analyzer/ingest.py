@@ -91,6 +91,9 @@ class IngestStats:
         return text + "."
 
 
+_SOURCE_COLUMNS = ("id", "path", "parser", "dev", "inode", "size", "mtime", "offset", "head_fp", "tail_fp", "state")
+
+
 @dataclass
 class _Job:
     """A file to read in this pass, and from where."""
@@ -146,6 +149,7 @@ class Ingester:
         self._uncommitted = 0
         self._between_chunks: Callable[[], None] | None = None
         self._prices = None  # the pass's PriceBook (False: prices unreadable, rows left unpriced)
+        self._sources: dict[str, dict] = {}  # the sources rows, by path, while a pass plans
 
     # --- passes ----------------------------------------------------------------
 
@@ -190,7 +194,11 @@ class Ingester:
         self._prices = None  # prices are read afresh every pass
         bulk = False
         try:
+            # Every known file's row in one query, not one query per file.
+            self._sources = {row[1]: dict(zip(_SOURCE_COLUMNS, row))
+                             for row in self.db.conn.execute(f"select {', '.join(_SOURCE_COLUMNS)} from sources")}  # fmt: skip
             jobs = [job for item in items if (job := self._plan(item, stats))]
+            self._sources = {}
             bulk = sum(j.todo for j in jobs) > BATCH_BYTES
             if bulk:
                 # A big pass: let the write-ahead log grow instead of copying it into
@@ -272,12 +280,6 @@ class Ingester:
 
     # --- planning: what to read, from where ---------------------------------------------
 
-    def ingest_file(self, item: Found, stats: IngestStats) -> None:
-        """Read one file now (in the current batch)."""
-        job = self._plan(item, stats)
-        if job:
-            self._run_job(job, stats)
-
     def _plan(self, item: Found, stats: IngestStats) -> _Job | None:
         stats.files += 1
         path = item.path
@@ -315,17 +317,15 @@ class Ingester:
     def _source_for(self, item: Found, st: os.stat_result, stats: IngestStats) -> dict:
         conn = self.db.conn
         path_text = str(item.path)
-        cols = "id, path, parser, dev, inode, size, mtime, offset, head_fp, tail_fp, state"
-        names = cols.split(", ")
-        row = conn.execute(f"select {cols} from sources where path = ?", [path_text]).fetchone()
-        if row is not None:
-            return dict(zip(names, row))
+        known = self._sources.get(path_text)
+        if known is not None:
+            return known
         moved = conn.execute(
-            f"select {cols} from sources where dev = ? and inode = ? and parser = ?",
+            f"select {', '.join(_SOURCE_COLUMNS)} from sources where dev = ? and inode = ? and parser = ?",
             [st.st_dev, st.st_ino, item.parser.name],
         ).fetchall()
         for candidate in moved:
-            old = dict(zip(names, candidate))
+            old = dict(zip(_SOURCE_COLUMNS, candidate))
             if not os.path.exists(old["path"]) and head_matches(item.path, old["head_fp"]):
                 self._begin()
                 conn.execute("update sources set path = ?, updated_at = ? where id = ?", [path_text, _now(), old["id"]])
