@@ -18,10 +18,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, SourceContext, first_json_line, home_from
-from analyzer.records import BadLine, Prompt, Record, Request, Session
-from analyzer.timeutil import utc_iso
+from analyzer.api import (
+    BadLine,
+    JsonlParser,
+    Prompt,
+    Record,
+    Request,
+    Session,
+    SourceContext,
+    first_json_line,
+    home_from,
+    hookimpl,
+    utc_iso,
+)
 
 AGENT = "example-agent"
 TYPES = ("session", "prompt", "usage")

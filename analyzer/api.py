@@ -1,0 +1,51 @@
+"""The plugin API: everything a third-party plugin (or a built-in parser) is written against.
+
+Import from here and nowhere else inside ``analyzer``; the modules behind
+these names may move, these names will not::
+
+    from analyzer.api import hookimpl, JsonlParser, Request, Prompt, utc_iso
+
+* ``hookimpl``: the marker for hook implementations (the hooks and what
+  each is for are in the README's "Plugins" section);
+* the records a parser yields: ``Request``, ``Prompt``, ``LimitHit``,
+  ``QuotaReading``, ``Session``, ``BadLine`` (``Record`` is their union);
+* the parser protocol (``Parser``), the JSONL base class (``JsonlParser``),
+  what a parser may know of its file (``SourceContext``) and helpers for
+  ``roots`` and ``recognise``: ``home_from``, ``env_paths``,
+  ``first_json_line``, ``first_objects``;
+* time: ``utc_iso`` (any instant to the stored form), ``parse_iso``,
+  ``format_utc``, ``from_epoch``; ``reset_after`` reads reset times written
+  as words ("resets 6pm (Europe/Berlin)").
+"""
+
+from .hookspecs import hookimpl
+from .parsing import JsonlParser, Line, Parser, SourceContext, env_paths, first_json_line, first_objects, home_from
+from .records import TRIGGERS, BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session, Trigger
+from .resets import reset_after
+from .timeutil import format_utc, from_epoch, parse_iso, utc_iso
+
+__all__ = [
+    "TRIGGERS",
+    "BadLine",
+    "JsonlParser",
+    "LimitHit",
+    "Line",
+    "Parser",
+    "Prompt",
+    "QuotaReading",
+    "Record",
+    "Request",
+    "Session",
+    "SourceContext",
+    "Trigger",
+    "env_paths",
+    "first_json_line",
+    "first_objects",
+    "format_utc",
+    "from_epoch",
+    "home_from",
+    "hookimpl",
+    "parse_iso",
+    "reset_after",
+    "utc_iso",
+]
