@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     if name == "hookimpl":
-        from .hookspecs import hookimpl
+        from analyzer.contract.hookspecs import hookimpl
 
         return hookimpl
     raise AttributeError(f"module 'analyzer' has no attribute {name!r}")

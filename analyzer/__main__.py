@@ -14,12 +14,12 @@ FAST_COMMANDS = ("statusline", "claude-code-hook")
 def main() -> int | None:
     argv = sys.argv[1:]
     if argv and argv[0] in FAST_COMMANDS:
-        from plugins.claude_code.fast import dispatch
+        from analyzer.plugins.claude_code.fast import dispatch
 
         code = dispatch(argv)
         if code is not None:
             return code
-    from .cli import cli
+    from analyzer.cli import cli
 
     cli()
     return None

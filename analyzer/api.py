@@ -18,11 +18,11 @@ these names may move, these names will not::
   as words ("resets 6pm (Europe/Berlin)").
 """
 
-from .hookspecs import hookimpl
-from .parsing import JsonlParser, Line, Parser, SourceContext, env_paths, first_json_line, first_objects, home_from
-from .records import TRIGGERS, BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session, Trigger
-from .resets import reset_after
-from .timeutil import format_utc, from_epoch, parse_iso, utc_iso
+from analyzer.contract.hookspecs import hookimpl
+from analyzer.contract.parsing import JsonlParser, Line, Parser, SourceContext, env_paths, first_json_line, first_objects, home_from
+from analyzer.contract.records import TRIGGERS, BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session, Trigger
+from analyzer.contract.resets import reset_after
+from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
 
 __all__ = [
     "TRIGGERS",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from . import __version__
-from .plugins import load_plugins, pm
+from analyzer import __version__
+from analyzer.registry.manager import load_plugins, pm
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -23,10 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analyzer import store
-from analyzer.plans import sync_catalogue
-from analyzer.reports import ensure_prices
-from analyzer.timeutil import format_utc
+from analyzer.store import database as store
+from analyzer.plans.catalogue import sync_catalogue
+from analyzer.reports.usage import ensure_prices
+from analyzer.contract.timeutil import format_utc
 
 MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "gpt-5.3-codex", "kimi-k2.5")
 
@@ -90,7 +90,7 @@ def run(path: Path, args) -> None:
         print(f"built {args.requests:,} requests in {time.perf_counter() - t0:.1f} s: {path}")
     import sqlite3
 
-    from plugins.datasette.metadata import metadata
+    from analyzer.plugins.datasette.metadata import metadata
 
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view')")}

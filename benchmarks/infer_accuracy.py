@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ANALYZER_LOAD_PLUGINS", "")
 
-from analyzer import store  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
 from analyzer.inference import infer  # noqa: E402
 from analyzer.simulate import simulate  # noqa: E402
 from analyzer.simulate.scenarios import CHANGE_AT, all_scenarios  # noqa: E402
-from analyzer.timeutil import parse_iso  # noqa: E402
+from analyzer.contract.timeutil import parse_iso  # noqa: E402
 
 
 def expected_limit(truth: dict, estimate: dict) -> float:

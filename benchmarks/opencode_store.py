@@ -33,9 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analyzer import store  # noqa: E402
-from analyzer.ingest import Ingester  # noqa: E402
-from parsers.opencode.database import store_records  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
+from analyzer.ingest.ingester import Ingester  # noqa: E402
+from analyzer.parsers.opencode.database import store_records  # noqa: E402
 
 SCHEMA = REPO / "fixtures" / "opencode" / "schema.sql"
 T0 = 1795165200000  # 2026-11-20T09:00:00Z

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analyzer.store import open_db  # noqa: E402
-from analyzer.timeutil import format_utc  # noqa: E402
+from analyzer.store.database import open_db  # noqa: E402
+from analyzer.contract.timeutil import format_utc  # noqa: E402
 
 MODELS = ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5"]
 

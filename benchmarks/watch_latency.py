@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analyzer import store  # noqa: E402
-from analyzer.ingest import Ingester  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
+from analyzer.ingest.ingester import Ingester  # noqa: E402
 from tests.claude_lines import assistant_line, transcript_path, turn  # noqa: E402
 
 

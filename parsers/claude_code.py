@@ -40,10 +40,10 @@ from pathlib import Path
 import orjson
 
 from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
-from analyzer.records import BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session
-from analyzer.resets import reset_after
-from analyzer.timeutil import utc_iso
+from analyzer.contract.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
+from analyzer.contract.records import BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session
+from analyzer.contract.resets import reset_after
+from analyzer.contract.timeutil import utc_iso
 
 AGENT = "claude-code"
 

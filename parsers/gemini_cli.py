@@ -60,11 +60,11 @@ from pathlib import Path
 import orjson
 
 from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
-from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
-from analyzer.timeutil import format_utc, parse_iso, utc_iso
+from analyzer.contract.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
+from analyzer.contract.records import BadLine, LimitHit, Prompt, Record, Request, Session
+from analyzer.contract.timeutil import format_utc, parse_iso, utc_iso
 
-from .genai_usage import split_record
+from analyzer.parsers._genai_usage import split_record
 
 AGENT = "gemini-cli"
 

@@ -62,13 +62,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from analyzer import hookimpl
-from analyzer.parsing import JsonlParser, SourceContext, env_paths, home_from
-from analyzer.records import BadLine, LimitHit, Prompt, Record, Request, Session
-from analyzer.resets import zone
-from analyzer.timeutil import format_utc, parse_iso, utc_iso
+from analyzer.contract.parsing import JsonlParser, SourceContext, env_paths, home_from
+from analyzer.contract.records import BadLine, LimitHit, Prompt, Record, Request, Session
+from analyzer.contract.resets import zone
+from analyzer.contract.timeutil import format_utc, parse_iso, utc_iso
 
-from .gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
-from .genai_usage import TELEMETRY_FIELDS, numbers, split_usage
+from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
+from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage
 
 AGENT = "qwen-code"
 RECORD_TYPES = frozenset({"user", "assistant", "tool_result", "system"})

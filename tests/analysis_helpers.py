@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.store import transaction
+from analyzer.store.database import transaction
 
 
 def add_request(db, key, ts, model="claude-sonnet-4-5-20250929", inp=0, cr=0, cw=0, out=0, *, agent="claude-code",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from analyzer.ingest import Ingester
+from analyzer.store import database as store
+from analyzer.ingest.ingester import Ingester
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -8,10 +8,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analyzer.plans import sync_catalogue
-from analyzer.reports import ensure_prices
-from analyzer.store import transaction
-from analyzer.timeutil import format_utc
+from analyzer.plans.catalogue import sync_catalogue
+from analyzer.reports.usage import ensure_prices
+from analyzer.store.database import transaction
+from analyzer.contract.timeutil import format_utc
 
 from .analysis_helpers import add_reading, add_request
 

@@ -6,8 +6,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from analyzer import store
-from analyzer.ingest import Ingester
+from analyzer.store import database as store
+from analyzer.ingest.ingester import Ingester
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -72,7 +72,7 @@ def check_limit_hits(db, agent: str, case: str) -> None:
 
 def regenerate_sample(name: str, folder: str, tmp_path: Path) -> Path:
     """Run a sample script into ``tmp_path/folder`` and check it wrote exactly the bundled files."""
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / "sample" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, FIXTURES / "sample" / "generators" / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     script.ROOT = tmp_path / folder

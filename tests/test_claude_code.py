@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from analyzer.records import Request
-from parsers.claude_code import ClaudeCodeParser
+from analyzer.contract.records import Request
+from analyzer.parsers.claude_code import ClaudeCodeParser
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -41,8 +41,8 @@ def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case)
     ingest_home(db, case_dir / "home")
     assert db.execute("select * from requests order by key").fetchall() == first
 
-    from analyzer import store
-    from analyzer.ingest import Ingester
+    from analyzer.store import database as store
+    from analyzer.ingest.ingester import Ingester
 
     other = store.open_db(tmp_path / "reverse.db")
     ingester = Ingester(other, env={"HOME": str(case_dir / "home")})
@@ -95,7 +95,7 @@ def test_streaming_keeps_the_final_output_not_the_placeholder(db):
 
 
 def test_prompt_text_is_not_stored_unless_turned_on(db, tmp_path):
-    from analyzer import store
+    from analyzer.store import database as store
 
     ingest_home(db, FIXTURES / "claude-code" / "prompts" / "home")
     assert db.execute("select count(*) from prompts where text is not null").fetchone()[0] == 0
@@ -109,7 +109,7 @@ def test_prompt_text_is_not_stored_unless_turned_on(db, tmp_path):
 
 def test_parser_is_pure_and_yields_typed_records():
     """The parser alone, fed lines, yields records without any store."""
-    from analyzer.parsing import SourceContext
+    from analyzer.contract.parsing import SourceContext
 
     path = next((FIXTURES / "claude-code" / "no-request-id" / "home").rglob("*.jsonl"))
     lines, pos = [], 0
@@ -170,7 +170,7 @@ def test_parser_state_holds_no_prompt_text(db, tmp_path):
                           "usage": {"input_tokens": 1, "output_tokens": 2}}}  # fmt: skip
     with path.open("a") as f:
         f.write(json.dumps(answer) + "\n")
-    from analyzer import store
+    from analyzer.store import database as store
 
     store.set_meta(db, "keep_prompt_text", "1")
     ingest_home(db, home)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from analyzer.ingest import Ingester
-from analyzer.parsing import SourceContext
-from analyzer.records import LimitHit, QuotaReading, Request
-from parsers import codex_archive
-from parsers.codex import CodexParser
-from parsers.codex_archive import CodexArchiveParser
-from parsers.codex_limits import classify_window
+from analyzer.store import database as store
+from analyzer.ingest.ingester import Ingester
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import LimitHit, QuotaReading, Request
+from analyzer.parsers.codex import archive as codex_archive
+from analyzer.parsers.codex import CodexParser
+from analyzer.parsers.codex.archive import CodexArchiveParser
+from analyzer.parsers.codex.limits import classify_window
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -220,7 +220,7 @@ def test_recognise_takes_codex_and_rejects_other_agents():
     for other in (claude, qwen, gemini, gemini_msg, kimi, kimi_wire):
         assert not parser.recognise(name, other)
     assert not parser.recognise(Path("session-1.jsonl"), legacy)  # a bare header only counts in a rollout file
-    from parsers.claude_code import ClaudeCodeParser
+    from analyzer.parsers.claude_code import ClaudeCodeParser
 
     assert not ClaudeCodeParser().recognise(name, codex)
 

@@ -6,13 +6,13 @@ import sqlite3
 
 import pytest
 
-from analyzer import store
-from analyzer.costs import ensure_costs, has_unpriced
-from analyzer.records import Request
-from analyzer.reports import Filters, daily, ensure_prices
-from analyzer.timeutil import UTC
-from analyzer.views import COST_COLUMNS
-from analyzer.writer import RecordWriter
+from analyzer.store import database as store
+from analyzer.pricing.costs import ensure_costs, has_unpriced
+from analyzer.contract.records import Request
+from analyzer.reports.usage import Filters, daily, ensure_prices
+from analyzer.contract.timeutil import UTC
+from analyzer.store.views import COST_COLUMNS
+from analyzer.store.writer import RecordWriter
 
 from .analysis_helpers import add_request
 from .claude_lines import assistant_line, transcript_path, user_line

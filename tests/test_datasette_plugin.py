@@ -14,8 +14,8 @@ from click.testing import CliRunner
 pytest.importorskip("datasette", reason="the datasette extra is not installed: pip install -e '.[datasette]'")
 pytest.importorskip("datasette_dashboards", reason="the datasette extra is not installed")
 
-import plugins.datasette as plugin  # noqa: E402
-from analyzer import store  # noqa: E402
+import analyzer.plugins.datasette as plugin  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
 from analyzer.cli import cli  # noqa: E402
 from analyzer.commands.serve import build  # noqa: E402
 

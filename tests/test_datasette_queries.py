@@ -15,7 +15,7 @@ pytest.importorskip("datasette_dashboards", reason="the datasette extra is not i
 
 from analyzer.cli import cli  # noqa: E402
 from analyzer.commands.serve import build  # noqa: E402
-from analyzer.stats import nearest_rank  # noqa: E402
+from analyzer.reports.stats import nearest_rank  # noqa: E402
 
 from .conftest import FIXTURES, ingest_home  # noqa: E402
 from .datasette_data import client_get, random_store  # noqa: E402
@@ -57,7 +57,7 @@ def assert_same(cli_rows: list[dict], sql_rows: list[dict], key: tuple[str, ...]
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The bundled sample logs (Claude Code, a week, a limit hit and four readings) plus a random store's traps."""
-    from analyzer import store
+    from analyzer.store import database as store
 
     path = tmp_path_factory.mktemp("ds") / "usage.db"
     db = store.open_db(path)
@@ -162,7 +162,7 @@ def test_summary_cache_ratio_and_fanout_match_stats(sample, params):
 def test_quota_readings_match_the_table_and_quota_list(sample):
     path, ds = sample
     rows = canned(ds, "usage", "quota_readings")
-    from analyzer import store
+    from analyzer.store import database as store
 
     db = store.open_db(path)
     stored = db.execute("select observed_at, agent, used_percent, resets_at, key from quota_readings"

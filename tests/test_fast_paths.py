@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analyzer import pricing, sources
-from analyzer.compare import compare, load_usage
-from analyzer.plans import load_catalogue
-from analyzer.replay import Events
-from analyzer.reports import Filters, daily
-from analyzer.timeutil import UTC, format_utc, parse_iso, resolve_tz
-from analyzer.windows import blocks
+from analyzer.pricing import prices as pricing
+from analyzer.ingest import discovery as sources
+from analyzer.plans.compare import compare, load_usage
+from analyzer.plans.catalogue import load_catalogue
+from analyzer.plans.replay import Events
+from analyzer.reports.usage import Filters, daily
+from analyzer.contract.timeutil import UTC, format_utc, parse_iso, resolve_tz
+from analyzer.windows.usage import blocks
 
 from .analysis_helpers import add_prompt, add_reading, add_request
 from .claude_lines import transcript_path, turn, turn_totals
@@ -142,7 +143,7 @@ def test_the_shared_replay_finds_what_the_plain_rules_find(seed):
 
 
 def test_weighted_quantities_follow_each_requests_model(db):
-    from analyzer.plans import Limit
+    from analyzer.plans.catalogue import Limit
 
     add_request(db, "o", "2026-11-02T10:00:00.000Z", "claude-opus-4-5-20251101", inp=10, cr=100, cw=20, out=5)
     add_request(db, "h", "2026-11-02T10:01:00.000Z", "claude-haiku-4-5", inp=10, cr=100, cw=20, out=5)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from analyzer.parsing import SourceContext
-from analyzer.records import Prompt, Request
-from parsers.claude_code import ClaudeCodeParser
-from parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
-from parsers.genai_usage import split_usage
-from parsers.qwen_code import QwenCodeParser
+from analyzer.store import database as store
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import Prompt, Request
+from analyzer.parsers.claude_code import ClaudeCodeParser
+from analyzer.parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
+from analyzer.parsers._genai_usage import split_usage
+from analyzer.parsers.qwen_code import QwenCodeParser
 
 from .conftest import FIXTURES, ingest_home
 from .fixture_checks import (

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from analyzer import store
+from analyzer.store import database as store
 from analyzer.cli import cli
 from analyzer.commands.infer import parse_window
 
@@ -118,8 +118,8 @@ def test_status_and_statusline_read_the_saved_estimate(hand_db):
     """The other readers of limit_estimates find the exact quantity and the inferred limit."""
     import sqlite3
 
-    from analyzer.status import latest_estimate
-    from plugins.claude_code.usage_window import limit_estimate
+    from analyzer.reports.status import latest_estimate
+    from analyzer.plugins.claude_code.usage_window import limit_estimate
 
     _run("--db", str(hand_db))
     conn = sqlite3.connect(hand_db)

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from analyzer import store
+from analyzer.store import database as store
 from analyzer.inference import infer
 from analyzer.simulate import simulate
 from analyzer.simulate.scenarios import CHANGE_AT, by_name
-from analyzer.timeutil import parse_iso
+from analyzer.contract.timeutil import parse_iso
 
 SEEDS = (1, 2)
 WITH_READINGS = ("token-plan", "request-plan", "prompt-plan", "credit-plan", "limit-cut", "other-device", "codex-plan")

@@ -8,15 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer import store
+from analyzer.store import database as store
 from analyzer.inference import infer
 from analyzer.inference import stated as stated_module
 from analyzer.inference.bounds import slope_interval
 from analyzer.inference.evidence import snap_window
 from analyzer.inference.groups import Running, fit1, nnls, rss_of, solve
 from analyzer.inference.instances import cluster_resets, resolution
-from analyzer.records import LimitHit, QuotaReading, Request
-from analyzer.timeutil import utc_iso
+from analyzer.contract.records import LimitHit, QuotaReading, Request
+from analyzer.contract.timeutil import utc_iso
 
 T0 = 1793581200.0  # 2026-11-02T01:00:00Z
 
@@ -102,7 +102,7 @@ def test_too_little_evidence_says_what_it_needs(db):
 
 def test_catalogue_figure_is_shown_labelled_as_stated(db):
     """Too few readings of a Codex Plus weekly window: the bundled catalogue's figure, labelled, not inferred."""
-    from analyzer.plans import find, load_catalogue
+    from analyzer.plans.catalogue import find, load_catalogue
 
     weekly = [lim for lim in find(load_catalogue(), "codex-plus").limits if lim.window_minutes == 10080]
     resets = T0 + 7 * 86400

@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from analyzer import store
-from analyzer.ingest import Ingester
+from analyzer.store import database as store
+from analyzer.ingest.ingester import Ingester
 
 from .conftest import FIXTURES, ingest_home, totals
 
@@ -172,7 +172,7 @@ def test_a_parser_that_raises_loses_only_its_line(db, tmp_path):
             return True
 
         def parse(self, lines, state, ctx):
-            from analyzer.records import Request
+            from analyzer.contract.records import Request
 
             for _offset, raw in lines:
                 if raw == b"boom":

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from plugins.claude_code import hook
-from plugins.claude_code.settings import HOOK, STATUSLINE, backups, parse_ours
+from analyzer.plugins.claude_code import hook
+from analyzer.plugins.claude_code.settings import HOOK, STATUSLINE, backups, parse_ours
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "plugins" / "claude_code"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from analyzer.ingest import Ingester
-from analyzer.parsing import SourceContext
-from analyzer.records import LimitHit, Prompt, Request
-from parsers.kimi_cli import KimiCliParser
-from parsers.kimi_code import KimiCodeParser
-from parsers.kimi_refusals import refusal
+from analyzer.store import database as store
+from analyzer.ingest.ingester import Ingester
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import LimitHit, Prompt, Request
+from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
+from analyzer.parsers.kimi_code import KimiCodeParser
+from analyzer.parsers.kimi_code.refusals import refusal
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -453,7 +453,7 @@ SAMPLE = FIXTURES / "sample"
 def test_kimi_sample_is_what_its_seeded_script_writes(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_kimi_sample", SAMPLE / "make_kimi_sample.py")
+    spec = importlib.util.spec_from_file_location("make_kimi_sample", SAMPLE / "generators" / "make_kimi_sample.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(tmp_path / "out")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.ingest import Ingester
-from parsers.opencode import OpenCodeParser, data_dir
-from parsers.opencode import database as oc_database
-from parsers.opencode.limits import reset_from
-from parsers.opencode.model import split_output
+from analyzer.ingest.ingester import Ingester
+from analyzer.parsers.opencode import OpenCodeParser, data_dir
+from analyzer.parsers.opencode import database as oc_database
+from analyzer.parsers.opencode.limits import reset_from
+from analyzer.parsers.opencode.model import split_output
 
 from .conftest import (
     FIXTURES,
@@ -382,7 +382,7 @@ def _rows(path: Path) -> dict:
 def test_the_sample_store_is_what_its_seeded_script_writes(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_opencode_sample", SAMPLE / "make_opencode_sample.py")
+    spec = importlib.util.spec_from_file_location("make_opencode_sample", SAMPLE / "generators" / "make_opencode_sample.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(tmp_path / "opencode.db")

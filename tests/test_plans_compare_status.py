@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.compare import compare, load_usage
-from analyzer.plans import load_catalogue, sync_catalogue
-from analyzer.reports import Filters
-from analyzer.status import status
-from analyzer.timeutil import UTC
+from analyzer.plans.compare import compare, load_usage
+from analyzer.plans.catalogue import load_catalogue, sync_catalogue
+from analyzer.reports.usage import Filters
+from analyzer.reports.status import status
+from analyzer.contract.timeutil import UTC
 
 from .analysis_helpers import add_reading, add_request, fanout_dataset
 from .test_pricing import write_config
@@ -189,8 +189,8 @@ def test_status_cli(db):
 def test_status_and_the_statusline_agree_on_the_current_window(db):
     """`analyzer status` and the statusline compute the 5-hour window apart (the statusline on its fast
     path); on the bundled Claude Code sample they must give the same window and the same usage."""
-    from analyzer.timeutil import parse_iso
-    from plugins.claude_code import usage_window as uw
+    from analyzer.contract.timeutil import parse_iso
+    from analyzer.plugins.claude_code import usage_window as uw
 
     from .conftest import FIXTURES, ingest_home
 

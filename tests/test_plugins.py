@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analyzer import store
-from analyzer.plugins import DEFAULT_PLUGINS, PLUGIN_HOOKS, _entry_points, installed_version
+from analyzer.store import database as store
+from analyzer.registry.manager import DEFAULT_PLUGINS, PLUGIN_HOOKS, _entry_points, installed_version
 
 
 def test_every_builtin_declares_exactly_the_hooks_it_implements():
@@ -30,7 +30,7 @@ def test_a_report_imports_no_parser_and_no_sqlite_utils(tmp_path):
         "import sys\n"
         "from analyzer.cli import cli\n"
         f"try:\n    cli(['report', 'daily', '--json', '--db', {str(db)!r}])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('parsers', 'sqlite_utils', 'watchdog', 'plugins.quota.http'))))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('parsers', 'sqlite_utils', 'watchdog', 'analyzer.plugins.quota.http'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

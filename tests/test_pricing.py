@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.reports import Filters, daily, ensure_prices
-from analyzer.timeutil import UTC
+from analyzer.reports.usage import Filters, daily, ensure_prices
+from analyzer.contract.timeutil import UTC
 
 from .analysis_helpers import add_request
 
@@ -118,7 +118,7 @@ def test_prices_change_when_the_override_file_changes(db, isolated_home):
 def test_bad_override_file_is_a_clear_error(tmp_path, isolated_home):
     path = write_config(isolated_home, "prices.toml", "[[price]]\nmatch = 'x'\ninput = 'cheap'\noutput = 1\n")
     db_path = tmp_path / "s.db"
-    from analyzer import store
+    from analyzer.store import database as store
 
     add_request(store.open_db(db_path), "u", "2026-11-02T10:00:00.000Z", "x-1", inp=1)
     result = CliRunner().invoke(cli, ["cost", "--db", str(db_path)])

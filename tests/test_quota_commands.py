@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from plugins.quota.commands import window_label, window_minutes
+from analyzer.plugins.quota.commands import window_label, window_minutes
 
 from .replay_server import ReplayServer, fixture
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from plugins.quota.base import NoCredentials
-from plugins.quota.claude import ClaudeQuotaReader
-from plugins.quota.codex import CodexQuotaReader
-from plugins.quota.glm import GlmQuotaReader
-from plugins.quota.http import QuotaError
-from plugins.quota.kimi import KimiQuotaReader
-from plugins.quota.minimax import MinimaxQuotaReader
-from plugins.quota.poll import get_readers, poll_all
+from analyzer.store import database as store
+from analyzer.plugins.quota.base import NoCredentials
+from analyzer.plugins.quota.claude import ClaudeQuotaReader
+from analyzer.plugins.quota.codex import CodexQuotaReader
+from analyzer.plugins.quota.glm import GlmQuotaReader
+from analyzer.plugins.quota.http import QuotaError
+from analyzer.plugins.quota.kimi import KimiQuotaReader
+from analyzer.plugins.quota.minimax import MinimaxQuotaReader
+from analyzer.plugins.quota.poll import get_readers, poll_all
 
 from .replay_server import ReplayServer, Reply, fixture
 
@@ -328,8 +328,8 @@ def test_poll_all_reports_an_unknown_vendor(db):
 
 def test_store_module_is_untouched_by_readers(db):
     # readings go through the foundation writer: same columns, source and machine id
-    from plugins.quota.base import reading
-    from plugins.quota.poll import store_readings
+    from analyzer.plugins.quota.base import reading
+    from analyzer.plugins.quota.poll import store_readings
 
     assert store_readings(db, [reading("codex", "2025-01-31T01:00:00.000Z", 5, 300, None)]) == 1
     row = db.execute("select source, machine_id, raw from quota_readings").fetchone()
@@ -339,8 +339,8 @@ def test_store_module_is_untouched_by_readers(db):
 def test_watch_polls_quota_only_when_asked(db, tmp_path, monkeypatch):
     """`analyzer watch --quota-every N` adds a periodic task that polls and stores; without it, no task."""
     from analyzer.commands import watch as watch_command
-    from analyzer.watch import watch_tasks
-    from plugins.quota.poll import watch_task
+    from analyzer.daemon.watcher import watch_tasks
+    from analyzer.plugins.quota.poll import watch_task
 
     assert all(task.name != "quota-poll" for task in watch_tasks())
     with ReplayServer() as server:

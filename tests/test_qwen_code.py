@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from analyzer.parsing import SourceContext
-from analyzer.records import Request
-from parsers.claude_code import ClaudeCodeParser
-from parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
-from parsers.qwen_code import QwenCodeParser, QwenLegacyJsonParser, reset_instant, window_of
+from analyzer.store import database as store
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import Request
+from analyzer.parsers.claude_code import ClaudeCodeParser
+from analyzer.parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
+from analyzer.parsers.qwen_code import QwenCodeParser, QwenLegacyJsonParser, reset_instant, window_of
 
 from .conftest import FIXTURES, ingest_home
 from .fixture_checks import (

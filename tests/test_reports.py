@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from analyzer import reports, windows
+from analyzer.reports import usage as reports
+from analyzer.windows import usage as windows
 from analyzer.cli import cli
-from analyzer.reports import Filters
-from analyzer.timeutil import resolve_tz
+from analyzer.reports.usage import Filters
+from analyzer.contract.timeutil import resolve_tz
 
 from .conftest import FIXTURES, ingest_home
 from .test_ingest import session_file

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analyzer import service as service_module
-from analyzer.service import LaunchdService, ServiceError, SystemdService, analyzer_command, service_for
+from analyzer.daemon import service as service_module
+from analyzer.daemon.service import LaunchdService, ServiceError, SystemdService, analyzer_command, service_for
 
 COMMAND = ["/opt/tools/bin/analyzer"]
 

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.reports import Filters, limit_hits, prompts
-from analyzer.stats import nearest_rank, profile
-from analyzer.timeutil import UTC
-from analyzer.windows import WEEK, windows
+from analyzer.reports.usage import Filters, limit_hits, prompts
+from analyzer.reports.stats import nearest_rank, profile
+from analyzer.contract.timeutil import UTC
+from analyzer.windows.usage import WEEK, windows
 
 from .analysis_helpers import add_hit, add_reading, add_request, fanout_dataset
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store
-from analyzer.records import Request
-from plugins.claude_code import statusline as sl
-from plugins.claude_code import usage_window as uw
-from plugins.quota.keys import reading_key
+from analyzer.store import database as store
+from analyzer.contract.records import Request
+from analyzer.plugins.claude_code import statusline as sl
+from analyzer.plugins.claude_code import usage_window as uw
+from analyzer.plugins.quota.keys import reading_key
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "statusline"
 NOW = datetime(2026, 7, 3, 12, 0, 0, tzinfo=timezone.utc)

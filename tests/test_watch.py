@@ -34,11 +34,11 @@ from watchdog.events import (
 )
 from watchdog.observers.api import ObservedWatch
 
-from analyzer import store
-from analyzer.daemon import AlreadyRunning, DaemonLock, stop_on_signals
-from analyzer.ingest import Ingester
-from analyzer.observers import plan_watches
-from analyzer.watch import Coalescer, DirtyHandler, Watcher, WatchSettings, WatchTask
+from analyzer.store import database as store
+from analyzer.daemon.lifecycle import AlreadyRunning, DaemonLock, stop_on_signals
+from analyzer.ingest.ingester import Ingester
+from analyzer.daemon.observers import plan_watches
+from analyzer.daemon.watcher import Coalescer, DirtyHandler, Watcher, WatchSettings, WatchTask
 
 from .claude_lines import assistant_line, transcript_path, turn, turn_totals, user_line
 from .conftest import FIXTURES, check_totals, totals
@@ -742,8 +742,8 @@ def test_daemon_killed_mid_ingest_and_restarted_gives_the_clean_totals(tmp_path)
 
 MEMORY_PROBE = """
 import resource, sys
-from analyzer import store
-from analyzer.watch import Watcher
+from analyzer.store import database as store
+from analyzer.daemon.watcher import Watcher
 db = store.open_db(sys.argv[2])
 stats = Watcher(db, env={"HOME": sys.argv[1]}, tasks=[]).run_once()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import click
 
-from .. import hookimpl
-from ..lazy import LazyModule
-from ..output import emit_json, percent, short_tokens, table, tokens
-from .options import db_option, filter_options, format_options, open_store
-from .report import clean_errors, emitted
+from analyzer import hookimpl
+from analyzer.commands.lazy import LazyModule
+from analyzer.commands.output import emit_json, percent, short_tokens, table, tokens
+from analyzer.commands.options import db_option, filter_options, format_options, open_store
+from analyzer.commands.report import clean_errors, emitted
 
 # Imported when a command runs, not when the command line is built.
-compare_mod = LazyModule("analyzer.compare")
-plans_mod = LazyModule("analyzer.plans")
-stats_mod = LazyModule("analyzer.stats")
-status_mod = LazyModule("analyzer.status")
-pricing = LazyModule("analyzer.pricing")
-reports = LazyModule("analyzer.reports")
+compare_mod = LazyModule("analyzer.plans.compare")
+plans_mod = LazyModule("analyzer.plans.catalogue")
+stats_mod = LazyModule("analyzer.reports.stats")
+status_mod = LazyModule("analyzer.reports.status")
+pricing = LazyModule("analyzer.pricing.prices")
+reports = LazyModule("analyzer.reports.usage")
 
 
 def _num(value, digits: int = 1) -> str:
@@ -149,7 +149,7 @@ def register_commands(cli):
         """The plans catalogue: price, windows, unit, limit, basis, date and source.
 
         Add your own plans in plans.toml in the user config folder (same shape
-        as analyzer/data/plans.json, a [[plan]] list). Also in the store as the
+        as analyzer/plans/plans.json, a [[plan]] list). Also in the store as the
         tables plans and plan_limits.
         """
         db = open_store(db_path)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from .. import hookimpl, store
-from ..output import emit_json, table, tokens
-from ..plugins import get_plugins
-from .options import db_option, format_options, open_store
+from analyzer import hookimpl
+from analyzer.store import database as store
+from analyzer.commands.output import emit_json, table, tokens
+from analyzer.registry.manager import get_plugins
+from analyzer.commands.options import db_option, format_options, open_store
 
 
 def _db_file(db) -> Path:
@@ -43,7 +44,7 @@ def register_commands(cli):
             {"agent": a, "requests": n, "first": f, "last": last}
             for a, n, f, last in conn.execute("select agent, count(*), min(ts), max(ts) from requests group by agent")
         ]
-        from ..reports import ensure_prices
+        from analyzer.reports.usage import ensure_prices
 
         ensure_prices(db)
         unpriced = [

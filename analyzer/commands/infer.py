@@ -7,9 +7,9 @@ import sqlite3
 
 import click
 
-from .. import hookimpl
-from ..output import emit_json
-from .options import _agent_callback, db_option, open_store
+from analyzer import hookimpl
+from analyzer.commands.output import emit_json
+from analyzer.commands.options import _agent_callback, db_option, open_store
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)?\s*$", re.I)
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
@@ -37,7 +37,7 @@ def _window_callback(ctx, param, value):
 
 
 def _print(estimates: list[dict]) -> None:
-    from ..inference.report import amount
+    from analyzer.inference.report import amount
 
     if not estimates:
         click.echo("No quota readings or limit hits recorded yet, so there is nothing to infer from.\n"
@@ -71,7 +71,7 @@ def _print(estimates: list[dict]) -> None:
 
 @hookimpl
 def register_migrations(register):
-    from ..inference.table import migrations
+    from analyzer.inference.table import migrations
 
     register(migrations)
 
@@ -100,8 +100,8 @@ def register_commands(cli):
         changed, and usage the logs do not explain (other devices). The fit is
         kept: run again with nothing new, it answers at once (--fresh refits).
         """
-        from ..inference import cache, infer
-        from ..inference.table import save
+        from analyzer.inference import cache, infer
+        from analyzer.inference.table import save
 
         db = open_store(db_path)
         filters = (tuple(sorted(agents)), plan, tuple(sorted(windows)))

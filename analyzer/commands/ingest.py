@@ -9,18 +9,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import hookimpl, store
-from .options import db_option, open_store
+from analyzer import hookimpl
+from analyzer.store import database as store
+from analyzer.commands.options import db_option, open_store
 
 if TYPE_CHECKING:
-    from ..ingest import IngestStats
+    from analyzer.ingest.ingester import IngestStats
 
 SAMPLE_HOME = Path(__file__).resolve().parents[2] / "fixtures" / "sample" / "home"
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
 def run_ingest(db, paths: tuple[Path, ...] = (), *, env=None, quiet: bool = False) -> IngestStats:
-    from ..ingest import Ingester
+    from analyzer.ingest.ingester import Ingester
 
     """One ingest pass with a progress bar on a terminal when there is much to read."""
     ingester = Ingester(db, env=env)
@@ -46,7 +47,7 @@ def _bytes_to_read(db, found) -> int:
 
 
 def report_stats(stats: IngestStats, *, verbose: bool = False) -> None:
-    from ..plugins import broken_plugins
+    from analyzer.registry.manager import broken_plugins
 
     skipped: dict[str, str] = {}
     for broken in broken_plugins:
@@ -98,8 +99,8 @@ def register_commands(cli):
         bundled sample logs into a separate sample store instead, so you can see
         what the tool does; your own store is left alone.
         """
-        from ..registry import get_parsers
-        from ..sources import discover
+        from analyzer.registry.parsers import get_parsers
+        from analyzer.ingest.discovery import discover
 
         env = None
         if sample or not discover(list(get_parsers().values()), os.environ).found:
@@ -122,8 +123,8 @@ def register_commands(cli):
             raise click.ClickException(str(exc)) from exc
         report_stats(stats)
         click.echo(f"Store: {db_path or store.default_db_path()}", err=True)
-        from ..reports import Filters
-        from ..timeutil import resolve_tz
-        from .report import print_daily
+        from analyzer.reports.usage import Filters
+        from analyzer.contract.timeutil import resolve_tz
+        from analyzer.commands.report import print_daily
 
         print_daily(db, Filters(tz=resolve_tz(None)), "table")

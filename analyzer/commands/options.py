@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import store
-from ..filters import Filters
-from ..timeutil import parse_day_or_instant, resolve_tz
+from analyzer.store import database as store
+from analyzer.reports.filters import Filters
+from analyzer.contract.timeutil import parse_day_or_instant, resolve_tz
 
 AGENT_NAMES = ("claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode")
 
@@ -35,7 +35,7 @@ def open_store(db_path: Path | None, *, migrate: bool = True):
 def _agent_callback(ctx, param, value):
     if not value:
         return ()
-    from ..registry import agents
+    from analyzer.registry.parsers import agents
 
     known = set(agents()) | set(AGENT_NAMES)
     names = []

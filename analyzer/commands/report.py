@@ -7,14 +7,14 @@ import functools
 import click
 from click_default_group import DefaultGroup
 
-from .. import hookimpl
-from ..lazy import LazyModule
-from ..output import emit_csv, emit_json, money, short_tokens, table, tokens
-from .options import db_option, filter_options, format_options, open_store
+from analyzer import hookimpl
+from analyzer.commands.lazy import LazyModule
+from analyzer.commands.output import emit_csv, emit_json, money, short_tokens, table, tokens
+from analyzer.commands.options import db_option, filter_options, format_options, open_store
 
-reports = LazyModule("analyzer.reports")
-windows = LazyModule("analyzer.windows")
-pricing = LazyModule("analyzer.pricing")
+reports = LazyModule("analyzer.reports.usage")
+windows = LazyModule("analyzer.windows.usage")
+pricing = LazyModule("analyzer.pricing.prices")
 
 DAILY_COLUMNS = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
                  "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]  # fmt: skip

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from .. import hookimpl
-from .options import db_option, open_store
+from analyzer import hookimpl
+from analyzer.commands.options import db_option, open_store
 
 HOST = "127.0.0.1"
 # Local use: give the window queries time on a large store, and charts every row of a year of windows.
@@ -65,7 +65,7 @@ def build(db_file: Path, settings: dict | None = None):
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    import plugins.datasette as plugin
+    import analyzer.plugins.datasette as plugin
 
     if not pm.is_registered(plugin):  # e.g. run from a checkout whose entry points are not installed
         pm.register(plugin, name="analyzer")
@@ -74,8 +74,8 @@ def build(db_file: Path, settings: dict | None = None):
 
 def refresh_derived(db_path: Path | None) -> Path:
     """Open the store (migrations, views), refresh prices and the plans catalogue; return its file."""
-    from ..plans import sync_catalogue
-    from ..reports import ensure_prices
+    from analyzer.plans.catalogue import sync_catalogue
+    from analyzer.reports.usage import ensure_prices
 
     db = open_store(db_path)
     ensure_prices(db)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from .. import hookimpl, store
-from ..daemon import LOG_LEVELS, AlreadyRunning, DaemonLock, WatchSettings, logging_to_stderr, stop_on_signals
-from .options import db_option, open_store
+from analyzer import hookimpl
+from analyzer.store import database as store
+from analyzer.daemon.lifecycle import LOG_LEVELS, AlreadyRunning, DaemonLock, WatchSettings, logging_to_stderr, stop_on_signals
+from analyzer.commands.options import db_option, open_store
 
 
 @hookimpl
@@ -62,11 +63,11 @@ def register_commands(cli):
                 raise click.ClickException(f"cannot create the lock file next to {db_file}: {exc}") from exc
             try:
                 db = open_store(db_file)
-                from ..watch import Watcher, watch_tasks
+                from analyzer.daemon.watcher import Watcher, watch_tasks
 
                 tasks = watch_tasks()
                 if quota_every:
-                    from plugins.quota.poll import watch_task
+                    from analyzer.plugins.quota.poll import watch_task
 
                     tasks.append(watch_task(quota_every))
                 watcher = Watcher(db, settings=settings, tasks=tasks)
@@ -130,7 +131,7 @@ def register_commands(cli):
 
 
 def _service(db_path: Path | None, watch_args: list[str] | None = None):
-    from ..service import ServiceError, service_for
+    from analyzer.daemon.service import ServiceError, service_for
 
     try:
         return service_for(db_path or store.default_db_path(), watch_args=watch_args or [])
@@ -139,7 +140,7 @@ def _service(db_path: Path | None, watch_args: list[str] | None = None):
 
 
 def _do(action):
-    from ..service import ServiceError
+    from analyzer.daemon.service import ServiceError
 
     try:
         return action()

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from .censored import MIN_HITS, fit_hits
-from .evidence import Ledger, Stream, load_ledger, load_streams
-from .fit import CANDIDATES, FREE, NAMED, fit_named, hidden_usage
-from .free import fit_borrowed, fit_free
-from .instances import observations, resolution
-from .report import from_hits, from_readings, insufficient, window_name
+from analyzer.inference.censored import MIN_HITS, fit_hits
+from analyzer.inference.evidence import Ledger, Stream, load_ledger, load_streams
+from analyzer.inference.fit import CANDIDATES, FREE, NAMED, fit_named, hidden_usage
+from analyzer.inference.free import fit_borrowed, fit_free
+from analyzer.inference.instances import observations, resolution
+from analyzer.inference.report import from_hits, from_readings, insufficient, window_name
 
 MIN_READINGS = 6
 MIN_SPAN = 10.0  # percentage points of movement across all instances

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from analyzer.store.database import Store
 
 _EVIDENCE = (
     "select count(*), coalesce(max(rowid), 0), total(input_tokens), total(cache_read_tokens),"
@@ -37,14 +37,14 @@ def fingerprint(db: Store, filters: tuple) -> str:
     for sql in _EVIDENCE:
         parts.append(repr(db.execute(sql).fetchone()))
     here = Path(__file__).resolve().parent
-    data = here.parent / "data"
-    for path in sorted([*here.glob("*.py"), data / "plans.json", data / "prices.json"]):
+    bundled = (here.parent / "plans" / "plans.json", here.parent / "pricing" / "prices.json")
+    for path in sorted([*here.glob("*.py"), *bundled]):
         try:
             st = path.stat()
             parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
             parts.append(f"{path.name}:missing")
-    from ..pricing import user_file
+    from analyzer.pricing.prices import user_file
 
     for stem in ("plans", "prices"):  # the user's own plans and prices count too
         path = user_file(stem)

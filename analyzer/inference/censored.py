@@ -21,9 +21,9 @@ import math
 from dataclasses import dataclass
 from statistics import median
 
-from .evidence import Ledger, Stream
-from .fit import NAMED, Candidate
-from .instances import Instance, hit_instances
+from analyzer.inference.evidence import Ledger, Stream
+from analyzer.inference.fit import NAMED, Candidate
+from analyzer.inference.instances import Instance, hit_instances
 
 MIN_HITS = 3
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import heapq
 import math
 
-from .groups import Running
-from .instances import Obs
+from analyzer.inference.groups import Running
+from analyzer.inference.instances import Obs
 
 MIN_SIDE = 8  # readings on each side of a split
 MAX_SEGMENTS = 3

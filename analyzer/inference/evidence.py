@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from ..pricing import normalise_model
-from ..reports import ensure_prices
-from ..timeutil import parse_iso
+from analyzer.pricing.prices import normalise_model
+from analyzer.reports.usage import ensure_prices
+from analyzer.contract.timeutil import parse_iso
 
 CLASSES = ("input", "cache_read", "cache_write", "output")
 BASE = (*CLASSES, "requests", "prompts", "api_cost")

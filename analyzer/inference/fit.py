@@ -30,10 +30,10 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from .changepoints import segment
-from .evidence import Ledger
-from .groups import Fit1, fit1
-from .instances import Obs
+from analyzer.inference.changepoints import segment
+from analyzer.inference.evidence import Ledger
+from analyzer.inference.groups import Fit1, fit1
+from analyzer.inference.instances import Obs
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 
-from .evidence import CLASSES, Ledger
-from .fit import Candidate, CandidateFit, _scaled, fit_column, floor_variance, robust, score, structure
-from .groups import gram, nnls, rss_of, solve
-from .instances import Obs
+from analyzer.inference.evidence import CLASSES, Ledger
+from analyzer.inference.fit import Candidate, CandidateFit, _scaled, fit_column, floor_variance, robust, score, structure
+from analyzer.inference.groups import gram, nnls, rss_of, solve
+from analyzer.inference.instances import Obs
 
 ALTERNATIONS = 8
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .evidence import Ledger, Stream
+from analyzer.inference.evidence import Ledger, Stream
 
 RESET_TOLERANCE = 180.0  # seconds
 IDLE_GAP = 15 * 60.0  # no local call for this long: another device may have been used meanwhile

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 
-from ..timeutil import format_utc, from_epoch
-from .bounds import slope_interval
-from .censored import CensoredFit
-from .evidence import CLASSES, Ledger, Stream
-from .fit import CandidateFit
-from .instances import Obs
-from .stated import stated_limit
+from analyzer.contract.timeutil import format_utc, from_epoch
+from analyzer.inference.bounds import slope_interval
+from analyzer.inference.censored import CensoredFit
+from analyzer.inference.evidence import CLASSES, Ledger, Stream
+from analyzer.inference.fit import CandidateFit
+from analyzer.inference.instances import Obs
+from analyzer.inference.stated import stated_limit
 
 WINDOW_NAMES = {300: "5-hour", 1440: "Daily", 10080: "Weekly", 43200: "Monthly"}
 UNITS = {"tokens": "tokens", "requests": "requests", "prompts": "prompts", "api_cost": "USD"}
@@ -118,7 +118,7 @@ def _segment_groups(obs: list[Obs], fit: CandidateFit, s: int) -> dict:
 
 def _unexplained(obs: list[Obs], fit: CandidateFit, step: float) -> dict:
     """Usage the ledger does not explain: jumps cut out, and what idle spells hide on average."""
-    from .fit import hidden_usage, residuals
+    from analyzer.inference.fit import hidden_usage, residuals
 
     st = fit.structure
     steps = residuals(obs, [o.percent for o in obs], fit.xs, st)

@@ -16,7 +16,7 @@ BASIS_ORDER = ("stated", "community", "derived", "blog")
 
 def _catalogue() -> list:
     try:
-        from ..plans import load_catalogue
+        from analyzer.plans.catalogue import load_catalogue
 
         return load_catalogue()
     except Exception:  # no catalogue, or the user's plans file is malformed: nothing stated is known

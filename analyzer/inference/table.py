@@ -16,7 +16,7 @@ import orjson
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from ..timeutil import format_utc, now_utc
+from analyzer.contract.timeutil import format_utc, now_utc
 
 migrations = Migrations("analyzer.inference")
 

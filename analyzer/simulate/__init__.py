@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..records import QuotaReading
-from ..timeutil import format_utc
-from .plan import Meter, Plan, Rule, Window
-from .usage import Person, SimSession, generate
-from .writers import ClaudeCodeWriter, CodexWriter, LogWriter
+from analyzer.contract.records import QuotaReading
+from analyzer.contract.timeutil import format_utc
+from analyzer.simulate.plan import Meter, Plan, Rule, Window
+from analyzer.simulate.usage import Person, SimSession, generate
+from analyzer.simulate.writers import ClaudeCodeWriter, CodexWriter, LogWriter
 
 __all__ = ["Person", "Plan", "Rule", "Window", "Scenario", "SimResult", "simulate"]
 
@@ -60,8 +60,8 @@ class SimResult:
 
     def load(self, db) -> None:
         """Ingest the logs (the real parser) and store the statusline readings."""
-        from .. import store
-        from ..ingest import Ingester
+        from analyzer.store import database as store
+        from analyzer.ingest.ingester import Ingester
 
         Ingester(db, env={"HOME": str(self.home)}).run()
         if self.readings:

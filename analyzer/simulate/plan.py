@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .usage import SimRequest
+from analyzer.simulate.usage import SimRequest
 
 TOKEN_CLASSES = ("input", "cache_read", "cache_write", "output")
 

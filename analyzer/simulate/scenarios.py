@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from . import Scenario
-from .plan import Plan, Rule, Window
-from .usage import Person
+from analyzer.simulate import Scenario
+from analyzer.simulate.plan import Plan, Rule, Window
+from analyzer.simulate.usage import Person
 
 START = datetime(2026, 11, 2)  # a Monday
 WEEK_ANCHOR = datetime(2026, 10, 31, 5)  # the weekly window resets on Saturdays at 05:00 UTC

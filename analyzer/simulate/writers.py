@@ -21,8 +21,8 @@ from typing import Protocol
 
 import orjson
 
-from ..timeutil import format_utc
-from .usage import SimPrompt, SimRequest, SimSession
+from analyzer.contract.timeutil import format_utc
+from analyzer.simulate.usage import SimPrompt, SimRequest, SimSession
 
 WINDOW_KIND = {300: ("session", "five_hour"), 10080: ("weekly_all", "seven_day")}
 

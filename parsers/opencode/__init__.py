@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Literal
 
 from analyzer import hookimpl
-from analyzer.parsing import SourceContext, home_from
-from analyzer.records import Record
+from analyzer.contract.parsing import SourceContext, home_from
+from analyzer.contract.records import Record
 
-from .database import store_records
-from .legacy import LegacyTree, is_message_file
-from .values import AGENT
+from analyzer.parsers.opencode.database import store_records
+from analyzer.parsers.opencode.legacy import LegacyTree, is_message_file
+from analyzer.parsers.opencode.values import AGENT
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _STORE_NAME = re.compile(r"^opencode(-[A-Za-z0-9._-]+)?\.db$")

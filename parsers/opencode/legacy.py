@@ -30,10 +30,10 @@ from pathlib import Path
 
 import orjson
 
-from analyzer.records import BadLine, Record
+from analyzer.contract.records import BadLine, Record
 
-from .model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
-from .values import created_ms
+from analyzer.parsers.opencode.model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
+from analyzer.parsers.opencode.values import created_ms
 
 CACHE_ENTRIES = 4096
 

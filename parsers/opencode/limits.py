@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from analyzer.records import LimitHit
-from analyzer.timeutil import format_utc, from_epoch, utc_iso
+from analyzer.contract.records import LimitHit
+from analyzer.contract.timeutil import format_utc, from_epoch, utc_iso
 
-from .values import AGENT, created_ms, digest, integer
+from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer
 
 if TYPE_CHECKING:
-    from .model import Message, Part
+    from analyzer.parsers.opencode.model import Message, Part
 
 def limit_hits(m: Message, parts: list[Part]) -> Iterator[LimitHit]:
     """The refusals recorded on one assistant message, keyed like its requests (by content)."""

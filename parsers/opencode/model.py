@@ -50,11 +50,11 @@ from typing import Protocol
 
 import orjson
 
-from analyzer.records import Prompt, Record, Request, Session
-from analyzer.timeutil import utc_iso
+from analyzer.contract.records import Prompt, Record, Request, Session
+from analyzer.contract.timeutil import utc_iso
 
-from .limits import limit_hits
-from .values import AGENT, created_ms, digest, integer, ms
+from analyzer.parsers.opencode.limits import limit_hits
+from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer, ms
 
 MAX_MESSAGE_MS = 24 * 3600 * 1000  # how long one assistant message may plausibly run
 

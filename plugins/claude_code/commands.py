@@ -29,7 +29,7 @@ def register_commands(cli):
         always exits 0: bad input or an unavailable store give a short line.
         Set it up with `analyzer integrate claude-code`.
         """
-        from .statusline import main
+        from analyzer.plugins.claude_code.statusline import main
 
         raise SystemExit(main(db_path, then))
 
@@ -38,7 +38,7 @@ def register_commands(cli):
     @click.option("--run", is_flag=True, help="Ingest now (the detached side); without it, start that and return.")
     def claude_code_hook(db_path, run):
         """Claude Code Stop/SessionEnd hook: start a background ingest and return at once."""
-        from . import hook
+        from analyzer.plugins.claude_code import hook
 
         raise SystemExit(hook.run(db_path) if run else hook.trigger(db_path))
 
@@ -64,7 +64,7 @@ def register_commands(cli):
         shows yours, then ours. The file is backed up first; running it twice
         changes nothing; --uninstall puts the file back as it was.
         """
-        from .settings import SettingsError, analyzer_argv, integrate, remove, settings_path
+        from analyzer.plugins.claude_code.settings import SettingsError, analyzer_argv, integrate, remove, settings_path
 
         path = settings_file or settings_path(os.environ)
         try:

@@ -44,10 +44,10 @@ def dispatch(argv: list[str]) -> int | None:
     if opts is None:
         return None
     if command == "statusline":
-        from .statusline import main
+        from analyzer.plugins.claude_code.statusline import main
 
         return main(opts.get("--db"), opts.get("--then"))
-    from . import hook
+    from analyzer.plugins.claude_code import hook
 
     if opts.get("--run"):
         return hook.run(opts.get("--db"))

@@ -23,7 +23,7 @@ import sys
 
 
 def _paths(db_path: str | None) -> tuple[str, str, str, str]:
-    from .statusline import default_db_path
+    from analyzer.plugins.claude_code.statusline import default_db_path
 
     db = db_path or default_db_path()
     return db, db + "-hook.lock", db + "-hook.pending", os.path.join(os.path.dirname(db) or ".", "claude-code-hook.log")
@@ -81,8 +81,8 @@ def _take(pending: str) -> bool:
 
 
 def ingest_once(db_path: str) -> None:
-    from analyzer.ingest import Ingester
-    from analyzer.store import open_db
+    from analyzer.ingest.ingester import Ingester
+    from analyzer.store.database import open_db
 
     db = open_db(db_path)
     try:

@@ -35,10 +35,10 @@ import sys
 import time
 from datetime import datetime
 
-from analyzer.timeutil import UTC, format_utc, utc_iso
-from plugins.quota.keys import reading_key
+from analyzer.contract.timeutil import UTC, format_utc, utc_iso
+from analyzer.plugins.quota.keys import reading_key
 
-from . import usage_window as uw
+from analyzer.plugins.claude_code import usage_window as uw
 
 AGENT = "claude-code"
 SOURCE = "statusline"
@@ -64,7 +64,7 @@ def default_db_path(env=os.environ) -> str:
     elif sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         base = env.get("XDG_DATA_HOME", "").strip() or os.path.expanduser("~/.local/share")
     else:
-        from analyzer.store import default_db_path as slow
+        from analyzer.store.database import default_db_path as slow
 
         return str(slow())
     return os.path.join(base, APP_NAME, "usage.db")
@@ -133,7 +133,7 @@ def open_store(path: str) -> sqlite3.Connection:
 
 
 def _create(path: str) -> None:
-    from analyzer.store import open_db
+    from analyzer.store.database import open_db
 
     open_db(path).conn.close()
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from analyzer.timeutil import format_utc as stored
+from analyzer.contract.timeutil import format_utc as stored
 
 UTC = timezone.utc
 LOOKBACK = timedelta(hours=24)

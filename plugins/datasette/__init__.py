@@ -22,7 +22,7 @@ from pathlib import Path
 
 from datasette import hookimpl
 
-from .metadata import metadata
+from analyzer.plugins.datasette.metadata import metadata
 
 REFRESH_SECONDS = 2.0
 # What an analyzer store has (any version this plugin's queries can run on).

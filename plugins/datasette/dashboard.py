@@ -10,9 +10,9 @@ store is empty, and nothing here reads ``limit_estimates`` unless it exists.
 
 from __future__ import annotations
 
-from analyzer.views_windows import FIVE_HOURS
+from analyzer.store.views.windows import FIVE_HOURS
 
-from . import limits, sql
+from analyzer.plugins.datasette import limits, sql
 
 TEMPORAL = {"type": "temporal", "title": None}
 # Every Vega-Lite chart: the version datasette-dashboards bundles (its own default names v5 and makes

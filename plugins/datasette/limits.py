@@ -17,7 +17,7 @@ takes ``estimates`` (whether the table exists) and leaves it out when not.
 
 from __future__ import annotations
 
-from analyzer.views_windows import FMT, PARAMS, usage_ctes, usage_select, window_ctes
+from analyzer.store.views.windows import FMT, PARAMS, usage_ctes, usage_select, window_ctes
 
 NORMALISED_MODEL = "lower(substr(m.model, length(rtrim(m.model, replace(m.model, '/', ''))) + 1))"
 CLASS_COLUMNS = (("wi", "input", "input_tokens"), ("wcr", "cache_read", "cache_read_tokens"),

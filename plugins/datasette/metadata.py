@@ -9,8 +9,8 @@ Datasette's ``units`` setting only knows physical units.
 
 from __future__ import annotations
 
-from .dashboard import dashboard
-from .queries import canned_queries
+from analyzer.plugins.datasette.dashboard import dashboard
+from analyzer.plugins.datasette.queries import canned_queries
 
 HIDDEN = ("sources", "_sqlite_migrations", "meta", "model_prices")
 

@@ -18,9 +18,9 @@ windows.
 
 from __future__ import annotations
 
-from analyzer.views_windows import PARAMS, in_period
+from analyzer.store.views.windows import PARAMS, in_period
 
-from .limits import CLASS_COLUMNS, NORMALISED_MODEL
+from analyzer.plugins.datasette.limits import CLASS_COLUMNS, NORMALISED_MODEL
 
 PERIODS = (("5h", 300), ("week", 10080), ("month", 43200))
 

@@ -7,9 +7,9 @@ appear only when infer-limit has created that table.
 
 from __future__ import annotations
 
-from analyzer.views_windows import FIVE_HOURS, WEEK
+from analyzer.store.views.windows import FIVE_HOURS, WEEK
 
-from . import limits, plans, sql
+from analyzer.plugins.datasette import limits, plans, sql
 
 PERIOD = ["since", "until", "agent"]
 PERIOD_MODEL = PERIOD + ["model"]

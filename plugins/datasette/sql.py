@@ -20,8 +20,8 @@ has ``cost_usd`` null (unknown), with ``cost_usd_known`` and
 
 from __future__ import annotations
 
-from analyzer.views_analysis import _sums
-from analyzer.views_windows import PARAMS, Period, in_period, since_param, until_param
+from analyzer.store.views.usage import _sums
+from analyzer.store.views.windows import PARAMS, Period, in_period, since_param, until_param
 
 OFFSET = "cast(coalesce(nullif(:utc_offset, ''), '0') as real)"
 SHIFT = f"printf('%+.4f hours', {OFFSET})"

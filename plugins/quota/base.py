@@ -30,11 +30,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from analyzer.records import QuotaReading
-from analyzer.timeutil import format_utc, now_utc, utc_iso
+from analyzer.contract.records import QuotaReading
+from analyzer.contract.timeutil import format_utc, now_utc, utc_iso
 
-from .http import QuotaError, check_url, get_json
-from .keys import reading_key
+from analyzer.plugins.quota.http import QuotaError, check_url, get_json
+from analyzer.plugins.quota.keys import reading_key
 
 SOURCE = "endpoint"
 
@@ -157,7 +157,7 @@ def gateway_credential(env: Mapping[str, str], hosts: tuple[str, ...]) -> Creden
     or from the ``env`` block of Claude Code's settings. Returns the origin as ``base_url``."""
     from urllib.parse import urlsplit
 
-    from plugins.claude_code.settings import settings_path
+    from analyzer.plugins.claude_code.settings import settings_path
 
     settings = settings_path(env)
     block = (read_json(settings) or {}).get("env")

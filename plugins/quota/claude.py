@@ -24,9 +24,9 @@ import time
 from collections.abc import Mapping
 
 from analyzer import hookimpl
-from plugins.claude_code.settings import settings_path
+from analyzer.plugins.claude_code.settings import settings_path
 
-from .base import Credential, NoCredentials, QuotaReader, instant, number, read_json, reading, shape_error
+from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, instant, number, read_json, reading, shape_error
 
 AGENT = "claude-code"
 KINDS = {"session": (300, None), "weekly_all": (10080, None), "weekly_scoped": (10080, "scoped")}

@@ -22,9 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from analyzer import hookimpl
-from analyzer.timeutil import format_utc, parse_iso
+from analyzer.contract.timeutil import format_utc, parse_iso
 
-from .base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
+from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
 
 AGENT = "codex"
 

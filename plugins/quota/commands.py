@@ -10,12 +10,12 @@ import orjson
 
 from analyzer import hookimpl
 from analyzer.commands.options import AGENT_NAMES, db_option, open_store
-from analyzer.lazy import LazyModule
-from analyzer.output import emit_json, table
-from analyzer.timeutil import format_utc, now_utc, parse_day_or_instant, parse_iso, resolve_tz
+from analyzer.commands.lazy import LazyModule
+from analyzer.commands.output import emit_json, table
+from analyzer.contract.timeutil import format_utc, now_utc, parse_day_or_instant, parse_iso, resolve_tz
 
-base = LazyModule("plugins.quota.base")
-polling = LazyModule("plugins.quota.poll")
+base = LazyModule("analyzer.plugins.quota.base")
+polling = LazyModule("analyzer.plugins.quota.poll")
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?\s*$", re.I)
 _UNIT = {"m": 1, "h": 60, "d": 1440, "w": 10080}
@@ -54,7 +54,7 @@ def when(text: str, tz, after: str) -> str:
 
 
 def _known_agents() -> set[str]:
-    from analyzer.registry import agents
+    from analyzer.registry.parsers import agents
 
     return set(AGENT_NAMES) | set(agents()) | {r.agent for r in polling.get_readers().values()}
 

@@ -30,8 +30,8 @@ from collections.abc import Mapping
 
 from analyzer import hookimpl
 
-from .base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
-from .http import QuotaError, check_url, get_json
+from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
+from analyzer.plugins.quota.http import QuotaError, check_url, get_json
 
 AGENT = "glm"
 INTL, CN = "https://api.z.ai", "https://open.bigmodel.cn"

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from analyzer import hookimpl
 
-from .base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
-from .http import QuotaError
+from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
+from analyzer.plugins.quota.http import QuotaError
 
 AGENT = "kimi-code"
 UNITS = {"TIME_UNIT_SECOND": 1 / 60, "TIME_UNIT_MINUTE": 1, "TIME_UNIT_HOUR": 60, "TIME_UNIT_DAY": 1440,

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from analyzer import hookimpl
-from analyzer.timeutil import format_utc, parse_iso
+from analyzer.contract.timeutil import format_utc, parse_iso
 
-from .base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
-from .http import QuotaError
+from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
+from analyzer.plugins.quota.http import QuotaError
 
 AGENT = "minimax"
 INTL, CN = "https://api.minimax.io", "https://api.minimaxi.com"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from analyzer import store
-from analyzer.plugins import call_register
-from analyzer.records import QuotaReading
+from analyzer.store import database as store
+from analyzer.registry.manager import call_register
+from analyzer.contract.records import QuotaReading
 
-from .base import NoCredentials
-from .http import QuotaError
+from analyzer.plugins.quota.base import NoCredentials
+from analyzer.plugins.quota.http import QuotaError
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -64,7 +64,7 @@ def watch_task(every_minutes: float):
     """A task for `analyzer watch --quota-every`: poll every vendor with credentials, log what came back."""
     import logging
 
-    from analyzer.watch import WatchTask
+    from analyzer.daemon.watcher import WatchTask
 
     log = logging.getLogger("analyzer.quota")
 

@@ -18,19 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from analyzer.api import (
-    BadLine,
-    JsonlParser,
-    Prompt,
-    Record,
-    Request,
-    Session,
-    SourceContext,
-    first_json_line,
-    home_from,
-    hookimpl,
-    utc_iso,
-)
+from analyzer.api import BadLine, JsonlParser, Prompt, Record, Request, Session, SourceContext, first_json_line, home_from, hookimpl, utc_iso
 
 AGENT = "example-agent"
 TYPES = ("session", "prompt", "usage")

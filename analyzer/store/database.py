@@ -1,0 +1,263 @@
+"""The SQLite store: where it lives and how it is opened.
+
+One file, WAL mode with ``synchronous=NORMAL``: one writer at a time, and
+readers (reports, Datasette, the statusline) never block it. The schema comes
+from numbered migrations (``analyzer.migrations`` plus any plugin's sets); views
+(``analyzer.views``) are re-created when their SQL changed. Opening a store whose
+schema is already up to date for this code (``schema_stamp``) skips all that,
+so that reading commands start fast.
+
+**Append-only towards the agents' files**: nothing deletes a row because a
+source file shrank, was rewritten or vanished. How records are written, and
+which copy of a model call wins, is ``analyzer.writer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+APP_NAME = "coding-plan-analyzer"
+DB_FILENAME = "usage.db"
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says why."""
+
+
+def user_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_db_path() -> Path:
+    """``ANALYZER_DB`` if set, else ``usage.db`` in the user data folder."""
+    env = os.environ.get("ANALYZER_DB")
+    if env:
+        return Path(env).expanduser()
+    return user_dir() / DB_FILENAME
+
+
+def _create_private(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Logs hold people's code and prompts: the store is readable by its owner only.
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def connect(path: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("pragma synchronous=normal")
+    return conn
+
+
+class Store:
+    """An open store: the connection, and the few helpers the analyser uses.
+
+    Anything else (``db["table"]``, ``db.query``, ...) is sqlite-utils'
+    ``Database`` on the same connection, imported on first use: most commands
+    never need it, and importing it is a good part of a command's start-up.
+    The connection is in autocommit mode; ``atomic`` groups statements.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._utils = None
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils' ``Database`` on this connection."""
+        if self._utils is None:
+            import sqlite_utils
+
+            self._utils = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._utils
+
+    def execute(self, sql: str, params=None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params if params is not None else ())
+
+    def executemany(self, sql: str, rows) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("select name from sqlite_master where type = 'table'")]
+
+    def view_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("select name from sqlite_master where type = 'view'")]
+
+    @contextmanager
+    def atomic(self):
+        """A transaction, or a savepoint inside one already open."""
+        if self.conn.in_transaction:
+            name = f"sp_{uuid.uuid4().hex}"
+            self.conn.execute(f"savepoint {name}")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute(f"rollback to savepoint {name}")
+                    self.conn.execute(f"release savepoint {name}")
+                raise
+            self.conn.execute(f"release savepoint {name}")
+        else:
+            self.conn.execute("begin")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("rollback")
+                raise
+            self.conn.execute("commit")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __getitem__(self, name: str):
+        return self.utils[name]
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+
+def open_db(path: Path | str | None = None, *, migrate: bool = True, timeout: float = BUSY_TIMEOUT_SECONDS) -> Store:
+    """Open (creating if needed) the store: WAL, migrations, views, plugin hooks."""
+    path = Path(path) if path is not None else default_db_path()
+    try:
+        _create_private(path)
+        conn = connect(path, timeout=timeout)
+        db = Store(conn)
+        if conn.execute("pragma journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("pragma journal_mode=wal")
+        if migrate:
+            stamp = schema_stamp()
+            if _stored_stamp(db) != stamp:
+                migrate_db(db)
+                set_meta(db, "schema_stamp", stamp)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc.strerror or exc}") from exc
+    from analyzer.registry.manager import load_plugins, pm
+
+    load_plugins("prepare_connection")
+    pm.hook.prepare_connection(conn=conn)
+    return db
+
+
+def schema_stamp() -> str:
+    """What the schema depends on: the code that defines migrations and views.
+
+    A fingerprint of those source files (and of any plugin that is not built
+    in), so that opening an up-to-date store skips the migration machinery:
+    that is most of the start-up of a report. Any change to that code, or a
+    new plugin, runs the full check once.
+    """
+    from analyzer import __version__
+    from analyzer.registry.manager import DEFAULT_PLUGINS, PLUGIN_HOOKS, _entry_points, pm
+
+    root = Path(__file__).resolve().parent
+    files = [root / name for name in os.listdir(root) if name.endswith(".py")]
+    for module in DEFAULT_PLUGINS:
+        hooks = PLUGIN_HOOKS.get(module)
+        if hooks is None or "register_migrations" in hooks:
+            base = root.parent.joinpath(*module.split("."))
+            files.append(base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py")
+    parts = [__version__]
+    for file in sorted(files):
+        try:
+            st = file.stat()
+            parts.append(f"{file.name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{file.name}:missing")
+    parts.extend(sorted(n for n, _ in pm.list_name_plugin() if n not in DEFAULT_PLUGINS))
+    if os.environ.get("ANALYZER_LOAD_PLUGINS") != "":
+        parts.extend(f"{d}:{v}:{n}" for d, v, n, _ in _entry_points())
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+
+
+def _stored_stamp(db: Store) -> str | None:
+    try:
+        return get_meta(db, "schema_stamp")
+    except sqlite3.OperationalError:
+        return None  # a new store: no meta table yet
+
+
+def migrate_db(db: Store) -> None:
+    """Apply pending migrations (ours, then plugins'), then refresh views."""
+    from analyzer.store.schema import migrations
+    from analyzer.registry.manager import call_register, load_plugins
+    from analyzer.store.views import ensure_views
+
+    load_plugins()  # every module that may define views or migrations
+    sets = [migrations, *call_register("register_migrations")]
+    utils = db.utils
+    if any(s.pending(utils) for s in sets):
+        for s in sets:
+            s.apply(utils)
+    ensure_views(db)
+    machine_id(db)
+
+
+def get_meta(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("select value from meta where key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
+    db.execute("insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value", [key, value])
+
+
+def machine_id(db: sqlite_utils.Database) -> str:
+    """A stable id made once per store, carried by every row it writes."""
+    value = get_meta(db, "machine_id")
+    if value is None:
+        value = uuid.uuid4().hex
+        db.execute("insert or ignore into meta (key, value) values ('machine_id', ?)", [value])
+        value = get_meta(db, "machine_id")
+    return value  # type: ignore[return-value]
+
+
+def keep_prompt_text(db: sqlite_utils.Database) -> bool:
+    """Whether prompt text is stored (off unless the user turned it on)."""
+    return get_meta(db, "keep_prompt_text") == "1"
+
+
+class transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front, so two
+    writers queue on the busy timeout instead of failing half way."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.conn = db.conn
+
+    def __enter__(self):
+        self.conn.execute("begin immediate")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.conn.execute("commit")
+        elif self.conn.in_transaction:
+            self.conn.execute("rollback")
+        return False
+
+
+def __getattr__(name: str):
+    # The record writer lives in analyzer.writer; reading commands never import it.
+    if name in ("RecordWriter", "prompt_hash"):
+        from analyzer.store import writer
+
+        return getattr(writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
