@@ -151,6 +151,7 @@ def _is_subagent_file(path: Path) -> bool:
 class ClaudeCodeParser(JsonlParser):
     name = AGENT
     agent = AGENT
+    env_vars = ("CLAUDE_CONFIG_DIR",)
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         configured = env_paths(env, "CLAUDE_CONFIG_DIR")

@@ -400,6 +400,7 @@ class GeminiCliParser(JsonlParser):
 
     name = AGENT
     agent = AGENT
+    env_vars = ("GEMINI_CLI_HOME",)
 
     def __init__(self):
         self.chat = Conversation(AGENT)
@@ -455,6 +456,7 @@ class GeminiSessionJsonParser:
 
     name = "gemini-cli-json"
     agent = AGENT
+    env_vars = ("GEMINI_CLI_HOME",)
     mode = "file"
     model_types: tuple[str, ...] = ("gemini",)
     thoughts_inside = False

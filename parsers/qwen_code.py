@@ -179,6 +179,7 @@ class QwenCodeParser(JsonlParser):
 
     name = AGENT
     agent = AGENT
+    env_vars = ("QWEN_RUNTIME_DIR",)
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [base / "projects" for base in qwen_dirs(env)]
@@ -372,6 +373,7 @@ class QwenLegacyJsonParser(GeminiSessionJsonParser):
 
     name = "qwen-code-json"
     agent = AGENT
+    env_vars = ("QWEN_RUNTIME_DIR",)
     model_types = ("qwen", "gemini")
     thoughts_inside = True
 

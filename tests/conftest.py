@@ -10,13 +10,15 @@ import pytest
 
 from analyzer.store import database as store
 from analyzer.ingest.ingester import Ingester
+from analyzer.registry.parsers import agent_environment
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
+# Every variable that could point a test at real logs or a real store: the ones each registered
+# parser reads to find its agent's logs, the XDG folders, the store's own, the zone.
 AGENT_ENV = (
-    "CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME", "QWEN_RUNTIME_DIR",
-    "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ", "OPENCODE_DB",
-)  # fmt: skip
+    *agent_environment(), "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ",
+)
 
 
 def pytest_report_header(config):

@@ -11,7 +11,7 @@ from analyzer.pricing.costs import ensure_costs, has_unpriced
 from analyzer.contract.records import Request
 from analyzer.reports.usage import Filters, daily, ensure_prices
 from analyzer.contract.timeutil import UTC
-from analyzer.store.views import COST_COLUMNS
+from analyzer.store.schema import COST_COLUMN_NAMES as COST_COLUMNS
 from analyzer.store.writer import RecordWriter
 
 from .analysis_helpers import add_request

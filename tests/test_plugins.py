@@ -8,18 +8,27 @@ import sys
 from pathlib import Path
 
 from analyzer.store import database as store
-from analyzer.registry.manager import DEFAULT_PLUGINS, PLUGIN_HOOKS, _entry_points, installed_version
+from analyzer.contract import hookspecs
+from analyzer.registry.builtins import builtin_plugins, hooks_of, parser_modules
+from analyzer.registry.entry_points import entry_points, installed_version
+
+HOOKS = [name for name in dir(hookspecs) if name.startswith(("register_", "prepare_"))]
 
 
 def test_every_builtin_declares_exactly_the_hooks_it_implements():
-    for name in DEFAULT_PLUGINS:
+    for name in builtin_plugins():
         module = importlib.import_module(name)
-        implemented = {attr for attr in ("register_parsers", "register_commands", "register_quota_readers",
-                                         "register_migrations", "prepare_connection", "register_watch_tasks")
-                       if hasattr(getattr(module, attr, None), "analyzer_impl")}  # fmt: skip
-        if name in PLUGIN_HOOKS:
-            assert set(PLUGIN_HOOKS[name]) == implemented, name
-    assert set(PLUGIN_HOOKS) <= set(DEFAULT_PLUGINS)
+        implemented = {hook for hook in HOOKS if hasattr(getattr(module, hook, None), "analyzer_impl")}
+        assert set(hooks_of(name)) == implemented, name
+
+
+def test_parsers_are_found_in_their_package_and_helpers_are_not():
+    found = parser_modules()
+    assert "analyzer.parsers.claude_code" in found and "analyzer.parsers.opencode" in found
+    assert not any(name.rsplit(".", 1)[1].startswith("_") for name in found)
+    assert not any(name.startswith("analyzer.parsers.codex.") for name in found)  # codex's own helpers
+    assert builtin_plugins("register_parsers") == found
+    assert not set(found) & set(builtin_plugins("register_commands"))
 
 
 def test_a_report_imports_no_parser_and_no_sqlite_utils(tmp_path):
@@ -30,7 +39,7 @@ def test_a_report_imports_no_parser_and_no_sqlite_utils(tmp_path):
         "import sys\n"
         "from analyzer.cli import cli\n"
         f"try:\n    cli(['report', 'daily', '--json', '--db', {str(db)!r}])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('parsers', 'sqlite_utils', 'watchdog', 'analyzer.plugins.quota.http'))))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('analyzer.parsers', 'sqlite_utils', 'watchdog', 'analyzer.plugins.quota.http'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
@@ -42,7 +51,7 @@ def test_entry_points_are_found_without_importlib_metadata(tmp_path, monkeypatch
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-plugin\nVersion: 1.2\n\n")
     (dist / "entry_points.txt").write_text("[console_scripts]\nx = y:z\n\n[analyzer]\ndemo = demo_module:plugin\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert ("demo-plugin", "1.2", "demo", "demo_module:plugin") in _entry_points()
+    assert ("demo-plugin", "1.2", "demo", "demo_module:plugin") in entry_points()
     assert installed_version("demo-plugin") == "1.2"
     assert installed_version("no-such-distribution") is None
 

@@ -70,13 +70,6 @@ def _print(estimates: list[dict]) -> None:
 
 
 @hookimpl
-def register_migrations(register):
-    from analyzer.inference.table import migrations
-
-    register(migrations)
-
-
-@hookimpl
 def register_commands(cli):
     @cli.command(name="infer-limit")
     @click.option("--plan", help="Only this plan (as readings name it); labels signals that carry no plan name.")

@@ -11,9 +11,6 @@ from analyzer.store import database as store
 from analyzer.reports.filters import Filters
 from analyzer.contract.timeutil import parse_day_or_instant, resolve_tz
 
-AGENT_NAMES = ("claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode")
-
-
 def db_option(fn):
     """``--db PATH``; defaults to ANALYZER_DB, else the user data folder."""
     return click.option(
@@ -37,7 +34,7 @@ def _agent_callback(ctx, param, value):
         return ()
     from analyzer.registry.parsers import agents
 
-    known = set(agents()) | set(AGENT_NAMES)
+    known = set(agents())
     names = []
     for item in value:
         for name in item.split(","):

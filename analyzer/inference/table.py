@@ -1,7 +1,6 @@
 """The ``limit_estimates`` table: the latest estimate per plan window, for Datasette, status and statusline.
 
-Its own migration set (registered by ``analyzer.commands.infer`` through the
-``register_migrations`` hook), so the core schema is untouched. One row per
+The table is part of the core schema (``analyzer.store.schema``). One row per
 (agent, plan, account, scope, window), replaced on every run; the JSON
 columns hold what the ``--json`` output holds. ``limit`` is only set when it
 was inferred (a stated figure is in ``stated``), so a reader may label any
@@ -14,49 +13,13 @@ from __future__ import annotations
 
 import orjson
 import sqlite_utils
-from sqlite_utils import Migrations
 
 from analyzer.contract.timeutil import format_utc, now_utc
-
-migrations = Migrations("analyzer.inference")
 
 JSON_COLUMNS = ("weights", "model_weights", "evidence", "segments", "alternatives", "unexplained", "stated")
 COLUMNS = ("key", "agent", "plan", "account", "scope", "window_minutes", "quantity", "candidate", "label", "weights",
            "model_weights", "limit", "low", "high", "unit", "method", "evidence", "segments", "alternatives",
            "unexplained", "stated", "needs", "summary", "created_at")  # fmt: skip
-
-
-@migrations()
-def m001_limit_estimates(db):
-    db.execute(
-        """
-        create table if not exists limit_estimates (
-            key text primary key,
-            agent text not null,
-            plan text,
-            account text,
-            scope text,
-            window_minutes integer not null,
-            quantity text,
-            candidate text,
-            label text,
-            weights text,
-            model_weights text,
-            "limit" real,
-            low real,
-            high real,
-            unit text,
-            method text not null,
-            evidence text,
-            segments text,
-            alternatives text,
-            unexplained text,
-            stated text,
-            needs text,
-            summary text,
-            created_at text not null
-        )"""
-    )
 
 
 def row_key(estimate: dict) -> str:

@@ -20,7 +20,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from analyzer.store.database import transaction
-from analyzer.store.views import COST_COLUMNS
+from analyzer.store.schema import COST_COLUMN_NAMES as COST_COLUMNS
 
 if TYPE_CHECKING:
     from analyzer.pricing.prices import PriceSources

@@ -292,7 +292,7 @@ def resolve(model: str | None, table: dict[str, Price] | None = None) -> Price |
 
 
 def library_version() -> str | None:
-    from analyzer.registry.manager import installed_version
+    from analyzer.registry.entry_points import installed_version
 
     return installed_version("genai-prices")
 

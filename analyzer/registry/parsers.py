@@ -29,4 +29,10 @@ def get_parsers() -> dict[str, object]:
 
 
 def agents() -> list[str]:
+    """The agent names the registered parsers read, sorted."""
     return sorted({p.agent for p in get_parsers().values()})
+
+
+def agent_environment() -> list[str]:
+    """Every environment variable a registered parser reads to find its logs (``env_vars``)."""
+    return sorted({v for p in get_parsers().values() for v in getattr(p, "env_vars", ())})

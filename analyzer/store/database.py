@@ -160,31 +160,26 @@ def open_db(path: Path | str | None = None, *, migrate: bool = True, timeout: fl
 def schema_stamp() -> str:
     """What the schema depends on: the code that defines migrations and views.
 
-    A fingerprint of those source files (and of any plugin that is not built
-    in), so that opening an up-to-date store skips the migration machinery:
-    that is most of the start-up of a report. Any change to that code, or a
-    new plugin, runs the full check once.
+    A fingerprint of those source files (this package's) and of the third-party
+    plugins installed, so that opening an up-to-date store skips the migration
+    machinery: that is most of the start-up of a report. Any change to that code,
+    or a new plugin, runs the full check once.
     """
     from analyzer import __version__
-    from analyzer.registry.manager import DEFAULT_PLUGINS, PLUGIN_HOOKS, _entry_points, pm
+    from analyzer.registry.entry_points import entry_points
+    from analyzer.registry.manager import third_party_names
 
     root = Path(__file__).resolve().parent
-    files = [root / name for name in os.listdir(root) if name.endswith(".py")]
-    for module in DEFAULT_PLUGINS:
-        hooks = PLUGIN_HOOKS.get(module)
-        if hooks is None or "register_migrations" in hooks:
-            base = root.parent.joinpath(*module.split("."))
-            files.append(base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py")
     parts = [__version__]
-    for file in sorted(files):
+    for file in sorted(root.rglob("*.py")):
         try:
             st = file.stat()
-            parts.append(f"{file.name}:{st.st_size}:{st.st_mtime_ns}")
+            parts.append(f"{file.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
-            parts.append(f"{file.name}:missing")
-    parts.extend(sorted(n for n, _ in pm.list_name_plugin() if n not in DEFAULT_PLUGINS))
+            parts.append(f"{file.relative_to(root)}:missing")
+    parts.extend(third_party_names())
     if os.environ.get("ANALYZER_LOAD_PLUGINS") != "":
-        parts.extend(f"{d}:{v}:{n}" for d, v, n, _ in _entry_points())
+        parts.extend(f"{e.distribution}:{e.version}:{e.name}" for e in entry_points())
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
@@ -196,13 +191,12 @@ def _stored_stamp(db: Store) -> str | None:
 
 
 def migrate_db(db: Store) -> None:
-    """Apply pending migrations (ours, then plugins'), then refresh views."""
+    """Apply pending migrations (the core schema's, then plugins' own tables), then refresh views."""
+    from analyzer.registry.manager import call_register
     from analyzer.store.schema import migrations
-    from analyzer.registry.manager import call_register, load_plugins
     from analyzer.store.views import ensure_views
 
-    load_plugins()  # every module that may define views or migrations
-    sets = [migrations, *call_register("register_migrations")]
+    sets = [migrations(), *call_register("register_migrations")]
     utils = db.utils
     if any(s.pending(utils) for s in sets):
         for s in sets:

@@ -1,11 +1,14 @@
-"""Schema migrations, applied in order by sqlite-utils and never edited once released.
+"""The schema: one set of migrations that owns every table, applied in order by sqlite-utils.
+
+A migration is never edited once released; a change is a new one. Plugins may add
+tables of their own (``register_migrations``), never change these.
 
 Why the tables look the way they do:
 
 * ``requests``, ``prompts``, ``limit_hits``, ``quota_readings`` are keyed by the
   record's own key, so re-reading any file (or a copy of it) upserts instead of
-  adding. ``requests`` keeps the best version of each model call (see
-  ``analyzer.store``); nothing is deleted when a source file shrinks or vanishes.
+  adding. ``requests`` keeps the best version of each model call
+  (``analyzer.store.writer``); nothing is deleted when a source file shrinks or vanishes.
 * The four token columns are disjoint; ``reasoning_tokens`` is a subset of
   ``output_tokens``; ``raw_usage`` keeps the vendor's own usage object so that a
   fixed parser can re-derive the columns.
@@ -13,16 +16,71 @@ Why the tables look the way they do:
   identity (device, inode, fingerprint of the first bytes) and the parser's
   small state, all committed in the same transaction as the rows they produced.
 * Every row carries ``machine_id`` so stores of several machines can be merged.
+* ``model_prices`` and ``price_tiers`` are prices resolved by ``analyzer.pricing``
+  (derived data, rewritten when their sources change, kept here so that Datasette
+  shows what the CLI uses): a tier applies to a request whose input context
+  (uncached input + cache read + cache write) exceeds ``above_tokens`` (the base
+  tier has 0); prices per million tokens; a null price means none is known.
+* ``plans`` and ``plan_limits``: the plans catalogue (bundled and the user's own),
+  one row per plan and per (plan, window, unit, basis) it states.
+* Stored costs (``COST_COLUMNS`` and ``priced`` on ``requests``): each request is
+  priced once by the rule of the ``live_request_costs`` view and read as plain
+  columns through ``priced_requests``. ``priced = 1`` promises the stored costs are
+  what the prices and the row's tokens give now; it is withdrawn (0) for a new row
+  (the default), for a row the writer replaced with a better copy (its upsert sets
+  0: a trigger on ``requests`` would make every upsert of an ingest twice as slow),
+  for the requests of a model whose ``model_prices``/``price_tiers`` rows changed,
+  and for every request when the exchange rate (``meta.usd_cny``) changed
+  (triggers). A partial index holds the rows at 0.
+* Covering indexes: reports read a request's agent, time, model, project, prompt
+  key, tokens and costs, never its raw usage: ``requests_hourly`` holds exactly
+  those in (agent, UTC hour) order, so day and window reports scan it without a
+  sort. ``quota_readings_anchor`` orders readings as ``window_anchors`` groups them.
+* ``limit_estimates``: the latest ``analyzer infer-limit`` estimate per (agent,
+  plan, account, scope, window); see ``analyzer.inference.table``.
+
+Stores made before the schema was one set recorded the price, plan, cost and
+estimate tables under sets of their own (``analyzer.analysis``, ``analyzer.reports``,
+``analyzer.inference``). Those migrations are m003 to m006 here, written so that
+running them again on such a store changes nothing.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Migrations
+from collections.abc import Callable
 
-migrations = Migrations("analyzer")
+_STEPS: list[Callable] = []
 
 
-@migrations()
+def _migration(fn: Callable) -> Callable:
+    """Declare the next migration (its name is the function's)."""
+    _STEPS.append(fn)
+    return fn
+
+
+def migrations():
+    """The core schema as a sqlite-utils migration set (sqlite-utils is imported only here:
+    code that needs a column name from this module, on a report's path, must not pay for it)."""
+    from sqlite_utils import Migrations
+
+    found = Migrations("analyzer")
+    for step in _STEPS:
+        found()(step)
+    return found
+
+
+# The priced columns of a request, in the order ``priced_requests`` shows them.
+COST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("price_key", "text"), ("price_mode", "text"),
+    ("cost_usd", "real"), ("cost_cny", "real"),
+    ("cost_usd_openai", "real"), ("cost_cny_openai", "real"),
+    ("cost_usd_anthropic", "real"), ("cost_cny_anthropic", "real"),
+    ("usd_basis", "text"), ("cny_basis", "text"),
+)
+COST_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COST_COLUMNS)
+
+
+@_migration
 def m001_initial(db):
     db.execute(
         """
@@ -170,7 +228,7 @@ def m001_initial(db):
     )
 
 
-@migrations()
+@_migration
 def m002_model_prices(db):
     # One row per distinct model name seen, resolved by analyzer.pricing; null
     # prices mean "no price known" (cost unknown, never 0). Prices per million tokens.
@@ -193,5 +251,137 @@ def m002_model_prices(db):
             currency text,
             mode text,
             source text
+        )"""
+    )
+
+
+@_migration
+def m003_price_tiers_and_plans(db):
+    db.execute(
+        """
+        create table if not exists price_tiers (
+            model text not null,
+            currency text not null,
+            above_tokens integer not null default 0,
+            input real not null,
+            output real not null,
+            cache_read real,
+            cache_write_5m real,
+            cache_write_1h real,
+            mode text not null,
+            price_key text,
+            origin text,
+            source text,
+            as_of text,
+            primary key (model, currency, above_tokens)
+        )"""
+    )
+    db.execute(
+        """
+        create table if not exists plans (
+            plan_id text primary key,
+            vendor text not null,
+            name text not null,
+            region text,
+            agents text,
+            price real,
+            currency text,
+            period text,
+            models text,
+            multipliers text,
+            notes text,
+            source text,
+            as_of text,
+            origin text not null default 'bundled'
+        )"""
+    )
+    db.execute(
+        """
+        create table if not exists plan_limits (
+            plan_id text not null,
+            window_minutes integer not null,
+            unit text not null,
+            basis text not null,
+            "limit" real,
+            low real,
+            high real,
+            weights text,
+            requests_per_unit real,
+            window_kind text,
+            confidence text,
+            source text,
+            as_of text,
+            note text,
+            is_primary integer not null default 0,
+            primary key (plan_id, window_minutes, unit, basis)
+        )"""
+    )
+
+
+def _stale_model(row: str) -> str:
+    return f"update requests set priced = 0 where model = {row}.model and priced = 1;"
+
+
+@_migration
+def m004_request_costs(db):
+    present = {row[1] for row in db.execute("pragma table_info(requests)").fetchall()}
+    for name, kind in (*COST_COLUMNS, ("priced", "integer not null default 0")):
+        if name not in present:
+            db.execute(f"alter table requests add column {name} {kind}")
+    db.execute("create index if not exists requests_unpriced on requests(model) where priced = 0")
+    for table in ("model_prices", "price_tiers"):
+        for event, rows in (("insert", ("new",)), ("delete", ("old",)), ("update", ("old", "new"))):
+            body = " ".join(_stale_model(row) for row in rows)
+            db.execute(f"create trigger if not exists {table}_{event}_cost_stale after {event} on {table}"
+                       f" begin {body} end")  # fmt: skip
+    for event, when in (("insert", "new.key = 'usd_cny'"), ("delete", "old.key = 'usd_cny'"),
+                        ("update", "(new.key = 'usd_cny' or old.key = 'usd_cny')"
+                                   " and (new.value is not old.value or new.key is not old.key)")):  # fmt: skip
+        db.execute(f"create trigger if not exists meta_{event}_cost_stale after {event} on meta when {when}"
+                   " begin update requests set priced = 0 where priced = 1; end")  # fmt: skip
+
+
+@_migration
+def m005_covering_indexes(db):
+    db.execute(
+        "create index if not exists requests_hourly on requests(agent, substr(ts, 1, 13), ts, model, project,"
+        " prompt_key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, priced,"
+        " cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)"
+    )
+    db.execute(
+        "create index if not exists quota_readings_anchor on quota_readings(agent, window_minutes, scope, resets_at,"
+        " used_percent, observed_at)"
+    )
+
+
+@_migration
+def m006_limit_estimates(db):
+    db.execute(
+        """
+        create table if not exists limit_estimates (
+            key text primary key,
+            agent text not null,
+            plan text,
+            account text,
+            scope text,
+            window_minutes integer not null,
+            quantity text,
+            candidate text,
+            label text,
+            weights text,
+            model_weights text,
+            "limit" real,
+            low real,
+            high real,
+            unit text,
+            method text not null,
+            evidence text,
+            segments text,
+            alternatives text,
+            unexplained text,
+            stated text,
+            needs text,
+            summary text,
+            created_at text not null
         )"""
     )

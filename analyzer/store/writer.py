@@ -20,7 +20,7 @@ import orjson
 
 from analyzer.contract.records import BadLine, LimitHit, Prompt, QuotaReading, Request, Session
 from analyzer.contract.timeutil import format_utc, now_utc
-from analyzer.store.views import COST_COLUMNS
+from analyzer.store.schema import COST_COLUMN_NAMES as COST_COLUMNS
 
 if TYPE_CHECKING:
     from analyzer.pricing.costs import PriceBook

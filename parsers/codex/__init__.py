@@ -134,6 +134,7 @@ def _parent_of(meta: dict) -> tuple[str | None, bool]:
 class CodexParser(JsonlParser):
     name = AGENT
     agent = AGENT
+    env_vars = ("CODEX_HOME",)
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return codex_roots(env)

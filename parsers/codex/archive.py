@@ -26,6 +26,7 @@ class CodexArchiveParser:
 
     name = "codex-zst"
     agent = AGENT
+    env_vars = ("CODEX_HOME",)
     mode = "file"
 
     def __init__(self, lines: CodexParser | None = None):

@@ -128,6 +128,10 @@ class KimiParser(JsonlParser):
 
     agent = AGENT
     home_variable = ""  # e.g. KIMI_SHARE_DIR
+
+    @property
+    def env_vars(self) -> tuple[str, ...]:
+        return (self.home_variable,) if self.home_variable else ()
     home_folder = ""  # e.g. .kimi
 
     def __init__(self) -> None:

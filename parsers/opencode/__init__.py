@@ -50,6 +50,7 @@ def data_dir(env: Mapping[str, str]) -> Path:
 class OpenCodeParser:
     name = AGENT
     agent = AGENT
+    env_vars = ("XDG_DATA_HOME", "OPENCODE_DB")
     mode: Literal["lines", "file"] = "file"
 
     def __init__(self) -> None:

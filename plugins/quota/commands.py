@@ -9,7 +9,7 @@ import click
 import orjson
 
 from analyzer import hookimpl
-from analyzer.commands.options import AGENT_NAMES, db_option, open_store
+from analyzer.commands.options import db_option, open_store
 from analyzer.commands.lazy import LazyModule
 from analyzer.commands.output import emit_json, table
 from analyzer.contract.timeutil import format_utc, now_utc, parse_day_or_instant, parse_iso, resolve_tz
@@ -56,7 +56,7 @@ def when(text: str, tz, after: str) -> str:
 def _known_agents() -> set[str]:
     from analyzer.registry.parsers import agents
 
-    return set(AGENT_NAMES) | set(agents()) | {r.agent for r in polling.get_readers().values()}
+    return set(agents()) | {r.agent for r in polling.get_readers().values()}
 
 
 @hookimpl

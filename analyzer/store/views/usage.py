@@ -11,7 +11,9 @@ when that sum is 0. Days are UTC dates (the CLI groups in the user's zone).
 
 from __future__ import annotations
 
-from analyzer.store.views import view
+from analyzer.store.views.view import View, view
+
+VIEWS: list[View] = []
 
 
 def _sums(present: str = "1") -> str:
@@ -42,7 +44,7 @@ _SUMS = _sums()
 # date, agent, requests, prompts (typed, main chain), input_tokens, cache_read_tokens,
 # cache_write_tokens, output_tokens, reasoning_tokens, total_tokens, cache_ratio, cost_usd,
 # cost_usd_known, cost_usd_openai, cost_usd_anthropic, cost_cny, unpriced_requests.
-view(
+VIEWS.append(view(
     "usage_daily_utc",
     {"requests", "prompts", "price_tiers"},
     f"""
@@ -55,13 +57,13 @@ from priced_requests r
 group by substr(r.ts, 1, 10), r.agent
 order by date, agent
 """,
-)
+))
 
 # usage_by_agent / usage_by_model / usage_by_project: the usage profile per group.
 # <group column>, requests, the token sums, cache_ratio, costs (as above), and the shares of
 # all tokens: input_share, cache_read_share, cache_write_share, output_share; tokens_per_request.
 for _name, _column in (("usage_by_agent", "agent"), ("usage_by_model", "model"), ("usage_by_project", "project")):
-    view(
+    VIEWS.append(view(
         _name,
         {"requests", "price_tiers"},
         f"""
@@ -78,11 +80,11 @@ from (
 )
 order by total_tokens desc
 """,
-    )
+    ))
 
 # cache_ratio_by_session: agent, session_id, project, first_ts, last_ts, requests, the token
 # sums, cache_ratio (null when the session sent no input), cost_usd, unpriced_requests.
-view(
+VIEWS.append(view(
     "cache_ratio_by_session",
     {"requests", "price_tiers"},
     f"""
@@ -91,14 +93,14 @@ from priced_requests
 group by agent, session_id
 order by last_ts desc
 """,
-)
+))
 
 # prompt_fanout: one row per typed prompt (main chain).
 # prompt_key, agent, session_id, ts, project, text_length, requests (model calls the prompt
 # started, tool rounds included; subagent calls are not attributed to a prompt), the token
 # sums, cost_usd (null when a request's model has no price; 0 requests gives 0),
 # cost_usd_known, unpriced_requests, last_ts (the last of those calls).
-view(
+VIEWS.append(view(
     "prompt_fanout",
     {"requests", "prompts", "price_tiers"},
     """
@@ -120,7 +122,7 @@ where p.is_sidechain = 0
 group by p.key
 order by p.ts
 """,
-)
+))
 
 # window_anchors: plan windows whose reset time the vendor gave, one row per instance.
 # agent, window_minutes, scope (a model-scoped window, e.g. Opus; null for the whole plan),
@@ -131,7 +133,7 @@ order by p.ts
 # window when its reset is at most 5 hours after the hit, else a weekly one.
 # Readings are counted per exact reset time first (in the order of an index, so a store of
 # a reading per request stays quick), then those counts are added up per instance.
-view(
+VIEWS.append(view(
     "window_anchors",
     {"quota_readings", "limit_hits"},
     """
@@ -160,13 +162,13 @@ where window_minutes in (300, 10080)
 group by agent, window_minutes, coalesce(scope, ''), cast(round(julianday(resets_at) * 144) as integer)
 order by agent, window_minutes, resets_at
 """,
-)
+))
 
 # anchored_window_usage: usage inside each anchored window instance (requests of the same
 # agent with starts_at <= ts < resets_at; for a scoped window only models whose name
 # contains the scope). Columns of window_anchors plus requests, the token sums,
 # cache_ratio and costs.
-view(
+VIEWS.append(view(
     "anchored_window_usage",
     {"quota_readings", "limit_hits", "requests", "price_tiers"},
     f"""
@@ -181,6 +183,4 @@ left join priced_requests r on r.agent = a.agent and r.ts >= a.starts_at and r.t
 group by a.agent, a.window_minutes, a.scope, a.resets_at
 order by a.agent, a.window_minutes, a.resets_at
 """,
-)
-
-from analyzer.store.views import windows as views_windows  # noqa: E402,F401  (plan windows in SQL, for Datasette; needs _sums above)
+))

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analyzer.store.views import view
+from analyzer.store.views.view import View, view
 from analyzer.store.views.usage import _sums
+
+VIEWS: list[View] = []
 
 FMT = "'%Y-%m-%dT%H:%M:%fZ'"
 FIVE_HOURS, WEEK = 300, 10080
@@ -232,5 +234,5 @@ def windows_sql(minutes: int | tuple[int, ...], p: Period = ALL) -> str:
 
 # plan_windows: every 5-hour and weekly window of every agent (the columns of
 # `analyzer report blocks --json`, with window_minutes 300 or 10080).
-view("plan_windows", {"requests", "prompts", "quota_readings", "limit_hits", "price_tiers"},
-     windows_sql((FIVE_HOURS, WEEK)))  # fmt: skip
+VIEWS.append(view("plan_windows", {"requests", "prompts", "quota_readings", "limit_hits", "price_tiers"},
+     windows_sql((FIVE_HOURS, WEEK))))  # fmt: skip
