@@ -15,13 +15,13 @@ these names may move, these names will not::
   ``first_json_line``, ``first_objects``;
 * time: ``utc_iso`` (any instant to the stored form), ``parse_iso``,
   ``format_utc``, ``from_epoch``; ``reset_after`` reads reset times written
-  as words ("resets 6pm (Europe/Berlin)").
+  as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name.
 """
 
 from analyzer.contract.hookspecs import hookimpl
 from analyzer.contract.parsing import JsonlParser, Line, Parser, SourceContext, env_paths, first_json_line, first_objects, home_from
 from analyzer.contract.records import TRIGGERS, BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session, Trigger
-from analyzer.contract.resets import reset_after
+from analyzer.contract.resets import reset_after, zone
 from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
 
 __all__ = [
@@ -48,4 +48,5 @@ __all__ = [
     "parse_iso",
     "reset_after",
     "utc_iso",
+    "zone",
 ]

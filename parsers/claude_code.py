@@ -39,11 +39,23 @@ from pathlib import Path
 
 import orjson
 
-from analyzer import hookimpl
-from analyzer.contract.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
-from analyzer.contract.records import BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session
-from analyzer.contract.resets import reset_after
-from analyzer.contract.timeutil import utc_iso
+from analyzer.api import (
+    BadLine,
+    JsonlParser,
+    LimitHit,
+    Prompt,
+    QuotaReading,
+    Record,
+    Request,
+    Session,
+    SourceContext,
+    env_paths,
+    first_objects,
+    home_from,
+    hookimpl,
+    reset_after,
+    utc_iso,
+)
 
 AGENT = "claude-code"
 

@@ -59,10 +59,23 @@ from pathlib import Path
 
 import orjson
 
-from analyzer import hookimpl
-from analyzer.contract.parsing import JsonlParser, SourceContext, env_paths, first_objects, home_from
-from analyzer.contract.records import BadLine, LimitHit, Prompt, Record, Request, Session
-from analyzer.contract.timeutil import format_utc, parse_iso, utc_iso
+from analyzer.api import (
+    BadLine,
+    JsonlParser,
+    LimitHit,
+    Prompt,
+    Record,
+    Request,
+    Session,
+    SourceContext,
+    env_paths,
+    first_objects,
+    format_utc,
+    home_from,
+    hookimpl,
+    parse_iso,
+    utc_iso,
+)
 
 from analyzer.parsers._genai_usage import split_record
 

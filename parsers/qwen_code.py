@@ -61,11 +61,23 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from analyzer import hookimpl
-from analyzer.contract.parsing import JsonlParser, SourceContext, env_paths, home_from
-from analyzer.contract.records import BadLine, LimitHit, Prompt, Record, Request, Session
-from analyzer.contract.resets import zone
-from analyzer.contract.timeutil import format_utc, parse_iso, utc_iso
+from analyzer.api import (
+    BadLine,
+    JsonlParser,
+    LimitHit,
+    Prompt,
+    Record,
+    Request,
+    Session,
+    SourceContext,
+    env_paths,
+    format_utc,
+    home_from,
+    hookimpl,
+    parse_iso,
+    utc_iso,
+    zone,
+)
 
 from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
 from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage

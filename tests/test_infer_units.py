@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 from analyzer.inference import infer
 from analyzer.inference import stated as stated_module
 from analyzer.inference.bounds import slope_interval
@@ -22,7 +23,7 @@ T0 = 1793581200.0  # 2026-11-02T01:00:00Z
 
 
 def _write(db, records) -> None:
-    writer = store.RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
+    writer = RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
     writer.extend(records)
     with store.transaction(db):
         writer.flush()

@@ -111,7 +111,7 @@ def test_broken_plugins_are_reported_and_do_not_stop_ingest(example_site, tmp_pa
     write_distribution(broken, "analyzer-needs-numpy", "needs_numpy",
                        "import numpy_that_is_not_installed\n")  # fmt: skip
     write_distribution(broken, "analyzer-raises", "raises_on_register",
-                       "from analyzer import hookimpl\n\n@hookimpl\ndef register_parsers(register):\n"
+                       "from analyzer.api import hookimpl\n\n@hookimpl\ndef register_parsers(register):\n"
                        "    raise RuntimeError('cannot find my config')\n")  # fmt: skip
     home = tmp_path / "h"
     shutil.copytree(EXAMPLE / "fixture" / "home", home)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 from analyzer.contract.records import Request
 from analyzer.plugins.claude_code import statusline as sl
 from analyzer.plugins.claude_code import usage_window as uw
@@ -57,7 +58,7 @@ def live_limits(five=42, seven=36.5) -> dict:
 
 def add_requests(db, *rows) -> None:
     """rows: (ts, model, input, cache_read, cache_write, output[, agent])."""
-    writer = store.RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
+    writer = RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
     for i, (ts, model, inp, read, write, out, *agent) in enumerate(rows):
         writer.add(Request(key=f"k{i}-{ts}", agent=(agent or ["claude-code"])[0], session_id="s", ts=ts, model=model,
                            input_tokens=inp, cache_read_tokens=read, cache_write_tokens=write, output_tokens=out))  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.commands.lazy import LazyModule
 from analyzer.commands.output import emit_json, percent, short_tokens, table, tokens
 from analyzer.commands.options import db_option, filter_options, format_options, open_store

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.store import database as store
 from analyzer.commands.output import emit_json, table, tokens
-from analyzer.registry.manager import get_plugins
+from analyzer.registry.inventory import get_plugins
 from analyzer.commands.options import db_option, format_options, open_store
 
 

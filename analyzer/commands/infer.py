@@ -7,7 +7,7 @@ import sqlite3
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.commands.output import emit_json
 from analyzer.commands.options import _agent_callback, db_option, open_store
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.store import database as store
 from analyzer.commands.options import db_option, open_store
 

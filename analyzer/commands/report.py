@@ -7,7 +7,7 @@ import functools
 import click
 from click_default_group import DefaultGroup
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.commands.lazy import LazyModule
 from analyzer.commands.output import emit_csv, emit_json, money, short_tokens, table, tokens
 from analyzer.commands.options import db_option, filter_options, format_options, open_store

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.commands.options import db_option, open_store
 
 HOST = "127.0.0.1"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.store import database as store
 from analyzer.daemon.lifecycle import LOG_LEVELS, AlreadyRunning, DaemonLock, WatchSettings, logging_to_stderr, stop_on_signals
 from analyzer.commands.options import db_option, open_store

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 from analyzer.contract.parsing import SourceContext
 from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines
 from analyzer.contract.records import BadLine
@@ -345,8 +346,8 @@ class Ingester:
 
     # --- reading -------------------------------------------------------------------
 
-    def _writer(self, job: _Job) -> store.RecordWriter:
-        writer = store.RecordWriter(self.db, source_id=job.source["id"], machine=self.machine, keep_text=self.keep_text)
+    def _writer(self, job: _Job) -> RecordWriter:
+        writer = RecordWriter(self.db, source_id=job.source["id"], machine=self.machine, keep_text=self.keep_text)
         if self._prices is None:
             from analyzer.pricing.costs import PriceBook
 
@@ -381,7 +382,7 @@ class Ingester:
             self._apply(job, writer, [], job.offset, True)
         self._count(writer, stats)
 
-    def _apply(self, job: _Job, writer: store.RecordWriter, records: list, end: int, at_eof: bool) -> None:
+    def _apply(self, job: _Job, writer: RecordWriter, records: list, end: int, at_eof: bool) -> None:
         """Write records, then the offset they bring the file to, in the open batch."""
         for offset, record in records:
             writer.add(record, offset)
@@ -489,7 +490,7 @@ class Ingester:
         self._read(nbytes, stats)
 
     @staticmethod
-    def _count(writer: store.RecordWriter, stats: IngestStats) -> None:
+    def _count(writer: RecordWriter, stats: IngestStats) -> None:
         for name in ("requests", "prompts", "limit_hits", "quota_readings"):
             stats.records[name] += writer.counts[name]
         for kind, n in writer.bad_kinds.items():

@@ -101,7 +101,7 @@ def parse_file_job(job: tuple) -> tuple:
     """
     name, path, root, offset, state, size, chunk_bytes, source_id, machine, keep_text = job
     from analyzer.registry.parsers import get_parsers
-    from analyzer.store.database import RecordWriter
+    from analyzer.store.writer import RecordWriter
 
     parser = _worker_parsers(get_parsers)[name]
     ctx = SourceContext(path=Path(path), root=Path(root) if root else None)

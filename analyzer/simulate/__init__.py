@@ -61,11 +61,12 @@ class SimResult:
     def load(self, db) -> None:
         """Ingest the logs (the real parser) and store the statusline readings."""
         from analyzer.store import database as store
+        from analyzer.store.writer import RecordWriter
         from analyzer.ingest.ingester import Ingester
 
         Ingester(db, env={"HOME": str(self.home)}).run()
         if self.readings:
-            writer = store.RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
+            writer = RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
             writer.extend(self.readings)
             with store.transaction(db):
                 writer.flush()

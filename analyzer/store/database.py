@@ -246,12 +246,3 @@ class transaction:
         elif self.conn.in_transaction:
             self.conn.execute("rollback")
         return False
-
-
-def __getattr__(name: str):
-    # The record writer lives in analyzer.writer; reading commands never import it.
-    if name in ("RecordWriter", "prompt_hash"):
-        from analyzer.store import writer
-
-        return getattr(writer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,10 +15,9 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from analyzer.contract.parsing import SourceContext
-from analyzer.contract.records import BadLine, Record
+from analyzer.api import BadLine, Record, SourceContext
 
-from analyzer.parsers.codex import AGENT, CodexParser, codex_roots
+from analyzer.parsers.codex.rollout import AGENT, CodexParser, codex_roots
 
 
 class CodexArchiveParser:

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from analyzer.contract.records import LimitHit, QuotaReading
-from analyzer.contract.timeutil import format_utc, parse_iso, utc_iso
+from analyzer.api import LimitHit, QuotaReading, format_utc, parse_iso, utc_iso
 
 AGENT = "codex"
 MAIN_LIMIT_ID = "codex"

@@ -21,7 +21,7 @@ the child's first call is measured from the parent's last total.
 
 from __future__ import annotations
 
-from analyzer.contract.timeutil import parse_iso
+from analyzer.api import parse_iso
 
 BURST_GAP_SECONDS = 1.0
 

@@ -52,10 +52,19 @@ from pathlib import Path
 
 import orjson
 
-from analyzer import hookimpl
-from analyzer.contract.parsing import Line, SourceContext, first_json_line
-from analyzer.contract.records import BadLine, LimitHit, Prompt, Record, Request, Session
-from analyzer.contract.timeutil import utc_iso
+from analyzer.api import (
+    BadLine,
+    LimitHit,
+    Line,
+    Prompt,
+    Record,
+    Request,
+    Session,
+    SourceContext,
+    first_json_line,
+    hookimpl,
+    utc_iso,
+)
 
 from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
 from analyzer.parsers.kimi_code.refusals import refusal

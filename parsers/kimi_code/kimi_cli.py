@@ -49,9 +49,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.contract.parsing import SourceContext, first_json_line
-from analyzer.contract.records import BadLine, LimitHit, Prompt, Record, Request, Session
-from analyzer.contract.timeutil import utc_iso
+from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
 
 from analyzer.parsers.kimi_code.shared import AGENT, FALLBACK_MODEL, KimiParser, as_int, digest, model_for, parts_text
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from analyzer.contract.timeutil import utc_iso
+from analyzer.api import utc_iso
 
 from analyzer.parsers.kimi_code.shared import as_int
 

@@ -23,8 +23,7 @@ from typing import Any
 
 import orjson
 
-from analyzer.contract.parsing import JsonlParser, Line, SourceContext, env_paths, home_from
-from analyzer.contract.records import Record
+from analyzer.api import JsonlParser, Line, Record, SourceContext, env_paths, home_from
 
 AGENT = "kimi-code"
 FALLBACK_MODEL = "kimi-for-coding"

@@ -28,9 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from analyzer import hookimpl
-from analyzer.contract.parsing import SourceContext, home_from
-from analyzer.contract.records import Record
+from analyzer.api import Record, SourceContext, home_from, hookimpl
 
 from analyzer.parsers.opencode.database import store_records
 from analyzer.parsers.opencode.legacy import LegacyTree, is_message_file

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import orjson
 
-from analyzer.contract.records import BadLine, Record
+from analyzer.api import BadLine, Record
 
 from analyzer.parsers.opencode.model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
 from analyzer.parsers.opencode.values import created_ms

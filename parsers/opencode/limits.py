@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from analyzer.contract.records import LimitHit
-from analyzer.contract.timeutil import format_utc, from_epoch, utc_iso
+from analyzer.api import LimitHit, format_utc, from_epoch, utc_iso
 
 from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer
 

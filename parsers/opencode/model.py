@@ -50,8 +50,7 @@ from typing import Protocol
 
 import orjson
 
-from analyzer.contract.records import Prompt, Record, Request, Session
-from analyzer.contract.timeutil import utc_iso
+from analyzer.api import Prompt, Record, Request, Session, utc_iso
 
 from analyzer.parsers.opencode.limits import limit_hits
 from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer, ms

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 
 
 @hookimpl

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.plugins.claude_code.settings import settings_path
 
 from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, instant, number, read_json, reading, shape_error

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.contract.timeutil import format_utc, parse_iso
 
 from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error

@@ -8,7 +8,7 @@ from datetime import timedelta
 import click
 import orjson
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.commands.options import db_option, open_store
 from analyzer.commands.lazy import LazyModule
 from analyzer.commands.output import emit_json, table

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 
 from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
 from analyzer.plugins.quota.http import QuotaError, check_url, get_json

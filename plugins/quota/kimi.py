@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 
 from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
 from analyzer.plugins.quota.http import QuotaError

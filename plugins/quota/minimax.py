@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from analyzer import hookimpl
+from analyzer.api import hookimpl
 from analyzer.contract.timeutil import format_utc, parse_iso
 
 from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 from analyzer.registry.manager import call_register
 from analyzer.contract.records import QuotaReading
 
@@ -52,7 +53,7 @@ def store_readings(db: sqlite_utils.Database, readings: Iterable[QuotaReading]) 
         return 0
     keys = [r.key for r in readings]
     marks = ", ".join("?" * len(keys))
-    writer = store.RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
+    writer = RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
     with store.transaction(db):
         known = {row[0] for row in db.execute(f"select key from quota_readings where key in ({marks})", keys)}
         writer.extend(readings)
