@@ -68,6 +68,25 @@ def parse_stored(text: str) -> datetime:
     return parse_iso(text)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def stored_ms(text: str) -> int:
+    """A stored instant as epoch milliseconds (exact: stored instants have millisecond precision)."""
+    return (parse_iso(text) - _EPOCH) // _MS
+
+
+def ms_datetime(ms: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime (exact)."""
+    return _EPOCH + ms * _MS
+
+
+def ms_stored(ms: int) -> str:
+    """Epoch milliseconds in the stored form."""
+    return format_utc(ms_datetime(ms))
+
+
 def resolve_tz(name: str | None) -> tzinfo:
     """The zone for ``--tz``: an IANA name, else ``TZ``, else the system's local zone."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: the statusline's hot path never needs it

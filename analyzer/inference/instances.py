@@ -15,8 +15,8 @@ Readings without a reset time are chained by time: consecutive readings whose
 "% used" does not fall belong to one chain with a free level.
 
 For limit hits without readings, instances come from the hits' reset times,
-and the windows between them are estimated from the ledger the way Claude's
-are observed to open: at the first call floored to the hour, for five hours.
+and the windows between them are placed by the one window rule
+(``analyzer.windows.rule``): estimated from the ledger's calls.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analyzer.inference.evidence import Ledger, Stream
+from analyzer.windows import rule
 
 RESET_TOLERANCE = 180.0  # seconds
 IDLE_GAP = 15 * 60.0  # no local call for this long: another device may have been used meanwhile
@@ -143,7 +144,8 @@ class Instance:
 
 
 def hit_instances(stream: Stream, ledger: Ledger) -> list[Instance]:
-    """Instances anchored on hits' reset times, plus estimated ones over the rest of the ledger."""
+    """Instances anchored on hits' reset times, plus the estimated windows (``analyzer.windows.rule``)
+    the ledger's calls open outside them."""
     length = stream.minutes * 60.0
     resets = cluster_resets([h.reset for h in stream.hits if h.reset is not None])
     anchored: dict[float, Instance] = {}
@@ -155,48 +157,10 @@ def hit_instances(stream: Stream, ledger: Ledger) -> list[Instance]:
         if inst.start <= h.t < end and (inst.hit is None or h.t < inst.hit):
             inst.hit = h.t
     known = sorted(anchored.values(), key=lambda i: i.start)
-    out = list(known)
-    if stream.minutes == 300:
-        out += _estimated_blocks(ledger, known, length)
-    elif known:
-        out += _periodic(ledger, known, length)
-    return sorted(out, key=lambda i: i.start)
-
-
-def _estimated_blocks(ledger: Ledger, known: list[Instance], length: float) -> list[Instance]:
-    """Five-hour blocks: first call floored to the hour, never overlapping an anchored instance."""
-    blocks: list[Instance] = []
-    end = None
-    k = 0
+    if stream.minutes == rule.WEEK and not known:
+        return []  # weekly windows are periodic: without a vendor reset there is no grid to place them on
+    sweep = rule.Sweep(stream.minutes, rule.cut((round(i.start * 1000), round(i.end * 1000)) for i in known))
     for t in ledger.secs:
-        while k < len(known) and known[k].end <= t:
-            k += 1
-        if k < len(known) and known[k].start <= t < known[k].end:
-            end = known[k].end
-            continue
-        if end is not None and t < end:
-            continue
-        start = t - (t % 3600.0)
-        if end is not None and start < end:
-            start = end
-        nxt = known[k].start if k < len(known) else None
-        stop = start + length if nxt is None else min(start + length, nxt)
-        blocks.append(Instance(start, stop, None, True))
-        end = stop
-    return blocks
-
-
-def _periodic(ledger: Ledger, known: list[Instance], length: float) -> list[Instance]:
-    """Fixed windows (weekly): step the anchored grid over the ledger."""
-    if ledger.first is None:
-        return []
-    origin = known[0].start
-    taken = {round(i.start) for i in known}
-    out = []
-    k = int((ledger.first - origin) // length)
-    while origin + k * length <= ledger.last:
-        start = origin + k * length
-        if round(start) not in taken:
-            out.append(Instance(start, start + length, None, True))
-        k += 1
-    return out
+        sweep.assign(round(t * 1000))
+    estimated = [Instance(w.start / 1000.0, w.end / 1000.0, None, True) for w in sweep.windows if w.anchor is None]
+    return sorted(known + estimated, key=lambda i: i.start)

@@ -17,13 +17,13 @@ from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from analyzer.pricing.prices import PriceSources, cached_prices
+from analyzer.windows.rule import window_starts
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from analyzer.plans.catalogue import Limit
 
-HOUR_MS = 3_600_000
 # A stored instant as milliseconds since the epoch (julianday is exact to well under a millisecond).
 MS = "cast(round((julianday(ts) - 2440587.5) * 86400000.0) as integer)"
 
@@ -46,17 +46,10 @@ class Events:
         return len(self.ms)
 
     def fixed_windows(self, minutes: int) -> list[int]:
-        """Where each fixed window starts (an index), then the number of events: a window opens at
-        the first event floored to the hour and the next at the first event at or after its end."""
+        """Where each fixed window starts (an index), then the number of events (``rule.window_starts``)."""
         bounds = self._bounds.get(minutes)
         if bounds is None:
-            length, end, bounds = minutes * 60_000, None, []
-            for i, t in enumerate(self.ms):
-                if end is None or t >= end:
-                    end = t - t % HOUR_MS + length
-                    bounds.append(i)
-            bounds.append(len(self.ms))
-            self._bounds[minutes] = bounds
+            bounds = self._bounds[minutes] = window_starts(self.ms, minutes)
         return bounds
 
     def fixed_hits(self, minutes: int, limit: float, quantities: list[float] | None = None, key=None) -> list[str]:

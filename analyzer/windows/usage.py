@@ -1,32 +1,13 @@
-"""Plan windows (5-hour and weekly) per agent, anchored to vendor resets where known.
+"""Plan windows (5-hour and weekly) per agent, with what was used in each.
 
-A window instance is **anchored** when the vendor told us when it resets: a
-quota reading's ``resets_at`` or a limit hit's ``reset_at`` (the
-``window_anchors`` view groups them into instances). The window is then
-``[resets_at - length, resets_at)``. Two anchored instances that overlap (the
-vendor moved a reset) are cut so that the later one starts where the earlier
-one ends.
-
-Usage outside every anchored instance falls into **estimated** windows:
-
-* 5 hours: the way Claude's are observed to behave: a window starts at the
-  first request floored to the hour and lasts five hours; the next request
-  more than five hours after the start (or after the previous request) opens
-  the next one.
-* weekly: when the agent has any anchored weekly instance, weekly windows are
-  periodic (a fixed instant every 7 days, as Claude and Codex report them), so
-  the slot is extrapolated from the nearest vendor reset; otherwise a window
-  starts at the first request floored to the hour and lasts 7 days.
-
-Estimated windows never overlap anchored ones: they start no earlier than the
-previous window ended and end no later than the next anchored one starts.
-Every window says which kind it is and on what basis.
+Where windows lie is ``analyzer.windows.rule``: anchored to vendor resets (the
+``window_anchors`` view groups readings and hits into instances), estimated
+elsewhere. Every window says which of the two it is, and on what basis.
 
 The work is done on per-hour aggregates from SQL; an hour that straddles a
 window boundary is re-read in parts, each from a request to the end of the
 window it falls in, so the split is exact. (Windows never overlap, and a
-request inside a window's span never opens another: no two requests of a
-5-hour window are more than five hours apart.)
+request inside a window's span never opens another.)
 """
 
 from __future__ import annotations
@@ -37,15 +18,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from analyzer.reports.usage import Filters, ensure_prices, hourly_where
-from analyzer.contract.timeutil import UTC, format_utc, now_utc, parse_iso
+from analyzer.contract.timeutil import UTC, format_utc, ms_datetime, ms_stored, now_utc, parse_iso, stored_ms
+from analyzer.windows import rule
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-FIVE_HOURS = 300
-
-WEEK = 10080
-BLOCK = timedelta(hours=5)
+FIVE_HOURS, WEEK = rule.FIVE_HOURS, rule.WEEK
 _SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
          "cost_usd", "cost_usd_openai", "cost_usd_anthropic", "cost_cny", "unpriced_requests")  # fmt: skip
 _AGGREGATES = ("count(*)", "sum(input_tokens)", "sum(cache_read_tokens)", "sum(cache_write_tokens)",
@@ -128,10 +107,6 @@ class Window:
         }
 
 
-def _floor_hour(ts: str) -> datetime:
-    return parse_iso(ts).replace(minute=0, second=0, microsecond=0)
-
-
 def anchors(db: sqlite_utils.Database, minutes: int, agents: tuple[str, ...] = ()) -> dict[str, list[Window]]:
     """Anchored instances of one window length (whole-plan windows, not model-scoped) per agent
     (of ``agents`` when given)."""
@@ -148,59 +123,39 @@ def anchors(db: sqlite_utils.Database, minutes: int, agents: tuple[str, ...] = (
 
 
 def _instances(agent: str, minutes: int, rows: list) -> list[Window]:
+    """Anchored instances from ``window_anchors`` rows (in reset order), cut where they overlap."""
+    spans = rule.cut((stored_ms(start), stored_ms(reset)) for start, reset, *_ in rows)
+    by_end = {ms: row for row in rows if (ms := stored_ms(row[1])) in {end for _, end in spans}}
     found: list[Window] = []
-    for start, reset, readings, hits, used in rows:
-        begin, end = parse_iso(start), parse_iso(reset)
-        if found and begin < found[-1].end:
-            begin = found[-1].end  # the vendor moved the reset: the later instance starts where the earlier ended
-        if begin >= end:
-            continue
+    for begin, end in spans:
+        _start, _reset, readings, hits, used = by_end[end]
         what = " and ".join(p for p in (f"{readings} quota reading{'s' * (readings != 1)}" if readings else "",
                                         f"{hits} limit hit{'s' * (hits != 1)}" if hits else "") if p)  # fmt: skip
-        found.append(Window(agent, minutes, begin, end, "anchored", f"vendor reset time from {what}", readings, hits,
-                            used))  # fmt: skip
+        found.append(Window(agent, minutes, ms_datetime(begin), ms_datetime(end), "anchored",
+                            f"vendor reset time from {what}", readings, hits, used))  # fmt: skip
     return found
 
 
 class _Sweep:
-    """Assigns request times, in order, to anchored or estimated windows of one agent."""
+    """``rule.Sweep`` over stored instants, keeping a ``Window`` (with its sums) for each rule window."""
 
     def __init__(self, agent: str, minutes: int, anchored: list[Window]):
-        self.agent, self.minutes, self.length = agent, minutes, timedelta(minutes=minutes)
-        self.anchored = anchored
-        self.starts = [w.start for w in anchored]
+        self.agent, self.minutes = agent, minutes
+        self.rule = rule.Sweep(minutes, [(stored_ms(format_utc(w.start)), stored_ms(format_utc(w.end))) for w in anchored])
         self.windows: list[Window] = list(anchored)
-        self.current: Window | None = None  # the open estimated window
 
     def assign(self, ts: str) -> Window:
-        t = parse_iso(ts)
-        i = bisect_right(self.starts, t) - 1
-        if i >= 0 and t < self.anchored[i].end:
-            return self.anchored[i]
-        cur = self.current
-        if cur is not None and cur.start <= t < cur.end and not (
-            self.minutes == FIVE_HOURS and cur.last and t - parse_iso(cur.last) > self.length
-        ):
-            return cur
-        floor = i >= 0 and self.anchored[i].end or None  # an estimated window starts after the last anchored one
-        nxt = self.anchored[i + 1].start if i + 1 < len(self.anchored) else None
-        if self.minutes == WEEK and self.anchored:
-            ref = min(self.anchored, key=lambda w: abs(w.end - t)).end
-            periods = (t - ref) // self.length
-            start, basis = ref + periods * self.length, f"7-day period extrapolated from the vendor reset {format_utc(ref)}"
-        else:
-            start, basis = _floor_hour(ts), "first request floored to the hour"
-        if cur is not None and start < cur.end:
-            start = cur.end if cur.end <= t else start
-        if floor is not None and start < floor:
-            start = floor
-        end = start + self.length
-        if nxt is not None and end > nxt:
-            end = nxt
-        window = Window(self.agent, self.minutes, start, end, "estimated", basis)
-        self.windows.append(window)
-        self.current = window
-        return window
+        found = self.rule.assign(stored_ms(ts))
+        if found.anchor is not None:
+            return self.windows[found.anchor]
+        if len(self.windows) < len(self.rule.windows):  # it opened a window
+            if found.reference is None:
+                basis = "first request floored to the hour"
+            else:
+                basis = f"7-day period extrapolated from the vendor reset {ms_stored(found.reference)}"
+            self.windows.append(Window(self.agent, self.minutes, ms_datetime(found.start), ms_datetime(found.end),
+                                       "estimated", basis))
+        return self.windows[-1]  # an estimated window is always the one opened last
 
 
 def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_HOURS,

@@ -23,6 +23,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from analyzer.contract.timeutil import format_utc as stored
+from analyzer.contract.timeutil import ms_stored, stored_ms
+from analyzer.windows import rule
 
 UTC = timezone.utc
 LOOKBACK = timedelta(hours=24)
@@ -87,22 +89,19 @@ def anchored(resets_at: str, minutes: int) -> Window:
 
 
 def estimated(conn: sqlite3.Connection, agent: str, now: datetime, family: str) -> Window | None:
-    """The active estimated 5-hour block at ``now``, or None when idle.
+    """The active estimated 5-hour window at ``now``, or None when idle.
 
-    A block starts at its first request floored to the hour; the next starts at
-    the first request *after* the block's end. (The "five-hour gap" rule never
-    fires on its own: a request more than five hours after the previous one is
-    also more than five hours after the block's start.) So the blocks are found
-    by a few index seeks, not by reading every request.
+    Windows are placed by ``analyzer.windows.rule``: each opened by the first
+    request at or after the previous one's end, so they are found by a few
+    index seeks, not by reading every request.
     """
-    where = f"agent = ? and ts > ? and ts <= ? and {family}"
+    where = f"agent = ? and ts >= ? and ts <= ? and {family}"
     upto = stored(now)
-    since = stored(now - LOOKBACK)
-    first = conn.execute(f"select min(ts) from requests where {where}", [agent, since, upto]).fetchone()[0]
+    first = conn.execute(f"select min(ts) from requests where {where}", [agent, stored(now - LOOKBACK), upto]).fetchone()[0]
     window = None
     while first:
-        begin = parse_stored(first).replace(minute=0, second=0, microsecond=0)
-        window = Window(stored(begin), stored(begin + timedelta(hours=5)), 300, "estimated")
+        found = rule.estimated_at(stored_ms(first), rule.FIVE_HOURS)
+        window = Window(ms_stored(found.start), ms_stored(found.end), 300, "estimated")
         first = conn.execute(f"select min(ts) from requests where {where}", [agent, window.end, upto]).fetchone()[0]
     if window is None or now >= parse_stored(window.end):
         return None

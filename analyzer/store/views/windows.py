@@ -1,8 +1,9 @@
-"""Plan windows in SQL: the 5-hour and weekly windows of ``analyzer.windows``, for Datasette.
+"""Plan windows in SQL, for Datasette: the second implementation of ``analyzer.windows.rule``.
 
-``analyzer.windows`` builds the windows in Python; Datasette can only run SQL,
-so this module writes the same rules as one query (a recursive walk), and a
-test holds the two to the same numbers:
+The rule lives in Python (``analyzer.windows.rule``); Datasette can only run SQL,
+so this module writes the same rule as one query (a recursive walk), and
+``tests/test_window_rule.py`` holds the two to the same windows and sums over
+every fixture:
 
 * **anchored** instances come from ``window_anchors`` (vendor reset times); an
   instance that overlaps the previous one starts where that one ends;
