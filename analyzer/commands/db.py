@@ -18,128 +18,133 @@ def _db_file(db) -> Path:
     return Path(db.conn.execute("pragma database_list").fetchone()[2])
 
 
+@click.group(name="db")
+def db_group():
+    """The SQLite store: where it is, what it holds, backups."""
+
+@db_group.command(name="path")
+@db_option
+def db_path_cmd(db_path):
+    """Print the store's path (for `datasette "$(analyzer db path)"`)."""
+    click.echo(str(db_path or store.default_db_path()))
+
+@db_group.command(name="status")
+@format_options(csv=False)
+@db_option
+def db_status(fmt, db_path):
+    """Counts, sizes, agents, last ingest, unpriced models, skipped lines."""
+    db = open_store(db_path)
+    path = _db_file(db)
+    conn = db.conn
+    counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]
+              for t in ("requests", "prompts", "limit_hits", "quota_readings", "sessions", "sources", "ingest_errors")}  # fmt: skip
+    agents = [
+        {"agent": a, "requests": n, "first": f, "last": last}
+        for a, n, f, last in conn.execute("select agent, count(*), min(ts), max(ts) from requests group by agent")
+    ]
+    from analyzer.reports.usage import ensure_prices
+
+    ensure_prices(db)
+    unpriced = [
+        {"model": m, "requests": n}
+        for m, n in conn.execute(
+            "select r.model, count(*) from requests r join model_prices p on p.model = r.model"
+            " where p.input is null group by r.model order by 2 desc"
+        )
+    ]
+    info = {
+        "path": str(path),
+        "size_bytes": sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()),
+        "machine_id": store.machine_id(db),
+        "keep_prompt_text": store.keep_prompt_text(db),
+        "last_ingest": conn.execute("select max(updated_at) from sources").fetchone()[0],
+        "counts": counts,
+        "agents": agents,
+        "unpriced_models": unpriced,
+        "migrations": [r[0] for r in conn.execute("select name from _sqlite_migrations order by id")],
+    }
+    if fmt == "json":
+        emit_json(info)
+        return
+    click.echo(f"Store:        {info['path']} ({info['size_bytes'] / 1e6:.1f} MB)")
+    click.echo(f"Machine id:   {info['machine_id']}")
+    click.echo(f"Prompt text:  {'stored' if info['keep_prompt_text'] else 'not stored (hash and length only)'}")
+    click.echo(f"Last ingest:  {info['last_ingest'] or 'never'}")
+    click.echo("Rows:         " + ", ".join(f"{tokens(n)} {t.replace('_', ' ')}" for t, n in counts.items()))
+    if agents:
+        click.echo()
+        click.echo(table([[a["agent"], tokens(a["requests"]), a["first"][:10], a["last"][:10]] for a in agents],
+                         ["Agent", "Requests", "First", "Last"], align="lrll"))  # fmt: skip
+    if unpriced:
+        click.echo()
+        click.echo("Models with no known price (their cost shows as unknown):")
+        for u in unpriced:
+            click.echo(f"  {u['model']}  ({u['requests']} requests)")
+
+@db_group.command(name="errors")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many to show.")
+@format_options(csv=False)
+@db_option
+def db_errors(limit, fmt, db_path):
+    """Lines that were skipped: corrupt, of an unknown type, or of a wrong shape."""
+    db = open_store(db_path)
+    rows = [
+        {"path": p, "offset": o, "kind": k, "reason": r, "snippet": s, "first_seen": f}
+        for p, o, k, r, s, f in db.execute(
+            "select coalesce(s.path, '?'), e.offset, e.kind, e.reason, e.snippet, e.first_seen"
+            " from ingest_errors e left join sources s on s.id = e.source_id"
+            " order by e.first_seen desc limit ?",
+            [limit],
+        )
+    ]
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No skipped lines.")
+        return
+    for row in rows:
+        click.echo(f"{row['path']}:{row['offset']}: {row['kind']}: {row['reason']}")
+
+@db_group.command(name="backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+def db_backup(target, db_path):
+    """Write a consistent copy of the store to TARGET (safe while the daemon runs)."""
+    if target.exists():
+        raise click.ClickException(f"{target} exists; choose a new file name")
+    db = open_store(db_path)
+    db.execute("vacuum into ?", [str(target)])
+    os.chmod(target, 0o600)
+    click.echo(f"Backed up to {target}")
+
+@db_group.command(name="prompt-text")
+@click.argument("setting", type=click.Choice(["on", "off", "show"]), default="show")
+@db_option
+def db_prompt_text(setting, db_path):
+    """Store the text of typed prompts (off by default: only a hash and length)."""
+    db = open_store(db_path)
+    if setting == "show":
+        click.echo("on" if store.keep_prompt_text(db) else "off")
+        return
+    with store.transaction(db):
+        store.set_meta(db, "keep_prompt_text", "1" if setting == "on" else "0")
+        if setting == "off":
+            erased = db.conn.execute("update prompts set text = null where text is not null").rowcount
+    if setting == "on":
+        click.echo("Prompt text will be stored from now on (re-ingest to fill in past prompts still on disk).")
+    else:
+        click.echo(f"Prompt text is no longer stored; erased it from {erased} prompts.")
+
+@click.command(name="plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
+def plugins_cmd(show_all):
+    """List installed plugins (JSON), with any that failed to load."""
+    emit_json([p for p in get_plugins() if show_all or not p["builtin"]])
+
+
 @hookimpl
 def register_commands(cli):
-    @cli.group(name="db")
-    def db_group():
-        """The SQLite store: where it is, what it holds, backups."""
-
-    @db_group.command(name="path")
-    @db_option
-    def db_path_cmd(db_path):
-        """Print the store's path (for `datasette "$(analyzer db path)"`)."""
-        click.echo(str(db_path or store.default_db_path()))
-
-    @db_group.command(name="status")
-    @format_options(csv=False)
-    @db_option
-    def db_status(fmt, db_path):
-        """Counts, sizes, agents, last ingest, unpriced models, skipped lines."""
-        db = open_store(db_path)
-        path = _db_file(db)
-        conn = db.conn
-        counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]
-                  for t in ("requests", "prompts", "limit_hits", "quota_readings", "sessions", "sources", "ingest_errors")}  # fmt: skip
-        agents = [
-            {"agent": a, "requests": n, "first": f, "last": last}
-            for a, n, f, last in conn.execute("select agent, count(*), min(ts), max(ts) from requests group by agent")
-        ]
-        from analyzer.reports.usage import ensure_prices
-
-        ensure_prices(db)
-        unpriced = [
-            {"model": m, "requests": n}
-            for m, n in conn.execute(
-                "select r.model, count(*) from requests r join model_prices p on p.model = r.model"
-                " where p.input is null group by r.model order by 2 desc"
-            )
-        ]
-        info = {
-            "path": str(path),
-            "size_bytes": sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()),
-            "machine_id": store.machine_id(db),
-            "keep_prompt_text": store.keep_prompt_text(db),
-            "last_ingest": conn.execute("select max(updated_at) from sources").fetchone()[0],
-            "counts": counts,
-            "agents": agents,
-            "unpriced_models": unpriced,
-            "migrations": [r[0] for r in conn.execute("select name from _sqlite_migrations order by id")],
-        }
-        if fmt == "json":
-            emit_json(info)
-            return
-        click.echo(f"Store:        {info['path']} ({info['size_bytes'] / 1e6:.1f} MB)")
-        click.echo(f"Machine id:   {info['machine_id']}")
-        click.echo(f"Prompt text:  {'stored' if info['keep_prompt_text'] else 'not stored (hash and length only)'}")
-        click.echo(f"Last ingest:  {info['last_ingest'] or 'never'}")
-        click.echo("Rows:         " + ", ".join(f"{tokens(n)} {t.replace('_', ' ')}" for t, n in counts.items()))
-        if agents:
-            click.echo()
-            click.echo(table([[a["agent"], tokens(a["requests"]), a["first"][:10], a["last"][:10]] for a in agents],
-                             ["Agent", "Requests", "First", "Last"], align="lrll"))  # fmt: skip
-        if unpriced:
-            click.echo()
-            click.echo("Models with no known price (their cost shows as unknown):")
-            for u in unpriced:
-                click.echo(f"  {u['model']}  ({u['requests']} requests)")
-
-    @db_group.command(name="errors")
-    @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many to show.")
-    @format_options(csv=False)
-    @db_option
-    def db_errors(limit, fmt, db_path):
-        """Lines that were skipped: corrupt, of an unknown type, or of a wrong shape."""
-        db = open_store(db_path)
-        rows = [
-            {"path": p, "offset": o, "kind": k, "reason": r, "snippet": s, "first_seen": f}
-            for p, o, k, r, s, f in db.execute(
-                "select coalesce(s.path, '?'), e.offset, e.kind, e.reason, e.snippet, e.first_seen"
-                " from ingest_errors e left join sources s on s.id = e.source_id"
-                " order by e.first_seen desc limit ?",
-                [limit],
-            )
-        ]
-        if fmt == "json":
-            emit_json(rows)
-            return
-        if not rows:
-            click.echo("No skipped lines.")
-            return
-        for row in rows:
-            click.echo(f"{row['path']}:{row['offset']}: {row['kind']}: {row['reason']}")
-
-    @db_group.command(name="backup")
-    @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-    @db_option
-    def db_backup(target, db_path):
-        """Write a consistent copy of the store to TARGET (safe while the daemon runs)."""
-        if target.exists():
-            raise click.ClickException(f"{target} exists; choose a new file name")
-        db = open_store(db_path)
-        db.execute("vacuum into ?", [str(target)])
-        os.chmod(target, 0o600)
-        click.echo(f"Backed up to {target}")
-
-    @db_group.command(name="prompt-text")
-    @click.argument("setting", type=click.Choice(["on", "off", "show"]), default="show")
-    @db_option
-    def db_prompt_text(setting, db_path):
-        """Store the text of typed prompts (off by default: only a hash and length)."""
-        db = open_store(db_path)
-        if setting == "show":
-            click.echo("on" if store.keep_prompt_text(db) else "off")
-            return
-        with store.transaction(db):
-            store.set_meta(db, "keep_prompt_text", "1" if setting == "on" else "0")
-            if setting == "off":
-                erased = db.conn.execute("update prompts set text = null where text is not null").rowcount
-        if setting == "on":
-            click.echo("Prompt text will be stored from now on (re-ingest to fill in past prompts still on disk).")
-        else:
-            click.echo(f"Prompt text is no longer stored; erased it from {erased} prompts.")
-
-    @cli.command(name="plugins")
-    @click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
-    def plugins_cmd(show_all):
-        """List installed plugins (JSON), with any that failed to load."""
-        emit_json([p for p in get_plugins() if show_all or not p["builtin"]])
+    "The commands of this module."
+    cli.add_command(db_group)
+    cli.add_command(plugins_cmd)

@@ -69,48 +69,52 @@ def _print(estimates: list[dict]) -> None:
         click.echo("")
 
 
+@click.command(name="infer-limit")
+@click.option("--plan", help="Only this plan (as readings name it); labels signals that carry no plan name.")
+@click.option("--agent", "agents", multiple=True, callback=_agent_callback,
+              help="Only this agent (repeat or comma-separate), e.g. codex, claude-code.")  # fmt: skip
+@click.option("--window", "windows", multiple=True, callback=_window_callback,
+              help="Only this window length: 5h, 7d, or minutes (repeatable).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per (agent or plan, window).")
+@click.option("--no-save", is_flag=True, help="Do not write the estimates to the limit_estimates table.")
+@click.option("--fresh", is_flag=True, help="Fit again even when nothing changed since the last fit.")
+@db_option
+def infer_limit(plan, agents, windows, as_json, no_save, fresh, db_path):
+    """Infer what each plan counts and how much of it fits in each window.
+
+    \b
+    Regresses the plan's "% used" readings (and limit hits) on the request
+    ledger for every candidate quantity: all tokens, input + cache writes +
+    output, uncached input + output, output, requests, prompts, API cost,
+    and free weights per token class and model. Reports the quantity that
+    explains the readings best, the limit with an interval, when it
+    changed, and usage the logs do not explain (other devices). The fit is
+    kept: run again with nothing new, it answers at once (--fresh refits).
+    """
+    from analyzer.inference import cache, infer
+    from analyzer.inference.table import save
+
+    db = open_store(db_path)
+    filters = (tuple(sorted(agents)), plan, tuple(sorted(windows)))
+    stamp = cache.fingerprint(db, filters)
+    estimates = None if fresh else cache.load(db, filters, stamp)
+    if estimates is None:
+        estimates = infer(db, agents=agents, plan=plan, windows=windows)
+        if not no_save:
+            try:
+                with db.atomic():
+                    if estimates:
+                        save(db, estimates)
+                    cache.store(db, filters, stamp, estimates)
+            except sqlite3.OperationalError as exc:
+                click.echo(f"Warning: estimates not saved ({exc}); the database may be busy.", err=True)
+    if as_json:
+        emit_json(estimates)
+    else:
+        _print(estimates)
+
+
 @hookimpl
 def register_commands(cli):
-    @cli.command(name="infer-limit")
-    @click.option("--plan", help="Only this plan (as readings name it); labels signals that carry no plan name.")
-    @click.option("--agent", "agents", multiple=True, callback=_agent_callback,
-                  help="Only this agent (repeat or comma-separate), e.g. codex, claude-code.")  # fmt: skip
-    @click.option("--window", "windows", multiple=True, callback=_window_callback,
-                  help="Only this window length: 5h, 7d, or minutes (repeatable).")  # fmt: skip
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per (agent or plan, window).")
-    @click.option("--no-save", is_flag=True, help="Do not write the estimates to the limit_estimates table.")
-    @click.option("--fresh", is_flag=True, help="Fit again even when nothing changed since the last fit.")
-    @db_option
-    def infer_limit(plan, agents, windows, as_json, no_save, fresh, db_path):
-        """Infer what each plan counts and how much of it fits in each window.
-
-        \b
-        Regresses the plan's "% used" readings (and limit hits) on the request
-        ledger for every candidate quantity: all tokens, input + cache writes +
-        output, uncached input + output, output, requests, prompts, API cost,
-        and free weights per token class and model. Reports the quantity that
-        explains the readings best, the limit with an interval, when it
-        changed, and usage the logs do not explain (other devices). The fit is
-        kept: run again with nothing new, it answers at once (--fresh refits).
-        """
-        from analyzer.inference import cache, infer
-        from analyzer.inference.table import save
-
-        db = open_store(db_path)
-        filters = (tuple(sorted(agents)), plan, tuple(sorted(windows)))
-        stamp = cache.fingerprint(db, filters)
-        estimates = None if fresh else cache.load(db, filters, stamp)
-        if estimates is None:
-            estimates = infer(db, agents=agents, plan=plan, windows=windows)
-            if not no_save:
-                try:
-                    with db.atomic():
-                        if estimates:
-                            save(db, estimates)
-                        cache.store(db, filters, stamp, estimates)
-                except sqlite3.OperationalError as exc:
-                    click.echo(f"Warning: estimates not saved ({exc}); the database may be busy.", err=True)
-        if as_json:
-            emit_json(estimates)
-        else:
-            _print(estimates)
+    "The commands of this module."
+    cli.add_command(infer_limit)

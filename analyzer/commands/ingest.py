@@ -68,63 +68,68 @@ def report_stats(stats: IngestStats, *, verbose: bool = False) -> None:
     click.echo(stats.summary(), err=True)
 
 
+@click.command(name="ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-v", "--verbose", is_flag=True, help="Also name files read again or moved.")
+@db_option
+def ingest(paths, verbose, db_path):
+    """Read new log lines into the store (all agents' default folders, or PATHS).
+
+    Safe to run any time and as often as you like: only what is new is read,
+    a torn last line waits for the next run, and rows already stored stay
+    even when the agent rewrote or deleted its files. Bad lines are skipped
+    and listed by `analyzer db errors`.
+    """
+    db = open_store(db_path)
+    try:
+        stats = run_ingest(db, tuple(paths))
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report_stats(stats, verbose=verbose)
+
+@click.command(name="start")
+@click.option("--sample", is_flag=True, help="Use the bundled sample logs even if you have your own.")
+@db_option
+def start(sample, db_path):
+    """Ingest your agents' logs and print the daily report.
+
+    With no agent logs on this machine (or with --sample), it reads the
+    bundled sample logs into a separate sample store instead, so you can see
+    what the tool does; your own store is left alone.
+    """
+    from analyzer.registry.parsers import get_parsers
+    from analyzer.ingest.discovery import discover
+
+    env = None
+    if sample or not discover(list(get_parsers().values()), os.environ).found:
+        if not SAMPLE_HOME.exists():
+            raise click.ClickException(
+                "no agent logs found, and the bundled sample logs are not here "
+                f"({SAMPLE_HOME}); run from a source checkout or point ingest at your logs"
+            )
+        click.echo(f"No agent logs found here{' (or --sample given)' if sample else ''}; "
+                   f"using the bundled sample logs in {SAMPLE_HOME}.", err=True)  # fmt: skip
+        db_path = (db_path or store.default_db_path()).with_name("sample.db")
+        env = {**os.environ, "HOME": str(SAMPLE_HOME)}
+        for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
+                    "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "OPENCODE_DB"):  # fmt: skip
+            env.pop(var, None)
+    db = open_store(db_path)
+    try:
+        stats = run_ingest(db, env=env)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report_stats(stats)
+    click.echo(f"Store: {db_path or store.default_db_path()}", err=True)
+    from analyzer.reports.usage import Filters
+    from analyzer.contract.timeutil import resolve_tz
+    from analyzer.commands.report import print_daily
+
+    print_daily(db, Filters(tz=resolve_tz(None)), "table")
+
+
 @hookimpl
 def register_commands(cli):
-    @cli.command(name="ingest")
-    @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-    @click.option("-v", "--verbose", is_flag=True, help="Also name files read again or moved.")
-    @db_option
-    def ingest(paths, verbose, db_path):
-        """Read new log lines into the store (all agents' default folders, or PATHS).
-
-        Safe to run any time and as often as you like: only what is new is read,
-        a torn last line waits for the next run, and rows already stored stay
-        even when the agent rewrote or deleted its files. Bad lines are skipped
-        and listed by `analyzer db errors`.
-        """
-        db = open_store(db_path)
-        try:
-            stats = run_ingest(db, tuple(paths))
-        except store.StoreError as exc:
-            raise click.ClickException(str(exc)) from exc
-        report_stats(stats, verbose=verbose)
-
-    @cli.command(name="start")
-    @click.option("--sample", is_flag=True, help="Use the bundled sample logs even if you have your own.")
-    @db_option
-    def start(sample, db_path):
-        """Ingest your agents' logs and print the daily report.
-
-        With no agent logs on this machine (or with --sample), it reads the
-        bundled sample logs into a separate sample store instead, so you can see
-        what the tool does; your own store is left alone.
-        """
-        from analyzer.registry.parsers import get_parsers
-        from analyzer.ingest.discovery import discover
-
-        env = None
-        if sample or not discover(list(get_parsers().values()), os.environ).found:
-            if not SAMPLE_HOME.exists():
-                raise click.ClickException(
-                    "no agent logs found, and the bundled sample logs are not here "
-                    f"({SAMPLE_HOME}); run from a source checkout or point ingest at your logs"
-                )
-            click.echo(f"No agent logs found here{' (or --sample given)' if sample else ''}; "
-                       f"using the bundled sample logs in {SAMPLE_HOME}.", err=True)  # fmt: skip
-            db_path = (db_path or store.default_db_path()).with_name("sample.db")
-            env = {**os.environ, "HOME": str(SAMPLE_HOME)}
-            for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
-                        "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "OPENCODE_DB"):  # fmt: skip
-                env.pop(var, None)
-        db = open_store(db_path)
-        try:
-            stats = run_ingest(db, env=env)
-        except store.StoreError as exc:
-            raise click.ClickException(str(exc)) from exc
-        report_stats(stats)
-        click.echo(f"Store: {db_path or store.default_db_path()}", err=True)
-        from analyzer.reports.usage import Filters
-        from analyzer.contract.timeutil import resolve_tz
-        from analyzer.commands.report import print_daily
-
-        print_daily(db, Filters(tz=resolve_tz(None)), "table")
+    "The commands of this module."
+    cli.add_command(ingest)
+    cli.add_command(start)

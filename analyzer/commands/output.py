@@ -81,3 +81,28 @@ def table(rows: list[list[str]], headers: list[str], *, align: str | None = None
     lines = [fmt(headers), "  ".join("-" * w for w in widths)]
     lines.extend(fmt(r) for r in rows)
     return "\n".join(lines)
+
+
+def number(value, digits: int = 1) -> str:
+    """A number with thousands separators, ``n/a`` when unknown."""
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def usd(value) -> str:
+    return "?" if value is None else f"${value:,.2f}"
+
+
+def cny(value) -> str:
+    return "?" if value is None else f"¥{value:,.2f}"
+
+
+WINDOW_NAMES = {300: "5h", 1440: "day", 10080: "week", 43200: "month"}
+
+
+def window_name(minutes: int | None) -> str:
+    """A plan window's name, the same in every command: 5h, day, week, month (else minutes)."""
+    if minutes is None:
+        return "?"
+    return WINDOW_NAMES.get(minutes, f"{minutes}m")

@@ -9,7 +9,7 @@ from click_default_group import DefaultGroup
 
 from analyzer.api import hookimpl
 from analyzer.commands.lazy import LazyModule
-from analyzer.commands.output import emit_csv, emit_json, money, short_tokens, table, tokens
+from analyzer.commands.output import window_name, emit_csv, emit_json, money, short_tokens, table, tokens
 from analyzer.commands.options import db_option, filter_options, format_options, open_store
 
 reports = LazyModule("analyzer.reports.usage")
@@ -94,80 +94,83 @@ def report_command(group, name: str):
     return decorate
 
 
+@click.group(name="report", cls=DefaultGroup, default="daily", default_if_no_args=True)
+def report():
+    """Usage reports: daily (default), weekly, monthly, session, blocks, prompts, limits."""
+
+@report_command(report, "daily")
+def report_daily(filters, fmt, db_path):
+    """Usage per local day and agent: requests, prompts, tokens, API cost."""
+    print_daily(open_store(db_path), filters, fmt)
+
+@report_command(report, "session")
+@click.option("--id", "session_id", help="Only this session id.")
+def report_session(session_id, filters, fmt, db_path):
+    """Usage per session, latest first (subagent calls included and counted apart)."""
+    rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
+    if emitted(rows, fmt, "No sessions in this range."):
+        return
+    body = [
+        [_minute(r["last_ts"], filters.tz), r["agent"], r["session_id"][:13],
+         _project(r["project"]), tokens(r["prompts"]), tokens(r["requests"]), tokens(r["sidechain_requests"]),
+         short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
+         short_tokens(r["output_tokens"]), money(r)]
+        for r in rows
+    ]  # fmt: skip
+    click.echo(table(body, ["Last activity", "Agent", "Session", "Project", "Prompts", "Requests", "Subagent",
+                            "Input+write", "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 7))  # fmt: skip
+
+@report_command(report, "blocks")
+def report_blocks(filters, fmt, db_path):
+    """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
+    print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
+
+@report_command(report, "weekly")
+@click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
+def report_weekly(calendar, filters, fmt, db_path):
+    """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
+    db = open_store(db_path)
+    if calendar:
+        print_daily(db, filters, fmt, period="week")
+    else:
+        print_windows(db, filters, fmt, windows.WEEK)
+
+@report_command(report, "monthly")
+def report_monthly(filters, fmt, db_path):
+    """Usage per calendar month (in --tz) and agent."""
+    print_daily(open_store(db_path), filters, fmt, period="month")
+
+@report_command(report, "prompts")
+def report_prompts(filters, fmt, db_path):
+    """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
+    rows = reports.prompts(open_store(db_path), filters)
+    if emitted(rows, fmt, "No prompts in this range."):
+        return
+    body = [[_minute(r["ts"], filters.tz), r["agent"], r["session_id"][:13],
+             _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
+             short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
+             short_tokens(r["output_tokens"]), money(r)] for r in rows]  # fmt: skip
+    click.echo(table(body, ["Time", "Agent", "Session", "Project", "Chars", "Requests", "Input+write",
+                            "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 6))  # fmt: skip
+
+@report_command(report, "limits")
+def report_limits(filters, fmt, db_path):
+    """Every limit hit: when, which window, and how long until it reset."""
+    rows = reports.limit_hits(open_store(db_path), filters)
+    if emitted(rows, fmt, "No limit hits recorded in this range."):
+        return
+    body = [[_minute(r["ts"], filters.tz), r["agent"],
+             window_name(r["window_minutes"])
+             + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
+             _minute(r["reset_at"], filters.tz) if r["reset_at"] else "?",
+             _wait(r["minutes_until_reset"]), (r["model"] or "-")[:28]] for r in rows]  # fmt: skip
+    click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
+
+
 @hookimpl
 def register_commands(cli):
-    @cli.group(name="report", cls=DefaultGroup, default="daily", default_if_no_args=True)
-    def report():
-        """Usage reports: daily (default), weekly, monthly, session, blocks, prompts, limits."""
-
-    @report_command(report, "daily")
-    def report_daily(filters, fmt, db_path):
-        """Usage per local day and agent: requests, prompts, tokens, API cost."""
-        print_daily(open_store(db_path), filters, fmt)
-
-    @report_command(report, "session")
-    @click.option("--id", "session_id", help="Only this session id.")
-    def report_session(session_id, filters, fmt, db_path):
-        """Usage per session, latest first (subagent calls included and counted apart)."""
-        rows = reports.sessions(open_store(db_path), filters, session_id=session_id)
-        if emitted(rows, fmt, "No sessions in this range."):
-            return
-        body = [
-            [_minute(r["last_ts"], filters.tz), r["agent"], r["session_id"][:13],
-             _project(r["project"]), tokens(r["prompts"]), tokens(r["requests"]), tokens(r["sidechain_requests"]),
-             short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
-             short_tokens(r["output_tokens"]), money(r)]
-            for r in rows
-        ]  # fmt: skip
-        click.echo(table(body, ["Last activity", "Agent", "Session", "Project", "Prompts", "Requests", "Subagent",
-                                "Input+write", "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 7))  # fmt: skip
-
-    @report_command(report, "blocks")
-    def report_blocks(filters, fmt, db_path):
-        """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
-        print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
-
-    @report_command(report, "weekly")
-    @click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
-    def report_weekly(calendar, filters, fmt, db_path):
-        """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
-        db = open_store(db_path)
-        if calendar:
-            print_daily(db, filters, fmt, period="week")
-        else:
-            print_windows(db, filters, fmt, windows.WEEK)
-
-    @report_command(report, "monthly")
-    def report_monthly(filters, fmt, db_path):
-        """Usage per calendar month (in --tz) and agent."""
-        print_daily(open_store(db_path), filters, fmt, period="month")
-
-    @report_command(report, "prompts")
-    def report_prompts(filters, fmt, db_path):
-        """One row per typed prompt: the model calls it started (fan-out), tokens, cost."""
-        rows = reports.prompts(open_store(db_path), filters)
-        if emitted(rows, fmt, "No prompts in this range."):
-            return
-        body = [[_minute(r["ts"], filters.tz), r["agent"], r["session_id"][:13],
-                 _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
-                 short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
-                 short_tokens(r["output_tokens"]), money(r)] for r in rows]  # fmt: skip
-        click.echo(table(body, ["Time", "Agent", "Session", "Project", "Chars", "Requests", "Input+write",
-                                "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 6))  # fmt: skip
-
-    @report_command(report, "limits")
-    def report_limits(filters, fmt, db_path):
-        """Every limit hit: when, which window, and how long until it reset."""
-        rows = reports.limit_hits(open_store(db_path), filters)
-        if emitted(rows, fmt, "No limit hits recorded in this range."):
-            return
-        names = {300: "5h", 10080: "week"}
-        body = [[_minute(r["ts"], filters.tz), r["agent"],
-                 names.get(r["window_minutes"], "?" if r["window_minutes"] is None else f"{r['window_minutes']}m")
-                 + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
-                 _minute(r["reset_at"], filters.tz) if r["reset_at"] else "?",
-                 _wait(r["minutes_until_reset"]), (r["model"] or "-")[:28]] for r in rows]  # fmt: skip
-        click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
+    "The commands of this module."
+    cli.add_command(report)
 
 
 def print_windows(db, filters, fmt: str, minutes: int) -> None:

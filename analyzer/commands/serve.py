@@ -93,34 +93,38 @@ def check_port(port: int) -> None:
             raise click.ClickException(f"cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port") from exc
 
 
+@click.command(name="serve")
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
+              help="Port on 127.0.0.1.")  # fmt: skip
+@click.option("-o", "--open", "open_browser", is_flag=True, help="Open the dashboard in a web browser.")
+@click.option("--setting", "settings", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="A Datasette setting (repeatable), e.g. --setting sql_time_limit_ms 60000.")  # fmt: skip
+@db_option
+def serve(port, open_browser, settings, db_path):
+    """Browse the store in Datasette on 127.0.0.1: tables, canned queries, the dashboard.
+
+    \b
+    Needs the datasette extra: pip install 'coding-plan-analyzer[datasette]'.
+    The same titles, queries and dashboard appear in `datasette "$(analyzer db path)"`
+    run by hand, through this project's Datasette plugin. The store stays live:
+    `analyzer watch` can keep writing while you browse. Ctrl-C stops the server.
+    """
+    require_datasette()
+    chosen = parse_settings(settings)
+    check_port(port)
+    db_file = refresh_derived(db_path)
+    ds = build(db_file, chosen)
+    name = next(iter(ds.databases.keys() - {"_internal", "_memory"}))
+    url = f"http://{HOST}:{port}/-/dashboards/{name}"
+    click.echo(f"Serving {db_file} at http://{HOST}:{port}/  (dashboard: {url})", err=True)
+    if open_browser:
+        webbrowser.open(url)
+    import uvicorn
+
+    uvicorn.run(ds.app(), host=HOST, port=port, log_level="warning", lifespan="on", workers=1)
+
+
 @hookimpl
 def register_commands(cli):
-    @cli.command(name="serve")
-    @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
-                  help="Port on 127.0.0.1.")  # fmt: skip
-    @click.option("-o", "--open", "open_browser", is_flag=True, help="Open the dashboard in a web browser.")
-    @click.option("--setting", "settings", type=(str, str), multiple=True, metavar="NAME VALUE",
-                  help="A Datasette setting (repeatable), e.g. --setting sql_time_limit_ms 60000.")  # fmt: skip
-    @db_option
-    def serve(port, open_browser, settings, db_path):
-        """Browse the store in Datasette on 127.0.0.1: tables, canned queries, the dashboard.
-
-        \b
-        Needs the datasette extra: pip install 'coding-plan-analyzer[datasette]'.
-        The same titles, queries and dashboard appear in `datasette "$(analyzer db path)"`
-        run by hand, through this project's Datasette plugin. The store stays live:
-        `analyzer watch` can keep writing while you browse. Ctrl-C stops the server.
-        """
-        require_datasette()
-        chosen = parse_settings(settings)
-        check_port(port)
-        db_file = refresh_derived(db_path)
-        ds = build(db_file, chosen)
-        name = next(iter(ds.databases.keys() - {"_internal", "_memory"}))
-        url = f"http://{HOST}:{port}/-/dashboards/{name}"
-        click.echo(f"Serving {db_file} at http://{HOST}:{port}/  (dashboard: {url})", err=True)
-        if open_browser:
-            webbrowser.open(url)
-        import uvicorn
-
-        uvicorn.run(ds.app(), host=HOST, port=port, log_level="warning", lifespan="on", workers=1)
+    "The commands of this module."
+    cli.add_command(serve)
