@@ -23,10 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analyzer.store import database as store
+from analyzer.contract.timeutil import format_utc
 from analyzer.plans.catalogue import sync_catalogue
 from analyzer.reports.usage import ensure_prices
-from analyzer.contract.timeutil import format_utc
+from analyzer.store import database as store
 
 MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "gpt-5.3-codex", "kimi-k2.5")
 
@@ -40,13 +40,28 @@ def build(path: Path, n: int, seed: int) -> None:
     for a, agent in enumerate(("claude-code", "codex", "kimi-code")):
         t = start + timedelta(minutes=rng.randrange(600))
         for i in range(per_agent):
-            t += timedelta(seconds=rng.choice((5, 20, 60, 180)) if rng.random() < 0.97 else rng.choice((3600 * 6, 3600 * 14)))
+            t += timedelta(
+                seconds=rng.choice((5, 20, 60, 180)) if rng.random() < 0.97 else rng.choice((3600 * 6, 3600 * 14))
+            )
             ts = format_utc(t)
             pk = f"{agent}:p{i // 6}"
             if i % 6 == 0:
                 prompts.append((pk, agent, f"s{i // 300}", ts, "/proj", 100, 0))
-            requests.append((f"{agent}:{i}", agent, f"s{i // 300}", ts, MODELS[(i + a) % 4], "/proj", rng.randrange(50),
-                             rng.randrange(80000), rng.randrange(3000), rng.randrange(1500), pk))  # fmt: skip
+            requests.append(
+                (
+                    f"{agent}:{i}",
+                    agent,
+                    f"s{i // 300}",
+                    ts,
+                    MODELS[(i + a) % 4],
+                    "/proj",
+                    rng.randrange(50),
+                    rng.randrange(80000),
+                    rng.randrange(3000),
+                    rng.randrange(1500),
+                    pk,
+                )
+            )
             if agent == "codex" and i % 40 == 0:
                 reset = t.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
                 readings.append((f"q{i}", agent, ts, float(i % 100), 300, format_utc(reset), "plus"))
@@ -55,11 +70,19 @@ def build(path: Path, n: int, seed: int) -> None:
     with store.transaction(db):
         db.conn.executemany(
             "insert into requests (key, agent, session_id, ts, model, project, input_tokens, cache_read_tokens,"
-            " cache_write_tokens, output_tokens, prompt_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", requests)
-        db.conn.executemany("insert into prompts (key, agent, session_id, ts, project, text_length, is_sidechain)"
-                            " values (?, ?, ?, ?, ?, ?, ?)", prompts)  # fmt: skip
-        db.conn.executemany("insert into quota_readings (key, agent, observed_at, used_percent, window_minutes,"
-                            " resets_at, plan_type, source) values (?, ?, ?, ?, ?, ?, ?, 'log')", readings)  # fmt: skip
+            " cache_write_tokens, output_tokens, prompt_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            requests,
+        )
+        db.conn.executemany(
+            "insert into prompts (key, agent, session_id, ts, project, text_length, is_sidechain)"
+            " values (?, ?, ?, ?, ?, ?, ?)",
+            prompts,
+        )
+        db.conn.executemany(
+            "insert into quota_readings (key, agent, observed_at, used_percent, window_minutes,"
+            " resets_at, plan_type, source) values (?, ?, ?, ?, ?, ?, ?, 'log')",
+            readings,
+        )
         db.conn.executemany("insert into limit_hits (key, agent, ts, reset_at) values (?, ?, ?, ?)", hits)
     ensure_prices(db)
     sync_catalogue(db)

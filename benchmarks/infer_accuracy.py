@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ANALYZER_LOAD_PLUGINS", "")
 
-from analyzer.store import database as store  # noqa: E402
+from analyzer.contract.timeutil import parse_iso  # noqa: E402
 from analyzer.inference import infer  # noqa: E402
 from analyzer.simulate import simulate  # noqa: E402
 from analyzer.simulate.scenarios import CHANGE_AT, all_scenarios  # noqa: E402
-from analyzer.contract.timeutil import parse_iso  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
 
 
 def expected_limit(truth: dict, estimate: dict) -> float:
@@ -94,8 +94,10 @@ def main(argv=None) -> int:
     print(f"\n{'scenario window':<24} {'runs':>5} {'right':>6} {'median |error|':>15} {'worst |error|':>14}")
     for name, runs in sorted(tally.items()):
         errors = [abs(e) for _, e in runs if e is not None]
-        print(f"{name:<24} {len(runs):>5} {sum(ok for ok, _ in runs):>6} "
-              f"{statistics.median(errors) if errors else float('nan'):>15.2%} {max(errors, default=float('nan')):>14.2%}")  # fmt: skip
+        print(
+            f"{name:<24} {len(runs):>5} {sum(ok for ok, _ in runs):>6} "
+            f"{statistics.median(errors) if errors else float('nan'):>15.2%} {max(errors, default=float('nan')):>14.2%}"
+        )
     return 0
 
 

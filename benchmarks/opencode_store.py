@@ -33,9 +33,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analyzer.store import database as store  # noqa: E402
-from analyzer.ingest.ingester import Ingester  # noqa: E402
 from analyzer.parsers.opencode.database import store_records  # noqa: E402
+
+from analyzer.ingest.ingester import Ingester  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
 
 SCHEMA = REPO / "fixtures" / "opencode" / "schema.sql"
 T0 = 1795165200000  # 2026-11-20T09:00:00Z
@@ -65,8 +66,22 @@ def generate(path: Path, sessions: int, tool_bytes: int, rng: random.Random) -> 
         for p in range(10):
             t += rng.randint(60_000, 600_000)
             uid = f"msg_{t:013d}u{s:06d}{p:02d}"
-            messages.append((uid, sid, t, t, dumps({"role": "user", "time": {"created": t}, "agent": "build",
-                                                    "model": {"providerID": "anthropic", "modelID": "claude-sonnet-4-5"}})))  # fmt: skip
+            messages.append(
+                (
+                    uid,
+                    sid,
+                    t,
+                    t,
+                    dumps(
+                        {
+                            "role": "user",
+                            "time": {"created": t},
+                            "agent": "build",
+                            "model": {"providerID": "anthropic", "modelID": "claude-sonnet-4-5"},
+                        }
+                    ),
+                )
+            )
             parts.append((f"prt_{uid}_t", uid, sid, t, t, dumps({"type": "text", "text": f"prompt {s} {p}"})))
             mid = f"msg_{t + 1:013d}a{s:06d}{p:02d}"
             step_t = t + 1000
@@ -74,21 +89,81 @@ def generate(path: Path, sessions: int, tool_bytes: int, rng: random.Random) -> 
             for k in range(5):
                 step_t += rng.randint(2000, 30000)
                 fresh, out = rng.randint(20, 2000), rng.randint(50, 800)
-                last = {"total": fresh + out + context, "input": fresh, "output": out, "reasoning": 0,
-                        "cache": {"read": context, "write": 0}}  # fmt: skip
+                last = {
+                    "total": fresh + out + context,
+                    "input": fresh,
+                    "output": out,
+                    "reasoning": 0,
+                    "cache": {"read": context, "write": 0},
+                }
                 context += fresh + out
                 base = f"prt_{mid}_{k}"
                 parts.append((base + "a", mid, sid, step_t, step_t, dumps({"type": "step-start"})))
-                parts.append((base + "b", mid, sid, step_t, step_t, dumps(
-                    {"type": "tool", "callID": f"c{k}", "tool": "read", "state": {"status": "completed", "input": {},
-                     "output": filler, "title": "f", "metadata": {}, "time": {"start": step_t, "end": step_t}}})))  # fmt: skip
+                parts.append(
+                    (
+                        base + "b",
+                        mid,
+                        sid,
+                        step_t,
+                        step_t,
+                        dumps(
+                            {
+                                "type": "tool",
+                                "callID": f"c{k}",
+                                "tool": "read",
+                                "state": {
+                                    "status": "completed",
+                                    "input": {},
+                                    "output": filler,
+                                    "title": "f",
+                                    "metadata": {},
+                                    "time": {"start": step_t, "end": step_t},
+                                },
+                            }
+                        ),
+                    )
+                )
                 parts.append((base + "c", mid, sid, step_t, step_t, dumps({"type": "text", "text": "done " * 40})))
-                parts.append((base + "d", mid, sid, step_t, step_t, dumps(
-                    {"type": "step-finish", "reason": "tool-calls" if k < 4 else "stop", "cost": 0.01, "tokens": last})))  # fmt: skip
-            messages.append((mid, sid, t + 1, step_t, dumps(
-                {"role": "assistant", "time": {"created": t + 1, "completed": step_t}, "parentID": uid,
-                 "modelID": "claude-sonnet-4-5", "providerID": "anthropic", "mode": "build", "agent": "build",
-                 "path": {"cwd": "/home/u/p", "root": "/home/u/p"}, "cost": 0.05, "tokens": last, "finish": "stop"})))  # fmt: skip
+                parts.append(
+                    (
+                        base + "d",
+                        mid,
+                        sid,
+                        step_t,
+                        step_t,
+                        dumps(
+                            {
+                                "type": "step-finish",
+                                "reason": "tool-calls" if k < 4 else "stop",
+                                "cost": 0.01,
+                                "tokens": last,
+                            }
+                        ),
+                    )
+                )
+            messages.append(
+                (
+                    mid,
+                    sid,
+                    t + 1,
+                    step_t,
+                    dumps(
+                        {
+                            "role": "assistant",
+                            "time": {"created": t + 1, "completed": step_t},
+                            "parentID": uid,
+                            "modelID": "claude-sonnet-4-5",
+                            "providerID": "anthropic",
+                            "mode": "build",
+                            "agent": "build",
+                            "path": {"cwd": "/home/u/p", "root": "/home/u/p"},
+                            "cost": 0.05,
+                            "tokens": last,
+                            "finish": "stop",
+                        }
+                    ),
+                )
+            )
             t = step_t
     conn.executemany("insert into message values (?, ?, ?, ?, ?)", messages)
     conn.executemany("insert into part values (?, ?, ?, ?, ?, ?)", parts)
@@ -140,11 +215,28 @@ def main() -> None:
         rereads = []
         for i in range(5):
             at = T0 + 10**10 + i * 60_000
-            agent.execute("insert into message values (?, 'ses_000000', ?, ?, ?)", [f"msg_z{i}", at, at, dumps(
-                {"role": "assistant", "time": {"created": at, "completed": at + 5000}, "parentID": "msg_x",
-                 "modelID": "claude-sonnet-4-5", "providerID": "anthropic", "mode": "build", "agent": "build",
-                 "path": {"cwd": "/home/u/p", "root": "/home/u/p"}, "cost": 0.01,
-                 "tokens": {"input": 5, "output": 7, "reasoning": 0, "cache": {"read": 0, "write": 0}}})])  # fmt: skip
+            agent.execute(
+                "insert into message values (?, 'ses_000000', ?, ?, ?)",
+                [
+                    f"msg_z{i}",
+                    at,
+                    at,
+                    dumps(
+                        {
+                            "role": "assistant",
+                            "time": {"created": at, "completed": at + 5000},
+                            "parentID": "msg_x",
+                            "modelID": "claude-sonnet-4-5",
+                            "providerID": "anthropic",
+                            "mode": "build",
+                            "agent": "build",
+                            "path": {"cwd": "/home/u/p", "root": "/home/u/p"},
+                            "cost": 0.01,
+                            "tokens": {"input": 5, "output": 7, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+                        }
+                    ),
+                ],
+            )
             start = time.perf_counter()
             again = Ingester(db, env=env).run()
             rereads.append(time.perf_counter() - start)
@@ -152,8 +244,10 @@ def main() -> None:
         agent.close()
         reread = statistics.median(rereads)
 
-        print(f"store: {args.sessions} sessions, {n_messages} messages, {n_parts} parts, {size_mb:.0f} MB; "
-              f"{stats.new_requests} requests, {stats.new_prompts} prompts")  # fmt: skip
+        print(
+            f"store: {args.sessions} sessions, {n_messages} messages, {n_parts} parts, {size_mb:.0f} MB; "
+            f"{stats.new_requests} requests, {stats.new_prompts} prompts"
+        )
         print(f"baseline (fetch every row, plain sqlite3): {base * 1000:8.0f} ms   1.00x")
         print(f"parse (store_records, {len(records)} records): {parse * 1000:8.0f} ms   {parse / base:.2f}x")
         print(f"first ingest into a new store:           {first * 1000:8.0f} ms   {first / base:.2f}x")

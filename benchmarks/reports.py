@@ -184,8 +184,9 @@ class Checkout:
         return timed([sys.executable, "-m", "analyzer", *args], env or self.env, self.code)
 
 
-def measure(checkouts: list[Checkout], corpus: Path, now: str, runs: int, commands: list[list[str]],
-            ccusage: Path | None) -> tuple[dict, float | None]:  # fmt: skip
+def measure(
+    checkouts: list[Checkout], corpus: Path, now: str, runs: int, commands: list[list[str]], ccusage: Path | None
+) -> tuple[dict, float | None]:
     """Every command as a separate process, the checkouts taking turns run by run (so that a change
     of load hits them alike), ccusage once between commands; then in-process in one warm child each."""
     results: dict = {c.label: {} for c in checkouts}
@@ -220,8 +221,13 @@ def measure(checkouts: list[Checkout], corpus: Path, now: str, runs: int, comman
                 results[c.label][name] = {"first": first, "process": statistics.median(rest)}
     baseline()
     for c in checkouts:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(c.db), now, str(runs), json.dumps(commands), SCAN],
-                             env=c.env, cwd=c.code, capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(c.db), now, str(runs), json.dumps(commands), SCAN],
+            env=c.env,
+            cwd=c.code,
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             raise SystemExit(f"in-process run with {c.code} failed:\n{out.stderr[-3000:]}")
         inproc = json.loads(out.stdout.splitlines()[-1])
@@ -304,11 +310,15 @@ def main() -> None:
 
     cur = results["current"]
     other = results.get(checkouts[1][1]) if len(checkouts) > 1 else None
-    print(f"\nCorpus {expected['bytes'] / 1e6:,.0f} MB, {requests:,} requests (seed {args.seed}); {os.cpu_count()} cores;"
-          f" load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; medians of {args.runs} runs")  # fmt: skip
-    print(f"Baselines: `analyzer --help` {cur['help']['process']:.3f} s; a bare scan of every request in-process"
-          f" ({SCAN}) {cur['scan'] * 1000:.1f} ms"
-          + (f"; ccusage daily --json --offline {cc:.2f} s" if cc else "; ccusage not installed (run.py installs it)"))
+    print(
+        f"\nCorpus {expected['bytes'] / 1e6:,.0f} MB, {requests:,} requests (seed {args.seed}); {os.cpu_count()} cores;"
+        f" load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; medians of {args.runs} runs"
+    )
+    print(
+        f"Baselines: `analyzer --help` {cur['help']['process']:.3f} s; a bare scan of every request in-process"
+        f" ({SCAN}) {cur['scan'] * 1000:.1f} ms"
+        + (f"; ccusage daily --json --offline {cc:.2f} s" if cc else "; ccusage not installed (run.py installs it)")
+    )
     head = f"{'command':<30} {'process s':>9} {'x --help':>8} {'first s':>8} {'in-proc ms':>10} {'x scan':>6}"
     if cc:
         head += f" {'vs ccusage':>10}"
@@ -322,8 +332,11 @@ def main() -> None:
             continue
         line = f"{name:<30} {r['process']:>9.3f} {r['process'] / cur['help']['process']:>8.1f}"
         line += f" {r['first']:>8.3f}" if "first" in r else f" {'':>8}"
-        line += (f" {r['seconds'] * 1000:>10.1f} {r['seconds'] / cur['scan']:>6.1f}" if "seconds" in r
-                 else f" {'':>10} {'':>6}")  # fmt: skip
+        line += (
+            f" {r['seconds'] * 1000:>10.1f} {r['seconds'] / cur['scan']:>6.1f}"
+            if "seconds" in r
+            else f" {'':>10} {'':>6}"
+        )
         if cc:
             line += f" {cc / r['process']:>9.1f}x"
         if other:
@@ -340,8 +353,10 @@ def main() -> None:
     if cc:
         print("vs ccusage: how many times faster than ccusage's full run (the goal is 10x or more).")
     if other:
-        print("same output: the JSON printed in-process, compared with the other checkout's. tie: a cost whose exact"
-              " value is half-way at the 6th decimal, rounded the other way; noise: a difference below 1e-12.")
+        print(
+            "same output: the JSON printed in-process, compared with the other checkout's. tie: a cost whose exact"
+            " value is half-way at the 6th decimal, rounded the other way; noise: a difference below 1e-12."
+        )
 
 
 if __name__ == "__main__":

@@ -71,8 +71,18 @@ def ccusage_binary() -> Path:
     native = {"Linux": "linux", "Darwin": "darwin"}.get(platform.system(), "linux")
     arch = {"x86_64": "x64", "AMD64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "x64")
     subprocess.run(["npm", "init", "-y"], cwd=target, check=True, capture_output=True)
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"ccusage@{CCUSAGE_VERSION}",
-                    f"@ccusage/ccusage-{native}-{arch}@{CCUSAGE_VERSION}"], cwd=target, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            f"ccusage@{CCUSAGE_VERSION}",
+            f"@ccusage/ccusage-{native}-{arch}@{CCUSAGE_VERSION}",
+        ],
+        cwd=target,
+        check=True,
+    )
     return binary
 
 
@@ -94,7 +104,7 @@ def append_one_percent(home: Path, seed: int) -> int:
     added = 0
     for path in reversed(files):
         lines = path.read_bytes().splitlines(keepends=True)
-        tail = b"".join(lines[-max(1, len(lines) // 10):])
+        tail = b"".join(lines[-max(1, len(lines) // 10) :])
         # Re-appending a file's own last lines: new bytes to read, and (since the
         # records repeat) nothing that changes the totals.
         with path.open("ab") as f:
@@ -108,7 +118,9 @@ def append_one_percent(home: Path, seed: int) -> int:
 def totals_ours(db: Path, env: dict) -> dict:
     _, _, out = measure([sys.executable, "-m", "analyzer", "report", "daily", "--json", "--db", str(db)], env)
     rows = json.loads(out)
-    return {k: sum(r[k] for r in rows) for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")}
+    return {
+        k: sum(r[k] for r in rows) for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+    }
 
 
 def main() -> None:
@@ -139,8 +151,12 @@ def main() -> None:
         base = statistics.median(r[0] for r in runs)
         cc_rss = max(r[1] for r in runs)
         cc = json.loads(runs[-1][2])["totals"]
-        cc_totals = {"input_tokens": cc["inputTokens"], "cache_read_tokens": cc["cacheReadTokens"],
-                     "cache_write_tokens": cc["cacheCreationTokens"], "output_tokens": cc["outputTokens"]}  # fmt: skip
+        cc_totals = {
+            "input_tokens": cc["inputTokens"],
+            "cache_read_tokens": cc["cacheReadTokens"],
+            "cache_write_tokens": cc["cacheCreationTokens"],
+            "output_tokens": cc["outputTokens"],
+        }
 
     t, rss, out = measure([*ours, "ingest", "--db", str(db)], env)
     requests = sum(v["requests"] for k, v in expected.items() if isinstance(v, dict))
@@ -157,8 +173,12 @@ def main() -> None:
         runs = [measure([str(binary), "daily", "--json", "--offline"], env) for _ in range(args.runs)]
         rows.append(("ccusage after +1 % (s)", statistics.median(r[0] for r in runs), base, "the baseline, re-run"))
 
-    commands = [("report daily", ["report", "daily", "--json"]), ("report blocks", ["report", "blocks", "--json"]),
-                ("stats", ["stats", "--json"]), ("infer-limit", ["infer-limit", "--json"])]  # fmt: skip
+    commands = [
+        ("report daily", ["report", "daily", "--json"]),
+        ("report blocks", ["report", "blocks", "--json"]),
+        ("stats", ["stats", "--json"]),
+        ("infer-limit", ["infer-limit", "--json"]),
+    ]
     for label, cmd in commands:
         try:
             t = statistics.median(measure([*ours, *cmd, "--db", str(db)], env)[0] for _ in range(args.runs))
@@ -167,16 +187,22 @@ def main() -> None:
             continue
         rows.append((f"{label} (s)", t, base, ""))
 
-    print(f"\nCorpus: {size / 1e6:,.0f} MB, {requests:,} requests (seed {args.seed}); "
-          f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()}")  # fmt: skip
+    print(
+        f"\nCorpus: {size / 1e6:,.0f} MB, {requests:,} requests (seed {args.seed}); "
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()}"
+    )
     if base:
-        print(f"Baseline: ccusage {CCUSAGE_VERSION} `daily --json --offline`, full run {base:.2f} s, "
-              f"peak memory {cc_rss:.0f} MB\n")  # fmt: skip
+        print(
+            f"Baseline: ccusage {CCUSAGE_VERSION} `daily --json --offline`, full run {base:.2f} s, "
+            f"peak memory {cc_rss:.0f} MB\n"
+        )
     print(f"{'Figure':<32} {'analyzer':>10} {'ccusage':>10} {'ratio':>8}  note")
     for label, value, baseline, note in rows:
         ratio = f"{value / baseline:.2f}x" if baseline else "-"
-        print(f"{label:<32} {value:>10.2f} {baseline if baseline is not None else float('nan'):>10.2f} {ratio:>8}  {note}")
+        print(
+            f"{label:<32} {value:>10.2f} {baseline if baseline is not None else float('nan'):>10.2f} {ratio:>8}  {note}"
+        )
     truth = {"input_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 0}
     for agent in ("claude-code", "codex"):
         for k in truth:

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analyzer.store.database import open_db  # noqa: E402
 from analyzer.contract.timeutil import format_utc  # noqa: E402
+from analyzer.store.database import open_db  # noqa: E402
 
 MODELS = ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5"]
 
@@ -47,15 +47,27 @@ def build(path: Path, rows: int) -> None:
     recent = min(2000, rows // 10)
     # Times in order, as an ingest writes them (files are read oldest first): the
     # current window's rows sit together, as they do in a real store.
-    stamps = sorted([start + timedelta(seconds=rng.uniform(0, span)) for _ in range(rows - recent)]
-                    + [now - timedelta(seconds=rng.uniform(0, 3 * 3600)) for _ in range(recent)])  # busy window
+    stamps = sorted(
+        [start + timedelta(seconds=rng.uniform(0, span)) for _ in range(rows - recent)]
+        + [now - timedelta(seconds=rng.uniform(0, 3 * 3600)) for _ in range(recent)]
+    )  # busy window
 
     def gen():
         for i, ts in enumerate(stamps):
             agent = "codex" if i % 5 == 0 else "claude-code"
             model = "gpt-5-codex" if agent == "codex" else MODELS[i % 3]
-            yield (f"bench:{i}", agent, f"s{i // 200}", format_utc(ts), model, rng.randint(0, 5000),
-                   rng.randint(0, 200000), rng.randint(0, 20000), rng.randint(0, 4000), "prompt")  # fmt: skip
+            yield (
+                f"bench:{i}",
+                agent,
+                f"s{i // 200}",
+                format_utc(ts),
+                model,
+                rng.randint(0, 5000),
+                rng.randint(0, 200000),
+                rng.randint(0, 20000),
+                rng.randint(0, 4000),
+                "prompt",
+            )
 
     conn.execute("begin")
     conn.executemany(
@@ -71,14 +83,20 @@ def build(path: Path, rows: int) -> None:
 def payload(with_limits: bool) -> bytes:
     now = int(time.time())
     data = {
-        "session_id": "bench", "transcript_path": "/tmp/bench.jsonl", "cwd": "/tmp",
+        "session_id": "bench",
+        "transcript_path": "/tmp/bench.jsonl",
+        "cwd": "/tmp",
         "model": {"id": "claude-sonnet-4-5-20250929", "display_name": "Sonnet 4.5"},
-        "workspace": {"current_dir": "/tmp", "project_dir": "/tmp"}, "version": "2.1.206",
-        "cost": {"total_cost_usd": 1.0}, "context_window": {"used_percentage": 10},
-    }  # fmt: skip
+        "workspace": {"current_dir": "/tmp", "project_dir": "/tmp"},
+        "version": "2.1.206",
+        "cost": {"total_cost_usd": 1.0},
+        "context_window": {"used_percentage": 10},
+    }
     if with_limits:
-        data["rate_limits"] = {"five_hour": {"used_percentage": 42, "resets_at": now + 7200},
-                               "seven_day": {"used_percentage": 36, "resets_at": now + 3 * 86400}}  # fmt: skip
+        data["rate_limits"] = {
+            "five_hour": {"used_percentage": 42, "resets_at": now + 7200},
+            "seven_day": {"used_percentage": 36, "resets_at": now + 3 * 86400},
+        }
     return json.dumps(data).encode()
 
 
@@ -116,7 +134,9 @@ def main() -> None:
         if not db.exists():
             t0 = time.perf_counter()
             build(db, args.rows)
-            print(f"built {args.rows:,} requests in {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 1e6:.0f} MB)")
+            print(
+                f"built {args.rows:,} requests in {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 1e6:.0f} MB)"
+            )
         script = Path(sys.executable).parent / "analyzer"
         analyzer = [str(script)] if script.exists() else [sys.executable, "-m", "analyzer"]
         env = {**os.environ, "ANALYZER_DB": str(db)}

@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analyzer.store import database as store  # noqa: E402
 from analyzer.ingest.ingester import Ingester  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
 from tests.claude_lines import assistant_line, transcript_path, turn  # noqa: E402
 
 
@@ -71,8 +71,12 @@ def measure(tmp: Path, appends: int, max_interval: float, seed: int) -> tuple[li
     env = {**os.environ, "HOME": str(home), "ANALYZER_LOAD_PLUGINS": "", "PYTHONPATH": str(REPO)}
     env.pop("ANALYZER_DB", None)
     env.pop("CLAUDE_CONFIG_DIR", None)
-    daemon = subprocess.Popen([sys.executable, "-m", "analyzer", "watch", "--db", str(db_file)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "watch", "--db", str(db_file)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         reader = None
         deadline = time.monotonic() + 30

@@ -41,16 +41,32 @@ class Split:
 
     def columns(self) -> dict[str, int]:
         """The split as ``Request`` keyword arguments."""
-        return {"input_tokens": self.input_tokens, "cache_read_tokens": self.cache_read_tokens,
-                "output_tokens": self.output_tokens, "reasoning_tokens": self.reasoning_tokens}  # fmt: skip
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
 
 
 # Field names for each shape the usage is written in.
-GENAI_FIELDS = ("promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount",
-                "toolUsePromptTokenCount", "totalTokenCount")  # fmt: skip
+GENAI_FIELDS = (
+    "promptTokenCount",
+    "candidatesTokenCount",
+    "cachedContentTokenCount",
+    "thoughtsTokenCount",
+    "toolUsePromptTokenCount",
+    "totalTokenCount",
+)
 SUMMARY_FIELDS = ("input", "output", "cached", "thoughts", "tool", "total")
-TELEMETRY_FIELDS = ("input_token_count", "output_token_count", "cached_content_token_count", "thoughts_token_count",
-                    "tool_token_count", "total_token_count")  # fmt: skip
+TELEMETRY_FIELDS = (
+    "input_token_count",
+    "output_token_count",
+    "cached_content_token_count",
+    "thoughts_token_count",
+    "tool_token_count",
+    "total_token_count",
+)
 
 
 def count(value: Any) -> int:
@@ -69,19 +85,35 @@ def numbers(usage: dict, fields: tuple[str, ...] | None = None) -> tuple[int, in
     if fields is None:
         fields = GENAI_FIELDS if any(k in usage for k in GENAI_FIELDS[:2]) else SUMMARY_FIELDS
     prompt, candidates, cached, thoughts, tool, total = (usage.get(f) for f in fields)
-    return count(prompt), count(candidates), count(cached), count(thoughts), count(tool), (
-        None if total is None else count(total)
+    return (
+        count(prompt),
+        count(candidates),
+        count(cached),
+        count(thoughts),
+        count(tool),
+        (None if total is None else count(total)),
     )
 
 
 def split_usage(
-    prompt: int, candidates: int, cached: int, thoughts: int = 0, tool: int = 0, total: int | None = None,
-    *, thoughts_inside: bool = False,
-) -> Split | None:  # fmt: skip
+    prompt: int,
+    candidates: int,
+    cached: int,
+    thoughts: int = 0,
+    tool: int = 0,
+    total: int | None = None,
+    *,
+    thoughts_inside: bool = False,
+) -> Split | None:
     """The disjoint split of one call's usage; None when it reports no tokens at all."""
     if not (prompt or candidates or cached or thoughts or tool):
         return None
-    readings = [(thoughts_inside, False), (not thoughts_inside, False), (thoughts_inside, True), (not thoughts_inside, True)]
+    readings = [
+        (thoughts_inside, False),
+        (not thoughts_inside, False),
+        (thoughts_inside, True),
+        (not thoughts_inside, True),
+    ]
     t_in, tool_in = readings[0]
     if total:
         for t, u in readings:

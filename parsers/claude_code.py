@@ -62,16 +62,32 @@ AGENT = "claude-code"
 # Line types that carry no usage and no prompt; known, and skipped quietly.
 QUIET_TYPES = frozenset(
     {
-        "summary", "file-history-snapshot", "queue-operation", "progress", "last-prompt", "custom-title",
-        "ai-title", "attachment", "atis-latch", "agent-name", "tag", "pr-link", "mode",
+        "summary",
+        "file-history-snapshot",
+        "queue-operation",
+        "progress",
+        "last-prompt",
+        "custom-title",
+        "ai-title",
+        "attachment",
+        "atis-latch",
+        "agent-name",
+        "tag",
+        "pr-link",
+        "mode",
     }
-)  # fmt: skip
+)
 KNOWN_TYPES = QUIET_TYPES | {"user", "assistant", "system"}
 
 _NOT_PROMPT_PREFIXES = (
-    "<local-command-stdout>", "<local-command-stderr>", "<local-command-caveat>", "Caveat:",
-    "[Request interrupted by user", "<bash-stdout>", "<bash-stderr>",
-)  # fmt: skip
+    "<local-command-stdout>",
+    "<local-command-stderr>",
+    "<local-command-caveat>",
+    "Caveat:",
+    "[Request interrupted by user",
+    "<bash-stdout>",
+    "<bash-stderr>",
+)
 _INTERRUPT = "[Request interrupted by user"
 _COMMAND = "<command-name>"
 
@@ -257,8 +273,14 @@ class ClaudeCodeParser(JsonlParser):
                 pending = state.pop("pending_command", None)
                 if pending:
                     # A slash command the model answered: the person's prompt after all.
-                    yield Prompt(key=pending[0], agent=AGENT, session_id=pending[1], ts=pending[2],
-                                 text=_command_text(ctx.path, pending[3]), project=pending[4])  # fmt: skip
+                    yield Prompt(
+                        key=pending[0],
+                        agent=AGENT,
+                        session_id=pending[1],
+                        ts=pending[2],
+                        text=_command_text(ctx.path, pending[3]),
+                        project=pending[4],
+                    )
                     state["prompt"] = pending[0]
                     state["trigger"] = "prompt"
                 trigger = state.get("trigger") or "other"
@@ -364,7 +386,11 @@ class ClaudeCodeParser(JsonlParser):
     def _limit_hit(self, obj: dict, message: dict, ts: str, ctx: SourceContext) -> LimitHit | None:
         text = _text_of(message.get("content"))
         quota = obj.get("quotaLimits")
-        info = (obj.get("apiErrorParams") or {}).get("rate_limit_info") if isinstance(obj.get("apiErrorParams"), dict) else None
+        info = (
+            (obj.get("apiErrorParams") or {}).get("rate_limit_info")
+            if isinstance(obj.get("apiErrorParams"), dict)
+            else None
+        )
         structured = quota if isinstance(quota, dict) else info if isinstance(info, dict) else None
         limit_type = None
         reset_at = None

@@ -58,6 +58,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import orjson
+from analyzer.parsers._genai_usage import split_record
 
 from analyzer.api import (
     BadLine,
@@ -77,23 +78,27 @@ from analyzer.api import (
     utc_iso,
 )
 
-from analyzer.parsers._genai_usage import split_record
-
 AGENT = "gemini-cli"
 
 # Text Gemini puts into user messages itself: context, not something typed.
 INJECTED_PREFIXES = (
-    "<session_context>", "<hook_context>", "This is the Gemini CLI. We are setting up the context",
+    "<session_context>",
+    "<hook_context>",
+    "This is the Gemini CLI. We are setting up the context",
     "This is the Qwen Code. We are setting up the context",
-    "Here is the user's editor context", "Here is a summary of changes in the user's editor context",
-    "User has manually exited Plan Mode.", "Plan approved. Switching to",
-)  # fmt: skip
+    "Here is the user's editor context",
+    "Here is a summary of changes in the user's editor context",
+    "User has manually exited Plan Mode.",
+    "Plan approved. Switching to",
+)
 COMPACTION_PREFIX = "<state_snapshot>"
 # Sent by Gemini itself when its next-speaker check says the model should go on.
 CONTINUATION = "Please continue."
 
 _QUOTA_WORDS = re.compile(r"quota|usage limit|rate limit|RESOURCE_EXHAUSTED|\b429\b|too many requests", re.I)
-_CAPACITY_ONLY = re.compile(r"MODEL_CAPACITY_EXHAUSTED|MODEL_CAPACITY_EXCEEDED|high demand|exhausted your capacity", re.I)
+_CAPACITY_ONLY = re.compile(
+    r"MODEL_CAPACITY_EXHAUSTED|MODEL_CAPACITY_EXCEEDED|high demand|exhausted your capacity", re.I
+)
 _PLAN_WORDS = re.compile(r"quota|usage limit|rate limit|\b429\b|too many requests", re.I)
 _DAILY = re.compile(r"daily|per ?day|PerDay", re.I)
 _PER_MINUTE = re.compile(r"per ?minute|PerMinute", re.I)
@@ -247,9 +252,12 @@ class Conversation:
         if state.get("s") != sid:
             state["s"] = sid
             yield Session(
-                agent=self.agent, session_id=sid, project=state["proj"], parent_session_id=state.get("parent"),
+                agent=self.agent,
+                session_id=sid,
+                project=state["proj"],
+                parent_session_id=state.get("parent"),
                 is_subagent=bool(state.get("sub")),
-            )  # fmt: skip
+            )
 
     def session_id(self, state: dict, path: Path) -> str:
         return state.get("sid") or path.stem
@@ -315,8 +323,14 @@ class Conversation:
         if text is None and offset is not None:  # typed in an earlier pass: read it again
             line = _read_json_line(path, offset)
             text = text_of(parts_of(line.get("content"))) if line else ""
-        yield Prompt(key=key, agent=self.agent, session_id=self.session_id(state, path), ts=ts, text=text or "",
-                     project=state.get("proj"))  # fmt: skip
+        yield Prompt(
+            key=key,
+            agent=self.agent,
+            session_id=self.session_id(state, path),
+            ts=ts,
+            text=text or "",
+            project=state.get("proj"),
+        )
         state["prompt"] = key
         state["trigger"] = "prompt"
 
@@ -459,8 +473,10 @@ class GeminiCliParser(JsonlParser):
 def _gemini_line(obj: dict) -> bool:
     if "$set" in obj or "$rewindTo" in obj:
         return True
-    return isinstance(obj.get("id"), str) and obj.get("type") in ("user", "gemini", "info", "error", "warning") and (
-        "content" in obj
+    return (
+        isinstance(obj.get("id"), str)
+        and obj.get("type") in ("user", "gemini", "info", "error", "warning")
+        and ("content" in obj)
     )
 
 
@@ -509,4 +525,3 @@ class GeminiSessionJsonParser:
 def register_parsers(register):
     register(GeminiCliParser())
     register(GeminiSessionJsonParser())
-

@@ -61,6 +61,9 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage
+from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
+
 from analyzer.api import (
     BadLine,
     JsonlParser,
@@ -78,9 +81,6 @@ from analyzer.api import (
     utc_iso,
     zone,
 )
-
-from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
-from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage
 
 AGENT = "qwen-code"
 RECORD_TYPES = frozenset({"user", "assistant", "tool_result", "system"})
@@ -131,7 +131,7 @@ def _claude_shaped(obj: dict) -> bool:
 
 
 def reset_instant(text: str, ts: str) -> str | None:
-    """"The quota will reset at 09-10 09:31:00 UTC." seen at ``ts``: the first such instant after it.
+    """ "The quota will reset at 09-10 09:31:00 UTC." seen at ``ts``: the first such instant after it.
 
     Without a zone in the text the instant is unknown (None): the hour alone
     could be any of two dozen instants."""
@@ -235,9 +235,14 @@ class QwenCodeParser(JsonlParser):
         marker = [sid, obj.get("cwd"), obj.get("version"), parent]
         if state.get("s") != marker:
             state["s"] = marker
-            yield Session(agent=AGENT, session_id=sid, project=obj.get("cwd"), cwd=obj.get("cwd"),
-                          parent_session_id=parent if parent != sid else None,
-                          client_version=obj.get("version"))  # fmt: skip
+            yield Session(
+                agent=AGENT,
+                session_id=sid,
+                project=obj.get("cwd"),
+                cwd=obj.get("cwd"),
+                parent_session_id=parent if parent != sid else None,
+                client_version=obj.get("version"),
+            )
 
     @staticmethod
     def _origin(obj: dict) -> str:
@@ -283,8 +288,17 @@ class QwenCodeParser(JsonlParser):
             return
         prompt, candidates, cached, thoughts, tool, total = numbers(usage)
         side = bool(obj.get("isSidechain"))
-        yield from self._request(obj, offset, state, usage, (prompt, candidates, cached, thoughts, tool, total),
-                                 source="a", side=side, model=obj.get("model"), thoughts_inside=True)  # fmt: skip
+        yield from self._request(
+            obj,
+            offset,
+            state,
+            usage,
+            (prompt, candidates, cached, thoughts, tool, total),
+            source="a",
+            side=side,
+            model=obj.get("model"),
+            thoughts_inside=True,
+        )
 
     def _system(self, obj: dict, offset: int, state: dict) -> Iterator[Record]:
         subtype = obj.get("subtype")
@@ -299,15 +313,35 @@ class QwenCodeParser(JsonlParser):
             if name == API_RESPONSE:
                 nums = numbers(event, TELEMETRY_FIELDS)
                 auth = str(event.get("auth_type") or "").lower()
-                yield from self._request(obj, offset, state, event, nums, source="t", side=bool(event.get("subagent_id")),
-                                         model=event.get("model"), thoughts_inside=not auth.startswith(GOOGLE_AUTH))  # fmt: skip
+                yield from self._request(
+                    obj,
+                    offset,
+                    state,
+                    event,
+                    nums,
+                    source="t",
+                    side=bool(event.get("subagent_id")),
+                    model=event.get("model"),
+                    thoughts_inside=not auth.startswith(GOOGLE_AUTH),
+                )
             elif name == API_ERROR:
                 hit = self._limit_hit(obj, event)
                 if hit:
                     yield hit
 
-    def _request(self, obj: dict, offset: int, state: dict, raw: dict, nums: tuple, *, source: str, side: bool,
-                 model, thoughts_inside: bool) -> Iterator[Record]:  # fmt: skip
+    def _request(
+        self,
+        obj: dict,
+        offset: int,
+        state: dict,
+        raw: dict,
+        nums: tuple,
+        *,
+        source: str,
+        side: bool,
+        model,
+        thoughts_inside: bool,
+    ) -> Iterator[Record]:
         prompt, candidates, cached, thoughts, tool, total = nums
         split = split_usage(prompt, candidates, cached, thoughts, tool, total, thoughts_inside=thoughts_inside)
         if split is None:

@@ -5,8 +5,23 @@ from __future__ import annotations
 from analyzer.store.database import transaction
 
 
-def add_request(db, key, ts, model="claude-sonnet-4-5-20250929", inp=0, cr=0, cw=0, out=0, *, agent="claude-code",
-                session="s1", prompt_key=None, project="/p", w1h=None, sidechain=0):  # fmt: skip
+def add_request(
+    db,
+    key,
+    ts,
+    model="claude-sonnet-4-5-20250929",
+    inp=0,
+    cr=0,
+    cw=0,
+    out=0,
+    *,
+    agent="claude-code",
+    session="s1",
+    prompt_key=None,
+    project="/p",
+    w1h=None,
+    sidechain=0,
+):
     with transaction(db):
         db.execute(
             "insert into requests (key, agent, session_id, ts, model, project, input_tokens, cache_read_tokens,"
@@ -51,6 +66,14 @@ def fanout_dataset(db):
         add_prompt(db, pk, f"2026-11-02T10:{i * 10:02d}:00.000Z")
         for j in range(count):
             n += 1
-            add_request(db, f"r{n}", f"2026-11-02T10:{i * 10:02d}:{j + 1:02d}.000Z", inp=10, cr=900, cw=80, out=10,
-                        prompt_key=pk)  # fmt: skip
+            add_request(
+                db,
+                f"r{n}",
+                f"2026-11-02T10:{i * 10:02d}:{j + 1:02d}.000Z",
+                inp=10,
+                cr=900,
+                cw=80,
+                out=10,
+                prompt_key=pk,
+            )
     return n

@@ -31,54 +31,130 @@ def _line(obj: dict) -> bytes:
 
 
 def user_line(uid: str, second: int, text: str, *, session: str = SESSION, prompt_id: str | None = None) -> bytes:
-    return _line({
-        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/home/u/proj",
-        "sessionId": session, "version": "2.1.90", "type": "user",
-        "message": {"role": "user", "content": text}, "promptId": prompt_id or f"p-{uid}", "uuid": uid,
-        "timestamp": _ts(second),
-    })  # fmt: skip
+    return _line(
+        {
+            "parentUuid": None,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": "/home/u/proj",
+            "sessionId": session,
+            "version": "2.1.90",
+            "type": "user",
+            "message": {"role": "user", "content": text},
+            "promptId": prompt_id or f"p-{uid}",
+            "uuid": uid,
+            "timestamp": _ts(second),
+        }
+    )
 
 
 def tool_result_line(uid: str, second: int, *, session: str = SESSION) -> bytes:
-    return _line({
-        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/home/u/proj",
-        "sessionId": session, "version": "2.1.90", "type": "user",
-        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t-{uid}", "content": "ok"}]},
-        "uuid": uid, "timestamp": _ts(second),
-    })  # fmt: skip
+    return _line(
+        {
+            "parentUuid": None,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": "/home/u/proj",
+            "sessionId": session,
+            "version": "2.1.90",
+            "type": "user",
+            "message": {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": f"t-{uid}", "content": "ok"}],
+            },
+            "uuid": uid,
+            "timestamp": _ts(second),
+        }
+    )
 
 
-def assistant_line(msg_id: str, second: int, *, input_tokens: int, output_tokens: int, cache_read: int = 0,
-                   cache_write: int = 0, final: bool = True, text: str = "ok", session: str = SESSION) -> bytes:  # fmt: skip
-    return _line({
-        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/home/u/proj",
-        "sessionId": session, "version": "2.1.90", "type": "assistant",
-        "message": {
-            "id": msg_id, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn" if final else None,
-            "usage": {"input_tokens": input_tokens, "cache_creation_input_tokens": cache_write,
-                      "cache_read_input_tokens": cache_read, "output_tokens": output_tokens},
-        },
-        "uuid": f"a-{msg_id}-{output_tokens}", "timestamp": _ts(second), "requestId": f"req-{msg_id}",
-    })  # fmt: skip
+def assistant_line(
+    msg_id: str,
+    second: int,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read: int = 0,
+    cache_write: int = 0,
+    final: bool = True,
+    text: str = "ok",
+    session: str = SESSION,
+) -> bytes:
+    return _line(
+        {
+            "parentUuid": None,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": "/home/u/proj",
+            "sessionId": session,
+            "version": "2.1.90",
+            "type": "assistant",
+            "message": {
+                "id": msg_id,
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5-20250929",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn" if final else None,
+                "usage": {
+                    "input_tokens": input_tokens,
+                    "cache_creation_input_tokens": cache_write,
+                    "cache_read_input_tokens": cache_read,
+                    "output_tokens": output_tokens,
+                },
+            },
+            "uuid": f"a-{msg_id}-{output_tokens}",
+            "timestamp": _ts(second),
+            "requestId": f"req-{msg_id}",
+        }
+    )
 
 
 def turn(i: int, *, session: str = SESSION, filler: str = "ok") -> bytes:
     """Turn ``i``: a prompt, a streamed tool call (three copies of one message,
     placeholder output 1 first), a tool result, a final answer (two copies)."""
     s = 10 * i
-    return b"".join([
-        user_line(f"u{i}", s, f"prompt {i}", session=session),
-        assistant_line(f"m{i}a", s + 1, input_tokens=i + 1, output_tokens=1, cache_read=100, cache_write=10,
-                       final=False, text=filler, session=session),
-        assistant_line(f"m{i}a", s + 2, input_tokens=i + 1, output_tokens=1, cache_read=100, cache_write=10,
-                       final=False, text=filler, session=session),
-        assistant_line(f"m{i}a", s + 3, input_tokens=i + 1, output_tokens=2 * i + 5, cache_read=100,
-                       cache_write=10, session=session),
-        tool_result_line(f"r{i}", s + 4, session=session),
-        assistant_line(f"m{i}b", s + 5, input_tokens=1, output_tokens=1, cache_read=200, final=False, session=session),
-        assistant_line(f"m{i}b", s + 6, input_tokens=1, output_tokens=i + 3, cache_read=200, session=session),
-    ])  # fmt: skip
+    return b"".join(
+        [
+            user_line(f"u{i}", s, f"prompt {i}", session=session),
+            assistant_line(
+                f"m{i}a",
+                s + 1,
+                input_tokens=i + 1,
+                output_tokens=1,
+                cache_read=100,
+                cache_write=10,
+                final=False,
+                text=filler,
+                session=session,
+            ),
+            assistant_line(
+                f"m{i}a",
+                s + 2,
+                input_tokens=i + 1,
+                output_tokens=1,
+                cache_read=100,
+                cache_write=10,
+                final=False,
+                text=filler,
+                session=session,
+            ),
+            assistant_line(
+                f"m{i}a",
+                s + 3,
+                input_tokens=i + 1,
+                output_tokens=2 * i + 5,
+                cache_read=100,
+                cache_write=10,
+                session=session,
+            ),
+            tool_result_line(f"r{i}", s + 4, session=session),
+            assistant_line(
+                f"m{i}b", s + 5, input_tokens=1, output_tokens=1, cache_read=200, final=False, session=session
+            ),
+            assistant_line(f"m{i}b", s + 6, input_tokens=1, output_tokens=i + 3, cache_read=200, session=session),
+        ]
+    )
 
 
 def turn_totals(n: int) -> dict:

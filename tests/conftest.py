@@ -8,16 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.store import database as store
 from analyzer.ingest.ingester import Ingester
 from analyzer.registry.parsers import agent_environment
+from analyzer.store import database as store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 # Every variable that could point a test at real logs or a real store: the ones each registered
 # parser reads to find its agent's logs, the XDG folders, the store's own, the zone.
 AGENT_ENV = (
-    *agent_environment(), "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ",
+    *agent_environment(),
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "ANALYZER_DB",
+    "TZ",
 )
 
 
@@ -63,10 +68,17 @@ def totals(db, agent: str | None = None) -> dict:
     hits = db.execute(f"select count(*) from limit_hits {where}", params).fetchone()[0]
     readings = db.execute(f"select count(*) from quota_readings {where}", params).fetchone()[0]
     return {
-        "requests": row[0], "input_tokens": row[1], "cache_read_tokens": row[2], "cache_write_tokens": row[3],
-        "output_tokens": row[4], "reasoning_tokens": row[5], "sidechain_requests": row[6],
-        "prompts": prompts, "limit_hits": hits, "quota_readings": readings,
-    }  # fmt: skip
+        "requests": row[0],
+        "input_tokens": row[1],
+        "cache_read_tokens": row[2],
+        "cache_write_tokens": row[3],
+        "output_tokens": row[4],
+        "reasoning_tokens": row[5],
+        "sidechain_requests": row[6],
+        "prompts": prompts,
+        "limit_hits": hits,
+        "quota_readings": readings,
+    }
 
 
 def expected_totals(case_dir: Path) -> dict:

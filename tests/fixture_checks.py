@@ -6,8 +6,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from analyzer.store import database as store
 from analyzer.ingest.ingester import Ingester
+from analyzer.store import database as store
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -39,7 +39,10 @@ def check_case(db, agent: str, case: str) -> None:
     assert stats.bad_lines == expected.get("bad_lines", {})
     assert not stats.unrecognised
     if "triggers" in expected:
-        assert dict(db.execute("select trigger, count(*) from requests group by trigger").fetchall()) == expected["triggers"]
+        assert (
+            dict(db.execute("select trigger, count(*) from requests group by trigger").fetchall())
+            == expected["triggers"]
+        )
 
 
 def check_order_independence(db, tmp_path: Path, agent: str, case: str) -> None:

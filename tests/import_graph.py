@@ -12,8 +12,12 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"analyzer": ROOT / "analyzer", "analyzer.parsers": ROOT / "parsers", "analyzer.plugins": ROOT / "plugins",
-           "analyzer.sample": ROOT / "fixtures" / "sample"}
+FOLDERS = {
+    "analyzer": ROOT / "analyzer",
+    "analyzer.parsers": ROOT / "parsers",
+    "analyzer.plugins": ROOT / "plugins",
+    "analyzer.sample": ROOT / "fixtures" / "sample",
+}
 
 
 def modules() -> dict[str, Path]:

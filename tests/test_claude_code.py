@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from analyzer.parsers.claude_code import ClaudeCodeParser
 
 from analyzer.contract.records import Request
-from analyzer.parsers.claude_code import ClaudeCodeParser
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -41,8 +41,8 @@ def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case)
     ingest_home(db, case_dir / "home")
     assert db.execute("select * from requests order by key").fetchall() == first
 
-    from analyzer.store import database as store
     from analyzer.ingest.ingester import Ingester
+    from analyzer.store import database as store
 
     other = store.open_db(tmp_path / "reverse.db")
     ingester = Ingester(other, env={"HOME": str(case_dir / "home")})
@@ -50,9 +50,10 @@ def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case)
     discovery.found.reverse()
     ingester.run(discovery=discovery)
     cols = "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, trigger, prompt_key, is_sidechain, session_id, ts"
-    assert other.execute(f"select {cols} from requests order by key").fetchall() == db.execute(
-        f"select {cols} from requests order by key"
-    ).fetchall()
+    assert (
+        other.execute(f"select {cols} from requests order by key").fetchall()
+        == db.execute(f"select {cols} from requests order by key").fetchall()
+    )
 
 
 def test_limit_hits_every_shape(db):
@@ -91,7 +92,10 @@ def test_subagent_calls_are_marked_and_linked_to_the_prompt(db):
 
 def test_streaming_keeps_the_final_output_not_the_placeholder(db):
     ingest_home(db, FIXTURES / "claude-code" / "streaming" / "home")
-    assert db.execute("select output_tokens, complete from requests where key = 'claude-code:msg_A'").fetchone() == (312, 1)
+    assert db.execute("select output_tokens, complete from requests where key = 'claude-code:msg_A'").fetchone() == (
+        312,
+        1,
+    )
 
 
 def test_prompt_text_is_not_stored_unless_turned_on(db, tmp_path):
@@ -104,7 +108,11 @@ def test_prompt_text_is_not_stored_unless_turned_on(db, tmp_path):
     store.set_meta(other, "keep_prompt_text", "1")
     ingest_home(other, FIXTURES / "claude-code" / "prompts" / "home")
     texts = sorted(r[0] for r in other.execute("select text from prompts"))
-    assert texts[0].startswith("<command-name>/review") and "fix the failing test" in texts and "thanks, now commit" in texts
+    assert (
+        texts[0].startswith("<command-name>/review")
+        and "fix the failing test" in texts
+        and "thanks, now commit" in texts
+    )
 
 
 def test_parser_is_pure_and_yields_typed_records():
@@ -137,7 +145,10 @@ def test_recognise_rejects_other_agents_jsonl():
 def test_default_roots_honour_claude_config_dir(tmp_path):
     parser = ClaudeCodeParser()
     home = tmp_path / "h"
-    assert parser.roots({"HOME": str(home)}) == [home / ".claude" / "projects", home / ".config" / "claude" / "projects"]
+    assert parser.roots({"HOME": str(home)}) == [
+        home / ".claude" / "projects",
+        home / ".config" / "claude" / "projects",
+    ]
     assert parser.roots({"HOME": str(home), "CLAUDE_CONFIG_DIR": f"{tmp_path}/a,{tmp_path}/b"}) == [
         tmp_path / "a" / "projects",
         tmp_path / "b" / "projects",
@@ -160,21 +171,40 @@ def test_parser_state_holds_no_prompt_text(db, tmp_path):
 
     home = tmp_path / "h"
     path = session_file(home)
-    command = {"type": "user", "sessionId": "s", "uuid": "c1", "timestamp": "2026-08-01T10:00:00.000Z", "cwd": "/p",
-               "message": {"role": "user", "content": "<command-name>/review</command-name> secret-words"}}  # fmt: skip
+    command = {
+        "type": "user",
+        "sessionId": "s",
+        "uuid": "c1",
+        "timestamp": "2026-08-01T10:00:00.000Z",
+        "cwd": "/p",
+        "message": {"role": "user", "content": "<command-name>/review</command-name> secret-words"},
+    }
     path.write_text(json.dumps(command) + "\n")
     ingest_home(db, home)
     assert "secret-words" not in (db.execute("select state from sources").fetchone()[0] or "")
-    answer = {"type": "assistant", "sessionId": "s", "uuid": "a1", "timestamp": "2026-08-01T10:00:05.000Z", "cwd": "/p",
-              "message": {"id": "m1", "role": "assistant", "model": "claude-sonnet-4-5", "stop_reason": "end_turn",
-                          "usage": {"input_tokens": 1, "output_tokens": 2}}}  # fmt: skip
+    answer = {
+        "type": "assistant",
+        "sessionId": "s",
+        "uuid": "a1",
+        "timestamp": "2026-08-01T10:00:05.000Z",
+        "cwd": "/p",
+        "message": {
+            "id": "m1",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5",
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+        },
+    }
     with path.open("a") as f:
         f.write(json.dumps(answer) + "\n")
     from analyzer.store import database as store
 
     store.set_meta(db, "keep_prompt_text", "1")
     ingest_home(db, home)
-    assert db.execute("select text, trigger from prompts join requests on requests.prompt_key = prompts.key").fetchone() == (
+    assert db.execute(
+        "select text, trigger from prompts join requests on requests.prompt_key = prompts.key"
+    ).fetchone() == (
         "<command-name>/review</command-name> secret-words",
         "prompt",
     )

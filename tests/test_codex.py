@@ -7,15 +7,15 @@ import warnings
 from pathlib import Path
 
 import pytest
-
-from analyzer.store import database as store
-from analyzer.ingest.ingester import Ingester
-from analyzer.contract.parsing import SourceContext
-from analyzer.contract.records import LimitHit, QuotaReading, Request
-from analyzer.parsers.codex import archive as codex_archive
 from analyzer.parsers.codex import CodexParser
+from analyzer.parsers.codex import archive as codex_archive
 from analyzer.parsers.codex.archive import CodexArchiveParser
 from analyzer.parsers.codex.limits import classify_window
+
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import LimitHit, QuotaReading, Request
+from analyzer.ingest.ingester import Ingester
+from analyzer.store import database as store
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 
@@ -48,7 +48,9 @@ def test_fixture_totals(db, case):
         got = dict(db.execute("select model, count(*) from requests group by model").fetchall())
         assert got == expected["models"]
     if "sessions" in expected:
-        rows = db.execute("select session_id, parent_session_id, is_subagent from sessions order by session_id").fetchall()
+        rows = db.execute(
+            "select session_id, parent_session_id, is_subagent from sessions order by session_id"
+        ).fetchall()
         assert [list(r) for r in rows] == expected["sessions"]
     if "keys" in expected:
         assert [r[0] for r in db.execute("select key from requests order by key")] == sorted(expected["keys"])
@@ -71,11 +73,11 @@ def test_totals_do_not_depend_on_reading_twice_or_file_order(db, tmp_path, case)
     ingester.run(discovery=discovery)
     compared = {
         "requests": "key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
-                    " trigger, prompt_key, is_sidechain, session_id, ts, model",
+        " trigger, prompt_key, is_sidechain, session_id, ts, model",
         "prompts": "key, ts, session_id",
         "limit_hits": "key, ts, reset_at",
         "quota_readings": "key, observed_at, used_percent, window_minutes, resets_at",
-    }  # fmt: skip
+    }
     for table, cols in compared.items():
         query = f"select {cols} from {table} order by key"
         assert other.execute(query).fetchall() == db.execute(query).fetchall(), table
@@ -161,7 +163,8 @@ def test_requests_link_to_the_prompt_that_started_the_chain(db):
     # the paginated session's two prompts: 1 each.
     assert [n for _, n in chains] == [5, 1, 1, 1]
     assert db.execute("select key from prompts where key like 'codex:7b1e2f10%' order by key").fetchall() == [
-        ("codex:7b1e2f10-0000-4000-8000-0000000000a1",), ("codex:7b1e2f10-0000-4000-8000-0000000000a2",)
+        ("codex:7b1e2f10-0000-4000-8000-0000000000a1",),
+        ("codex:7b1e2f10-0000-4000-8000-0000000000a2",),
     ]
 
 
@@ -180,12 +183,16 @@ def test_torn_last_line_is_read_once_complete(db, tmp_path):
     assert stats.bad_lines == {"corrupt": 1, "unknown_type": 1}
     path = next(home.rglob("*.jsonl"))
     with open(path, "ab") as f:
-        f.write(b',"cached_input_tokens":4000,"output_tokens":90,"reasoning_output_tokens":0,"total_tokens":9090},'
-                b'"last_token_usage":null},"rate_limits":null}}\n')  # fmt: skip
+        f.write(
+            b',"cached_input_tokens":4000,"output_tokens":90,"reasoning_output_tokens":0,"total_tokens":9090},'
+            b'"last_token_usage":null},"rate_limits":null}}\n'
+        )
     stats = ingest_home(db, home)
     assert stats.bad_total() == 0
     # The completed line: total 9000/4000/90 after 3000/1500/50, so 6000 input of which 2500 cached, 40 output.
-    check_totals(db, {"requests": 3, "input_tokens": 1500 + 3500, "cache_read_tokens": 1500 + 2500, "output_tokens": 90})
+    check_totals(
+        db, {"requests": 3, "input_tokens": 1500 + 3500, "cache_read_tokens": 1500 + 2500, "output_tokens": 90}
+    )
 
 
 def test_codex_home_takes_several_folders(db, tmp_path):
@@ -200,14 +207,19 @@ def test_default_roots():
     parser = CodexParser()
     assert parser.roots({"HOME": "/h"}) == [Path("/h/.codex/sessions"), Path("/h/.codex/archived_sessions")]
     assert parser.roots({"HOME": "/h", "CODEX_HOME": "/a,/b"}) == [
-        Path("/a/sessions"), Path("/a/archived_sessions"), Path("/b/sessions"), Path("/b/archived_sessions")
+        Path("/a/sessions"),
+        Path("/a/archived_sessions"),
+        Path("/b/sessions"),
+        Path("/b/archived_sessions"),
     ]
 
 
 def test_recognise_takes_codex_and_rejects_other_agents():
     parser = CodexParser()
     codex = next((FIXTURES / "codex" / "basic" / "home").rglob("*.jsonl")).read_bytes()[:4096]
-    legacy = b'{"id":"5973b6c0-94b8-487b-a530-2aeb6098ae0e","timestamp":"2025-05-07T17:24:21.123Z","instructions":null}\n'
+    legacy = (
+        b'{"id":"5973b6c0-94b8-487b-a530-2aeb6098ae0e","timestamp":"2025-05-07T17:24:21.123Z","instructions":null}\n'
+    )
     claude = (FIXTURES / "claude-code" / "streaming" / "home").rglob("*.jsonl").__next__().read_bytes()[:4096]
     qwen = b'{"uuid":"e3","parentUuid":null,"sessionId":"69f","timestamp":"2026-06-15T14:40:22.832Z","type":"user","message":{"role":"user","parts":[{"text":"hi"}]}}\n'
     gemini = b'{"sessionId":"8f0c","projectHash":"3a1f","startTime":"2026-05-01T10:00:00.000Z","lastUpdated":"2026-05-01T10:00:00.000Z","kind":"main"}\n'
@@ -230,12 +242,16 @@ def test_a_header_longer_than_the_head_read_is_recognised(db, tmp_path):
     folder.mkdir(parents=True)
     src = next((FIXTURES / "codex" / "basic" / "home").rglob("*.jsonl"))
     lines = src.read_text().splitlines(keepends=True)
-    big = lines[0].replace('"model_provider":"openai"', '"model_provider":"openai","base_instructions":{"text":"' + "x" * 200_000 + '"}')
+    big = lines[0].replace(
+        '"model_provider":"openai"', '"model_provider":"openai","base_instructions":{"text":"' + "x" * 200_000 + '"}'
+    )
     (folder / src.name).write_text(big + "".join(lines[1:]))
     stats = ingest_home(db, tmp_path / "h")
     assert not stats.unrecognised and stats.bad_total() == 0
     check_totals(db, expected_totals(FIXTURES / "codex" / "basic"), "codex")
-    assert not CodexParser().recognise(Path("x.jsonl"), b'{"timestamp":"2026-01-01T00:00:00Z","type":"user","payload":{"x":"' + b"y" * 70000)
+    assert not CodexParser().recognise(
+        Path("x.jsonl"), b'{"timestamp":"2026-01-01T00:00:00Z","type":"user","payload":{"x":"' + b"y" * 70000
+    )
 
 
 def test_legacy_rollouts_are_read_quietly(db, tmp_path):
@@ -267,7 +283,14 @@ def test_bad_token_counts_are_bad_lines_not_crashes():
 
 def test_window_classification():
     assert [classify_window(m) for m in (299, 300, 1440, 10079, 10080, 43200, 43800, 525600)] == [
-        300, 300, 1440, 10080, 10080, 43200, 43200, 525600
+        300,
+        300,
+        1440,
+        10080,
+        10080,
+        43200,
+        43200,
+        525600,
     ]
     assert classify_window(None) is None and classify_window(0) is None
     assert classify_window(600) == 600  # unknown lengths are kept as written
@@ -281,7 +304,11 @@ def test_parser_is_pure_and_yields_typed_records():
         "codex:019a1b2c-3d4e-7f60-8a1b-2c3d4e5f6071:4000/2300/0/200/40/4200",
     ]
     readings = [r for r in records if isinstance(r, QuotaReading)]
-    assert [(r.window_minutes, r.used_percent, r.scope) for r in readings] == [(10080, 20.0, None), (10080, 21.0, None), (10080, 22.0, None)]
+    assert [(r.window_minutes, r.used_percent, r.scope) for r in readings] == [
+        (10080, 20.0, None),
+        (10080, 21.0, None),
+        (10080, 22.0, None),
+    ]
 
 
 # --- compressed rollouts ---------------------------------------------------------------------
@@ -356,13 +383,25 @@ def _env(ts: str, kind: str, payload: dict) -> bytes:
 
 
 def _tc(ts: str, i: int, c: int, o: int) -> bytes:
-    usage = {"input_tokens": i, "cached_input_tokens": c, "output_tokens": o, "reasoning_output_tokens": 0, "total_tokens": i + o}
-    return _env(ts, "event_msg", {"type": "token_count", "info": {"total_token_usage": usage, "last_token_usage": usage}})
+    usage = {
+        "input_tokens": i,
+        "cached_input_tokens": c,
+        "output_tokens": o,
+        "reasoning_output_tokens": 0,
+        "total_tokens": i + o,
+    }
+    return _env(
+        ts, "event_msg", {"type": "token_count", "info": {"total_token_usage": usage, "last_token_usage": usage}}
+    )
 
 
 def _requests(lines: list[bytes]) -> list[tuple]:
     records = CodexParser().parse(list(enumerate(lines)), {}, SourceContext(Path("rollout-x.jsonl")))
-    return [(r.input_tokens, r.cache_read_tokens, r.output_tokens, r.model, r.is_sidechain) for r in records if isinstance(r, Request)]
+    return [
+        (r.input_tokens, r.cache_read_tokens, r.output_tokens, r.model, r.is_sidechain)
+        for r in records
+        if isinstance(r, Request)
+    ]
 
 
 def test_a_rewritten_burst_without_turn_ids_ends_at_the_first_pause():
@@ -394,7 +433,9 @@ def test_the_child_header_written_again_ends_the_replay():
     assert _requests(lines) == [(100, 900, 50, "gpt-5.1-codex", False)]
 
 
-@pytest.mark.parametrize("path", sorted((FIXTURES / "codex").rglob("*.jsonl")), ids=lambda p: f"{p.parts[-5]}/{p.name[-12:]}")
+@pytest.mark.parametrize(
+    "path", sorted((FIXTURES / "codex").rglob("*.jsonl")), ids=lambda p: f"{p.parts[-5]}/{p.name[-12:]}"
+)
 def test_reading_in_chunks_gives_what_one_pass_gives(path):
     """The parser's state (model, totals, replay, pending refusal...) survives a stop between any two lines."""
     import orjson

@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from analyzer.store import database as store
-from analyzer.pricing.costs import ensure_costs, has_unpriced
 from analyzer.contract.records import Request
-from analyzer.reports.usage import Filters, daily, ensure_prices
 from analyzer.contract.timeutil import UTC
+from analyzer.pricing.costs import ensure_costs, has_unpriced
+from analyzer.reports.usage import Filters, daily, ensure_prices
+from analyzer.store import database as store
 from analyzer.store.schema import COST_COLUMN_NAMES as COST_COLUMNS
 from analyzer.store.writer import RecordWriter
 
@@ -57,8 +57,10 @@ def test_ingest_stores_costs_and_reports_read_them(db, tmp_path):
     home = tmp_path / "h"
     path = transcript_path(home)
     path.parent.mkdir(parents=True)
-    path.write_bytes(user_line("u1", 0, "hi") + assistant_line("m1", 1, input_tokens=4, output_tokens=100,
-                                                                cache_read=9000, cache_write=1000))  # fmt: skip
+    path.write_bytes(
+        user_line("u1", 0, "hi")
+        + assistant_line("m1", 1, input_tokens=4, output_tokens=100, cache_read=9000, cache_write=1000)
+    )
     ingest_home(db, home)
     # priced by the ingest pass itself: 4 x 3 + 9,000 x 0.30 + 1,000 x 3.75 + 100 x 15 = 7,962 per million
     priced, price_key, mode, usd, cny, *_ = stored(db, "claude-code:m1")
@@ -74,8 +76,10 @@ def test_a_better_copy_of_a_request_is_priced_again(db, tmp_path):
     home = tmp_path / "h"
     path = transcript_path(home)
     path.parent.mkdir(parents=True)
-    path.write_bytes(user_line("u1", 0, "hi") + assistant_line("m1", 1, input_tokens=4, output_tokens=1,
-                                                                cache_read=9000, final=False))  # fmt: skip
+    path.write_bytes(
+        user_line("u1", 0, "hi")
+        + assistant_line("m1", 1, input_tokens=4, output_tokens=1, cache_read=9000, final=False)
+    )
     ingest_home(db, home)
     assert stored(db, "claude-code:m1")[2 + 1] == pytest.approx(sonnet(4, 9000, 0, 1))
     with path.open("ab") as f:
@@ -92,13 +96,26 @@ def test_a_row_replaced_between_passes_is_priced_on_the_fly_until_stored(db):
     assert stored(db, "a")[0] == 1
     # a better copy of the same model call (more output) arrives through the record writer
     writer = RecordWriter(db, source_id=None, machine="m", keep_text=False)
-    writer.add(Request("a", "claude-code", "s1", "2026-11-02T10:00:00.000Z", "claude-sonnet-4-5-20250929",
-                       input_tokens=4, cache_read_tokens=9000, cache_write_tokens=1000, output_tokens=200))  # fmt: skip
+    writer.add(
+        Request(
+            "a",
+            "claude-code",
+            "s1",
+            "2026-11-02T10:00:00.000Z",
+            "claude-sonnet-4-5-20250929",
+            input_tokens=4,
+            cache_read_tokens=9000,
+            cache_write_tokens=1000,
+            output_tokens=200,
+        )
+    )
     with store.transaction(db):
         writer.flush()
     assert stored(db, "a")[0] == 0  # the upsert withdrew the stored costs
     # still right through the view (the rule, on the fly), before any report stores them again
-    assert viewed(db, "a")[2] == pytest.approx(sonnet(4, 9000, 1000, 200)) == pytest.approx(0.009462)  # 12 + 2,700 + 3,750 + 3,000
+    assert (
+        viewed(db, "a")[2] == pytest.approx(sonnet(4, 9000, 1000, 200)) == pytest.approx(0.009462)
+    )  # 12 + 2,700 + 3,750 + 3,000
     assert viewed(db, "a") == live(db, "a")
     ensure_prices(db)
     assert stored(db, "a")[0] == 1 and stored(db, "a")[3] == pytest.approx(0.009462)  # 12 + 2,700 + 3,750 + 3,000
@@ -110,7 +127,10 @@ def test_a_price_override_reprices_every_request(db, isolated_home):
     ensure_prices(db)
     assert stored(db, "s")[3] == pytest.approx(sonnet(1000, 5000, 0, 1000))
     assert stored(db, "u")[3] is None  # no price: unknown, never 0
-    write_config(isolated_home, "prices.toml", """
+    write_config(
+        isolated_home,
+        "prices.toml",
+        """
 usd_cny = 6.5
 [[price]]
 match = "claude-sonnet-4-5"
@@ -121,7 +141,8 @@ cache_read = 0.5
 match = "mystery-model"
 input = 5.0
 output = 5.0
-""")
+""",
+    )
     ensure_prices(db)
     # 1,000 x 2 + 5,000 x 0.5 + 1,000 x 4 = 8,500 per million; CNY converted at 6.5
     assert stored(db, "s")[:5] == (1, "claude-sonnet-4-5", "openai", pytest.approx(0.0085), pytest.approx(0.05525))
@@ -160,8 +181,12 @@ def test_new_requests_are_found_cheaply_and_priced_once(db):
     assert has_unpriced(db)
     ensure_prices(db)
     assert not has_unpriced(db)
-    plan = " ".join(r[3] for r in db.execute(
-        "explain query plan select exists(select 1 from requests indexed by requests_unpriced where priced = 0)"))
+    plan = " ".join(
+        r[3]
+        for r in db.execute(
+            "explain query plan select exists(select 1 from requests indexed by requests_unpriced where priced = 0)"
+        )
+    )
     assert "requests_unpriced" in plan
     add_request(db, "b", "2026-11-02T10:05:00.000Z", inp=10, out=10)
     assert [k for (k,) in db.execute("select key from requests where priced = 0")] == ["b"]

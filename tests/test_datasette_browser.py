@@ -25,8 +25,16 @@ pytest.importorskip("datasette_dashboards", reason="the datasette extra is not i
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHARTS = ("windows", "readings", "cache", "fanout", "cost-by-model")
 METRICS = ("prompts", "requests", "tokens", "cache-ratio", "cost")
 
@@ -43,8 +51,9 @@ def free_port() -> int:
 
 
 def analyzer(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @pytest.fixture
@@ -56,8 +65,13 @@ def served(tmp_path, isolated_home):
     sample = tmp_path / "store" / "sample.db"
     assert sample.exists(), started.stderr
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "analyzer", "serve", "--db", str(sample), "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "serve", "--db", str(sample), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -88,20 +102,31 @@ def test_dashboard_draws_every_chart_in_chromium(served, tmp_path):
     problems: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=FLAGS,
-            viewport={"width": 1400, "height": 1300})  # fmt: skip
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1400, "height": 1300},
+        )
         try:
             page = browser.new_page()
             page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
             page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
             page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-            page.on("request", lambda r: problems.append(f"left the machine: {r.url}")
-                    if not r.url.startswith(("http://127.0.0.1:", "data:", "blob:")) else None)  # fmt: skip
+            page.on(
+                "request",
+                lambda r: (
+                    problems.append(f"left the machine: {r.url}")
+                    if not r.url.startswith(("http://127.0.0.1:", "data:", "blob:"))
+                    else None
+                ),
+            )
             page.goto(f"{served}/-/dashboards/sample?plan=claude-max-5x", wait_until="networkidle")
             for slug in CHARTS:  # vega-embed has drawn the view: an SVG or canvas with marks in it
-                page.wait_for_selector(f"#chart-{slug}.vega-embed svg.marks .mark-group", state="attached",
-                                       timeout=30000)  # fmt: skip
+                page.wait_for_selector(
+                    f"#chart-{slug}.vega-embed svg.marks .mark-group", state="attached", timeout=30000
+                )
             drawn = page.evaluate("""() => Array.from(document.querySelectorAll('.vega-embed svg.marks'))
                 .filter(e => e.getBoundingClientRect().width > 100 && e.getBoundingClientRect().height > 50).length""")
             assert drawn == len(CHARTS)

@@ -15,9 +15,10 @@ pytest.importorskip("datasette", reason="the datasette extra is not installed: p
 pytest.importorskip("datasette_dashboards", reason="the datasette extra is not installed")
 
 import analyzer.plugins.datasette as plugin  # noqa: E402
-from analyzer.store import database as store  # noqa: E402
+
 from analyzer.cli import cli  # noqa: E402
 from analyzer.commands.serve import build  # noqa: E402
+from analyzer.store import database as store  # noqa: E402
 
 from .conftest import FIXTURES, ingest_home  # noqa: E402
 from .datasette_data import HAND_ESTIMATES, add_estimates, client_get, db_file, hand_store  # noqa: E402
@@ -58,9 +59,22 @@ def test_metadata_comes_from_the_plugin_without_m(hand):
     assert {"sources", "_sqlite_migrations", "meta", "model_prices"} <= hidden
     assert "requests" not in hidden
     queries = {q["name"] for q in info["queries"]}
-    assert {"daily_usage", "weekly_usage", "windows_5h", "windows_weekly", "readings_vs_fit", "cache_ratio_by_day",
-            "prompt_fanout", "costly_sessions", "costly_prompts", "limit_hits", "quota_readings",
-            "plan_comparison", "usage_summary", "cost_by_model_by_day"} <= queries  # fmt: skip
+    assert {
+        "daily_usage",
+        "weekly_usage",
+        "windows_5h",
+        "windows_weekly",
+        "readings_vs_fit",
+        "cache_ratio_by_day",
+        "prompt_fanout",
+        "costly_sessions",
+        "costly_prompts",
+        "limit_hits",
+        "quota_readings",
+        "plan_comparison",
+        "usage_summary",
+        "cost_by_model_by_day",
+    } <= queries
     assert not {"limit_estimates", "limit_evidence"} & queries  # infer-limit has not made its table here
     page = client_get(ds, "/hand/requests")[0].text
     assert "Requests (model calls)" in page and "Uncached input tokens" in page
@@ -89,14 +103,17 @@ def test_windows_with_the_stated_limit_by_hand(hand):
     ]
     # the readings name plan type "plus": Codex Plus, 490 requests per 5 hours (stated)
     assert {(w["limit_source"], w["plan"], w["limit_quantity"], w["limit"]) for w in codex} == {
-        ("stated", "codex-plus", "requests", 490)}
+        ("stated", "codex-plus", "requests", 490)
+    }
     assert [(w["counted"], w["percent_of_limit"]) for w in codex] == [(2, 0.41), (1, 0.2), (1, 0.2)]
     week = [w for w in rows(ds, "/hand/windows_weekly") if w["agent"] == "codex"]
     assert [(w["start"], w["kind"], w["requests"], w["limit"], w["percent_of_limit"]) for w in week] == [
-        ("2026-11-02T00:00:00.000Z", "anchored", 4, 3062, 0.13)]  # 4 / 3,062
+        ("2026-11-02T00:00:00.000Z", "anchored", 4, 3062, 0.13)
+    ]  # 4 / 3,062
     readings = rows(ds, "/hand/readings_vs_fit")
     assert [(r["observed_at"], r["used_percent"], r["counted"], r["predicted_percent"]) for r in readings] == [
-        ("2026-11-02T21:00:00.000Z", 30.0, 4, 0.13)]
+        ("2026-11-02T21:00:00.000Z", 30.0, 4, 0.13)
+    ]
     # Claude Code has no readings, so no plan unless one is asked for; Claude Pro counts credits per
     # model: Sonnet 0.4 x 1,000 + 0.4 x 100 + 2 x 200 = 840; Opus behind a gateway 0.667 x 300 +
     # 3.333 x 30 = 300.09; an unknown model at the "*" weights 0.4 x 10 + 2 x 5 = 14; 1,154.09 in all.
@@ -114,7 +131,8 @@ def test_windows_with_the_inferred_limit_by_hand(hand):
     codex = [w for w in rows(ds, "/hand/windows_5h") if w["agent"] == "codex"]
     # the newest estimate wins: uncached input + output, 1,000 per 5 hours
     assert {(w["limit_source"], w["limit_quantity"], w["limit"], w["limit_low"]) for w in codex} == {
-        ("inferred", "tokens", 1000, 950)}
+        ("inferred", "tokens", 1000, 950)
+    }
     # r1 100 + 50, r2 200 + 10 + 40 (cache reads free); r3 and r4 10 + 10 each
     assert [(w["counted"], w["percent_of_limit"]) for w in codex] == [(400, 40.0), (20, 2.0), (20, 2.0)]
     week = [w for w in rows(ds, "/hand/windows_weekly") if w["agent"] == "codex"]
@@ -123,10 +141,16 @@ def test_windows_with_the_inferred_limit_by_hand(hand):
     assert [(r["limit_source"], r["predicted_percent"]) for r in readings] == [("inferred", 40.0)]
     estimates = rows(ds, "/hand/limit_estimates")
     assert [(e["window_minutes"], e["limit"], e["readings"]) for e in estimates if e["agent"] == "codex"] == [
-        (300, 3, None), (300, 1000, 12), (10080, 10, 5)]
+        (300, 3, None),
+        (300, 1000, 12),
+        (10080, 10, 5),
+    ]
     evidence = rows(ds, "/hand/limit_evidence", agent="codex")
-    assert [(e["role"], e["candidate"], e["rms_pp"], e["delta_bic"]) for e in evidence if e["window_minutes"] == 300
-            and e["plan"] == "codex-plus"] == [("chosen", "uncached_io", 0.4, 0.0), ("rejected", "total", 3.5, 40.2)]
+    assert [
+        (e["role"], e["candidate"], e["rms_pp"], e["delta_bic"])
+        for e in evidence
+        if e["window_minutes"] == 300 and e["plan"] == "codex-plus"
+    ] == [("chosen", "uncached_io", 0.4, 0.0), ("rejected", "total", 3.5, 40.2)]
     segments = rows(ds, "/hand/limit_segments")
     assert [(s["window_minutes"], s["segment"], s["limit"], s["readings"]) for s in segments] == [(300, 1, 1000, 12)]
 
@@ -136,10 +160,25 @@ def test_every_canned_query_answers(hand):
     ds = build(db_file(hand))
     queries = {q["name"]: q for q in client_get(ds, "/hand.json")[0].json()["queries"]}
     assert {"limit_estimates", "limit_evidence", "limit_segments"} <= set(queries)
-    expected_rows = {"daily_usage": 2, "weekly_usage": 2, "windows_5h": 4, "windows_weekly": 2, "readings_vs_fit": 1,
-                     "cache_ratio_by_day": 2, "usage_summary": 1, "prompt_fanout": 0, "costly_sessions": 2,
-                     "costly_prompts": 0, "cost_by_model_by_day": 4, "limit_hits": 0, "quota_readings": 2,
-                     "plan_comparison": 28, "limit_estimates": 3, "limit_evidence": 4, "limit_segments": 1}  # fmt: skip
+    expected_rows = {
+        "daily_usage": 2,
+        "weekly_usage": 2,
+        "windows_5h": 4,
+        "windows_weekly": 2,
+        "readings_vs_fit": 1,
+        "cache_ratio_by_day": 2,
+        "usage_summary": 1,
+        "prompt_fanout": 0,
+        "costly_sessions": 2,
+        "costly_prompts": 0,
+        "cost_by_model_by_day": 4,
+        "limit_hits": 0,
+        "quota_readings": 2,
+        "plan_comparison": 28,
+        "limit_estimates": 3,
+        "limit_evidence": 4,
+        "limit_segments": 1,
+    }
     assert set(queries) == set(expected_rows)
     for name in queries:
         found = rows(ds, f"/hand/{name}")
@@ -154,8 +193,18 @@ def test_the_dashboard_and_every_chart_query(hand):
     assert page.status_code == 200
     config = ds.plugin_config("datasette-dashboards")["hand"]
     charts = config["charts"]
-    assert set(charts) == {"prompts", "requests", "tokens", "cache-ratio", "cost", "windows", "readings", "cache",
-                           "fanout", "cost-by-model"}  # fmt: skip
+    assert set(charts) == {
+        "prompts",
+        "requests",
+        "tokens",
+        "cache-ratio",
+        "cost",
+        "windows",
+        "readings",
+        "cache",
+        "fanout",
+        "cost-by-model",
+    }
     for slug in charts:
         assert f"renderChart('{slug}'" in page.text
         assert client_get(ds, f"/-/dashboards/hand/{slug}")[0].status_code == 200
@@ -168,10 +217,14 @@ def test_the_dashboard_and_every_chart_query(hand):
     assert found["tokens"][0]["value"] == "1.4K"  # r1 1,150 (1,000 cache read), r2 250, r3 and r4 20 each: 1,440
     assert rows(ds, "/hand/usage_summary", agent="codex")[0]["total_tokens"] == 1440
     assert [(w["start"], w["used"], w["limit"]) for w in found["windows"]] == [
-        ("2026-11-02T09:00:00.000Z", 2, 490), ("2026-11-02T14:00:00.000Z", 1, 490),
-        ("2026-11-02T19:30:00.000Z", 1, 490)]  # fmt: skip
+        ("2026-11-02T09:00:00.000Z", 2, 490),
+        ("2026-11-02T14:00:00.000Z", 1, 490),
+        ("2026-11-02T19:30:00.000Z", 1, 490),
+    ]
     assert [(r["series"], r["percent"]) for r in found["readings"]] == [
-        ("official reading", 30.0), ("predicted by the limit", 0.13)]
+        ("official reading", 30.0),
+        ("predicted by the limit", 0.13),
+    ]
     filters = {f["name"] for f in config["filters"].values()}
     assert filters == {"Since (UTC day)", "Until (UTC day)", "Agent", "Plan"}
     assert "codex" in page.text and "codex-plus" in page.text  # select options filled from the store
@@ -245,8 +298,13 @@ def test_datasette_run_by_hand_gets_the_same(hand):
     """`datasette "$(analyzer db path)"` with no -m: the plugin arrives through Datasette's entry point."""
     import subprocess
 
-    out = subprocess.run([sys.executable, "-m", "datasette", str(db_file(hand)), "--get", "/hand.json"],
-                         capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "datasette", str(db_file(hand)), "--get", "/hand.json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     info = json.loads(out)
     assert {"daily_usage", "windows_5h", "plan_comparison"} <= {q["name"] for q in info["queries"]}
     assert "sources" in {t["name"] for t in info["tables"] if t["hidden"]}

@@ -130,7 +130,8 @@ def test_sessions_limit_hits_and_prompts_match(sample, params):
     assert_same([p for p in prompts if p["prompt_key"] in chosen], costly, ("prompt_key",))
     assert len(costly) == min(200, len(prompts))
     assert min(p["cost_usd_known"] for p in costly) >= max(
-        (p["cost_usd_known"] for p in prompts if p["prompt_key"] not in chosen), default=0)
+        (p["cost_usd_known"] for p in prompts if p["prompt_key"] not in chosen), default=0
+    )
 
 
 @pytest.mark.parametrize("params", PERIODS[:2])
@@ -138,9 +139,23 @@ def test_summary_cache_ratio_and_fanout_match_stats(sample, params):
     path, ds = sample
     overall = cli_json("stats", "--db", str(path), *cli_period(params))["overall"]
     summary = canned(ds, "usage", "usage_summary", **params)[0]
-    for name in ("requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-                 "total_tokens", "cache_ratio", "input_share", "cache_read_share", "cache_write_share",
-                 "output_share", "cost_usd", "cost_usd_known", "cost_cny"):  # fmt: skip
+    for name in (
+        "requests",
+        "prompts",
+        "input_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "total_tokens",
+        "cache_ratio",
+        "input_share",
+        "cache_read_share",
+        "cache_write_share",
+        "output_share",
+        "cost_usd",
+        "cost_usd_known",
+        "cost_cny",
+    ):
         assert summary[name] == pytest.approx(overall[name], abs=1.01e-6), name
     # the distribution of requests per prompt gives stats' median, nearest-rank 90th percentile and mean
     fanout = canned(ds, "usage", "prompt_fanout", **params)
@@ -149,8 +164,10 @@ def test_summary_cache_ratio_and_fanout_match_stats(sample, params):
     assert nearest_rank(counts, 90) == overall["requests_per_prompt_p90"]
     assert sum(counts) / len(counts) == pytest.approx(overall["requests_per_prompt_mean"])
     # cache ratio per day and agent: the daily report's own columns
-    daily = {(r["date"], r["agent"]): r for r in cli_json("report", "daily", "--db", str(path), "--tz", "UTC",
-                                                          *cli_period(params))}  # fmt: skip
+    daily = {
+        (r["date"], r["agent"]): r
+        for r in cli_json("report", "daily", "--db", str(path), "--tz", "UTC", *cli_period(params))
+    }
     by_day = canned(ds, "usage", "cache_ratio_by_day", **params)
     assert len(by_day) == sum(1 for r in daily.values() if r["requests"])
     for row in by_day:
@@ -165,8 +182,9 @@ def test_quota_readings_match_the_table_and_quota_list(sample):
     from analyzer.store import database as store
 
     db = store.open_db(path)
-    stored = db.execute("select observed_at, agent, used_percent, resets_at, key from quota_readings"
-                        " order by observed_at, key").fetchall()  # fmt: skip
+    stored = db.execute(
+        "select observed_at, agent, used_percent, resets_at, key from quota_readings order by observed_at, key"
+    ).fetchall()
     assert [(r["observed_at"], r["agent"], r["used_percent"], r["resets_at"], r["key"]) for r in rows] == stored
     assert len(canned(ds, "usage", "quota_readings", agent="codex")) == sum(1 for s in stored if s[1] == "codex")
     if "quota" not in cli.commands:

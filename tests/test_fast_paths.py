@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analyzer.pricing import prices as pricing
-from analyzer.ingest import discovery as sources
-from analyzer.plans.compare import compare, load_usage
-from analyzer.plans.catalogue import load_catalogue
-from analyzer.plans.replay import Events
-from analyzer.reports.usage import Filters, daily
 from analyzer.contract.timeutil import UTC, format_utc, parse_iso, resolve_tz
+from analyzer.ingest import discovery as sources
+from analyzer.plans.catalogue import load_catalogue
+from analyzer.plans.compare import compare, load_usage
+from analyzer.plans.replay import Events
+from analyzer.pricing import prices as pricing
+from analyzer.reports.usage import Filters, daily
 from analyzer.windows.usage import blocks
 
 from .analysis_helpers import add_prompt, add_reading, add_request
@@ -33,7 +33,9 @@ def test_an_hour_in_which_the_local_date_changes_is_split_by_quarter(db):
     add_prompt(db, "p", "2026-11-02T18:35:00.000Z")  # 00:05 on the 3rd
     rows = daily(db, Filters(tz=resolve_tz("Asia/Kolkata")))
     assert [(r["date"], r["requests"], r["prompts"], r["total_tokens"]) for r in rows] == [
-        ("2026-11-02", 1, 0, 1115), ("2026-11-03", 2, 1, 2230)]
+        ("2026-11-02", 1, 0, 1115),
+        ("2026-11-03", 2, 1, 2230),
+    ]
     # in UTC the same hour is one day; in Tokyo (UTC+9) all three are on the 3rd (03:20 .. 03:50)
     assert [(r["date"], r["requests"]) for r in daily(db, Filters(tz=UTC))] == [("2026-11-02", 3)]
     assert [(r["date"], r["requests"]) for r in daily(db, Filters(tz=resolve_tz("Asia/Tokyo")))] == [("2026-11-03", 3)]
@@ -43,8 +45,11 @@ def test_an_hour_repeated_at_a_transition_stays_on_its_date(db):
     # America/Santiago leaves summer time at midnight on 2026-04-05 (03:00 UTC): the clock goes from
     # 23:59:59 (UTC-3) back to 23:00 on the 4th (UTC-4). 02:30 UTC is 23:30 on the 4th; 03:30 UTC is
     # 23:30 on the 4th again; 04:30 UTC is 00:30 on the 5th.
-    for key, ts in (("a", "2026-04-05T02:30:00.000Z"), ("b", "2026-04-05T03:30:00.000Z"),
-                    ("c", "2026-04-05T04:30:00.000Z")):  # fmt: skip
+    for key, ts in (
+        ("a", "2026-04-05T02:30:00.000Z"),
+        ("b", "2026-04-05T03:30:00.000Z"),
+        ("c", "2026-04-05T04:30:00.000Z"),
+    ):
         add_request(db, key, ts, **TOKENS)
     rows = daily(db, Filters(tz=resolve_tz("America/Santiago")))
     assert [(r["date"], r["requests"]) for r in rows] == [("2026-04-04", 2), ("2026-04-05", 1)]
@@ -53,24 +58,51 @@ def test_an_hour_repeated_at_a_transition_stays_on_its_date(db):
 def test_an_hour_that_holds_a_vendor_reset_is_split_at_the_reset(db):
     # The vendor says the 5-hour window resets at 12:37:30: [07:37:30, 12:37:30) is anchored.
     add_reading(db, "q", "2026-11-02T12:00:00.000Z", 300, 40.0, "2026-11-02T12:37:30.000Z")
-    for key, ts in (("a", "2026-11-02T11:00:00.000Z"), ("b", "2026-11-02T12:10:00.000Z"),
-                    ("c", "2026-11-02T12:37:30.000Z"), ("d", "2026-11-02T12:50:00.000Z"),
-                    ("e", "2026-11-02T17:40:00.000Z")):  # fmt: skip
+    for key, ts in (
+        ("a", "2026-11-02T11:00:00.000Z"),
+        ("b", "2026-11-02T12:10:00.000Z"),
+        ("c", "2026-11-02T12:37:30.000Z"),
+        ("d", "2026-11-02T12:50:00.000Z"),
+        ("e", "2026-11-02T17:40:00.000Z"),
+    ):
         add_request(db, key, ts, **TOKENS)
-    got = [(w["start"], w["end"], w["kind"], w["requests"], w["total_tokens"], w["first_request"], w["last_request"])
-           for w in blocks(db, Filters(), now=datetime(2026, 11, 3, tzinfo=UTC))]  # fmt: skip
+    got = [
+        (w["start"], w["end"], w["kind"], w["requests"], w["total_tokens"], w["first_request"], w["last_request"])
+        for w in blocks(db, Filters(), now=datetime(2026, 11, 3, tzinfo=UTC))
+    ]
     assert got == [
         # 11:00 and 12:10 before the reset
-        ("2026-11-02T07:37:30.000Z", "2026-11-02T12:37:30.000Z", "anchored", 2, 2230,
-         "2026-11-02T11:00:00.000Z", "2026-11-02T12:10:00.000Z"),
+        (
+            "2026-11-02T07:37:30.000Z",
+            "2026-11-02T12:37:30.000Z",
+            "anchored",
+            2,
+            2230,
+            "2026-11-02T11:00:00.000Z",
+            "2026-11-02T12:10:00.000Z",
+        ),
         # 12:37:30 (exactly at the reset) and 12:50 open an estimated window; floored to the hour it
         # would start at 12:00, inside the anchored one, so it starts where that ends
-        ("2026-11-02T12:37:30.000Z", "2026-11-02T17:37:30.000Z", "estimated", 2, 2230,
-         "2026-11-02T12:37:30.000Z", "2026-11-02T12:50:00.000Z"),
+        (
+            "2026-11-02T12:37:30.000Z",
+            "2026-11-02T17:37:30.000Z",
+            "estimated",
+            2,
+            2230,
+            "2026-11-02T12:37:30.000Z",
+            "2026-11-02T12:50:00.000Z",
+        ),
         # 17:40 is past that window's end: the next starts where it ended (17:00 would overlap it)
-        ("2026-11-02T17:37:30.000Z", "2026-11-02T22:37:30.000Z", "estimated", 1, 1115,
-         "2026-11-02T17:40:00.000Z", "2026-11-02T17:40:00.000Z"),
-    ]  # fmt: skip
+        (
+            "2026-11-02T17:37:30.000Z",
+            "2026-11-02T22:37:30.000Z",
+            "estimated",
+            1,
+            1115,
+            "2026-11-02T17:40:00.000Z",
+            "2026-11-02T17:40:00.000Z",
+        ),
+    ]
 
 
 def test_an_hour_with_several_boundaries(db):
@@ -80,8 +112,10 @@ def test_an_hour_with_several_boundaries(db):
     add_reading(db, "q2", "2026-11-02T10:21:00.000Z", 300, 10.0, "2026-11-02T10:40:00.000Z")
     for i, minute in enumerate((2, 19, 20, 39, 40, 59)):
         add_request(db, f"r{i}", f"2026-11-02T10:{minute:02d}:00.000Z", **TOKENS)
-    got = [(w["start"][11:19], w["end"][11:19], w["kind"], w["requests"])
-           for w in blocks(db, Filters(), now=datetime(2026, 11, 3, tzinfo=UTC))]  # fmt: skip
+    got = [
+        (w["start"][11:19], w["end"][11:19], w["kind"], w["requests"])
+        for w in blocks(db, Filters(), now=datetime(2026, 11, 3, tzinfo=UTC))
+    ]
     assert got == [
         ("05:20:00", "10:20:00", "anchored", 2),  # 10:02, 10:19
         ("10:20:00", "10:40:00", "anchored", 2),  # 10:20, 10:39 (the first instance ends where this starts)
@@ -151,10 +185,17 @@ def test_weighted_quantities_follow_each_requests_model(db):
     add_request(db, "g", "2026-11-02T10:03:00.000Z", "gpt-5", inp=10, cr=100, cw=20, out=5)
     add_request(db, "n", "2026-11-02T10:04:00.000Z", None, inp=10, cr=100, cw=20, out=5)
     usage = load_usage(db, Filters(tz=UTC))
-    credits = Limit(300, "credits", "stated", 1000, weights={
-        "claude-opus": {"input": 2, "cache_write": 2, "output": 10},
-        "claude-haiku": {"input": 0.5, "output": 1},
-        "*": {"input": 1, "cache_read": 0.1, "cache_write": 1, "output": 5}})  # fmt: skip
+    credits = Limit(
+        300,
+        "credits",
+        "stated",
+        1000,
+        weights={
+            "claude-opus": {"input": 2, "cache_write": 2, "output": 10},
+            "claude-haiku": {"input": 0.5, "output": 1},
+            "*": {"input": 1, "cache_read": 0.1, "cache_write": 1, "output": 5},
+        },
+    )
     # opus 20 + 40 + 50; haiku 5 + 5; sonnet, gpt-5 and no model: 10 + 10 + 20 + 25
     assert usage["ledger"].quantities(credits)[1] == [110.0, 10.0, 65.0, 65.0, 65.0]
     claude_only = Limit(300, "tokens", "stated", 1000, weights={"claude": {"input": 1, "output": 1}})

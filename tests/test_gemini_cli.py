@@ -8,14 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from analyzer.store import database as store
-from analyzer.contract.parsing import SourceContext
-from analyzer.contract.records import Prompt, Request
+from analyzer.parsers._genai_usage import split_usage
 from analyzer.parsers.claude_code import ClaudeCodeParser
 from analyzer.parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
-from analyzer.parsers._genai_usage import split_usage
 from analyzer.parsers.qwen_code import QwenCodeParser
+
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import Prompt, Request
+from analyzer.store import database as store
 
 from .conftest import FIXTURES, ingest_home
 from .fixture_checks import (
@@ -65,7 +65,10 @@ def test_compression_copies_are_not_prompts(db):
     sid = "c4a1d2e3-0000-4000-8000-000000000001"
     keys = [r[0] for r in db.execute("select key from prompts order by ts")]
     assert keys == [f"{AGENT}:{sid}:u1", f"{AGENT}:{sid}:u2", f"{AGENT}:{sid}:u3"]
-    assert db.execute("select trigger, prompt_key from requests where key like '%:g5'").fetchone() == ("other", keys[-1])
+    assert db.execute("select trigger, prompt_key from requests where key like '%:g5'").fetchone() == (
+        "other",
+        keys[-1],
+    )
     # No projects.json here: the project is the folder's slug.
     assert {r[0] for r in db.execute("select distinct project from requests")} == {"api"}
 
@@ -83,10 +86,17 @@ def test_a_checkpoint_between_a_user_message_and_a_call_makes_it_a_copy():
     """Gemini re-records kept turns as new messages right before a $set.messages checkpoint."""
     tokens = {"input": 900, "output": 30, "cached": 0, "thoughts": 0, "tool": 0, "total": 930}
     head = {"sessionId": "s-1", "projectHash": "ab" * 32}
-    copy = {"id": "c1", "timestamp": "2026-07-01T10:00:01.000Z", "type": "user", "content": [{"text": "typed long ago"}]}
+    copy = {
+        "id": "c1",
+        "timestamp": "2026-07-01T10:00:01.000Z",
+        "type": "user",
+        "content": [{"text": "typed long ago"}],
+    }
     call = {"id": "g1", "timestamp": "2026-07-01T10:00:04.000Z", "type": "gemini", "content": "ok", "tokens": tokens}
     path = Path("/nowhere/.gemini/tmp/p/chats/session-1.jsonl")
-    with_checkpoint = list(GeminiCliParser().parse(_lines(head, copy, {"$set": {"messages": [copy]}}, call), {}, SourceContext(path)))
+    with_checkpoint = list(
+        GeminiCliParser().parse(_lines(head, copy, {"$set": {"messages": [copy]}}, call), {}, SourceContext(path))
+    )
     assert not [r for r in with_checkpoint if isinstance(r, Prompt)]
     without = list(GeminiCliParser().parse(_lines(head, copy, call), {}, SourceContext(path)))
     assert [r.key for r in without if isinstance(r, Prompt)] == ["gemini-cli:s-1:c1"]
@@ -104,7 +114,10 @@ def test_subagent_calls_belong_to_the_parent_session_and_its_prompt(db):
         (f"{AGENT}:{sub}:sg2", parent, 1, "subagent", prompt),
         (f"{AGENT}:{parent}:g2", parent, 0, "tool_result", prompt),
     ]
-    assert db.execute("select parent_session_id, is_subagent from sessions where session_id = ?", [sub]).fetchone() == (parent, 1)
+    assert db.execute("select parent_session_id, is_subagent from sessions where session_id = ?", [sub]).fetchone() == (
+        parent,
+        1,
+    )
 
 
 def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
@@ -116,7 +129,11 @@ def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
         f.write(b"\n")
     ingest_home(db, home)
     # g3: 5000 uncached in, 10 out.
-    assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (3, 6300, 140)
+    assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
+        3,
+        6300,
+        140,
+    )
 
 
 def test_a_prompt_typed_in_one_pass_counts_when_its_call_arrives_in_the_next(db, tmp_path):
@@ -125,8 +142,17 @@ def test_a_prompt_typed_in_one_pass_counts_when_its_call_arrives_in_the_next(db,
     path = tmp_path / "h" / ".gemini" / "tmp" / "proj" / "chats" / "session-2026-07-01T10-00-0a0b0c0d.jsonl"
     path.parent.mkdir(parents=True)
     lines = [
-        {"sessionId": "0a0b0c0d-5555-4555-8555-000000000008", "projectHash": "ab" * 32, "startTime": "2026-07-01T10:00:00.000Z"},
-        {"id": "u1", "timestamp": "2026-07-01T10:00:01.000Z", "type": "user", "content": [{"text": "rename the module"}]},
+        {
+            "sessionId": "0a0b0c0d-5555-4555-8555-000000000008",
+            "projectHash": "ab" * 32,
+            "startTime": "2026-07-01T10:00:00.000Z",
+        },
+        {
+            "id": "u1",
+            "timestamp": "2026-07-01T10:00:01.000Z",
+            "type": "user",
+            "content": [{"text": "rename the module"}],
+        },
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     ingest_home(db, tmp_path / "h")
@@ -135,11 +161,23 @@ def test_a_prompt_typed_in_one_pass_counts_when_its_call_arrives_in_the_next(db,
     assert "rename the module" not in state
     with open(path, "a") as f:
         tokens = {"input": 900, "output": 30, "cached": 0, "thoughts": 0, "tool": 0, "total": 930}
-        f.write(json.dumps({"id": "g1", "timestamp": "2026-07-01T10:00:04.000Z", "type": "gemini", "content": "ok", "tokens": tokens}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "id": "g1",
+                    "timestamp": "2026-07-01T10:00:04.000Z",
+                    "type": "gemini",
+                    "content": "ok",
+                    "tokens": tokens,
+                }
+            )
+            + "\n"
+        )
     ingest_home(db, tmp_path / "h")
     assert db.execute("select text, ts from prompts").fetchall() == [("rename the module", "2026-07-01T10:00:01.000Z")]
     assert db.execute("select trigger, prompt_key from requests").fetchone() == (
-        "prompt", f"{AGENT}:0a0b0c0d-5555-4555-8555-000000000008:u1"
+        "prompt",
+        f"{AGENT}:0a0b0c0d-5555-4555-8555-000000000008:u1",
     )
 
 
@@ -164,7 +202,9 @@ def test_rewritten_legacy_document_upserts(db, tmp_path):
 def test_roots_honour_gemini_cli_home(tmp_path):
     home = tmp_path / "h"
     assert GeminiCliParser().roots({"HOME": str(home)}) == [home / ".gemini" / "tmp"]
-    assert GeminiCliParser().roots({"HOME": str(home), "GEMINI_CLI_HOME": str(tmp_path / "g")}) == [tmp_path / "g" / ".gemini" / "tmp"]
+    assert GeminiCliParser().roots({"HOME": str(home), "GEMINI_CLI_HOME": str(tmp_path / "g")}) == [
+        tmp_path / "g" / ".gemini" / "tmp"
+    ]
 
 
 def test_gemini_cli_home_is_read(db, tmp_path):
@@ -185,7 +225,9 @@ def test_recognise_tells_the_agents_apart():
     assert not QwenCodeParser().recognise(path, gemini)
     legacy = next((FIXTURES / AGENT / "legacy-json" / "home").rglob("*.json")).read_bytes()[:4096]
     assert GeminiSessionJsonParser().recognise(Path("x/chats/session-1.json"), legacy)
-    assert not GeminiSessionJsonParser().recognise(Path("x/chats/session-1.json"), b'[{"sessionId": "s", "messageId": 0}]')
+    assert not GeminiSessionJsonParser().recognise(
+        Path("x/chats/session-1.json"), b'[{"sessionId": "s", "messageId": 0}]'
+    )
 
 
 def test_parser_is_pure_and_yields_every_copy():

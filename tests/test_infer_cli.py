@@ -8,14 +8,26 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from analyzer.store import database as store
 from analyzer.cli import cli
 from analyzer.commands.infer import parse_window
+from analyzer.store import database as store
 
 from .test_infer_units import _hand_store
 
-CONTRACT = {"agent", "plan", "window_minutes", "quantity", "weights", "limit", "low", "high", "method", "evidence",
-            "segments", "summary"}  # fmt: skip
+CONTRACT = {
+    "agent",
+    "plan",
+    "window_minutes",
+    "quantity",
+    "weights",
+    "limit",
+    "low",
+    "high",
+    "method",
+    "evidence",
+    "segments",
+    "summary",
+}
 
 
 @pytest.fixture
@@ -35,12 +47,19 @@ def test_json_contract_and_table_row(hand_db):
     [e] = json.loads(result.output)
     assert CONTRACT <= set(e)
     assert (e["agent"], e["plan"], e["window_minutes"], e["quantity"], e["method"]) == (
-        "claude-code", "handplan", 10080, "tokens", "inferred")  # fmt: skip
+        "claude-code",
+        "handplan",
+        10080,
+        "tokens",
+        "inferred",
+    )
     assert set(e["weights"]) == {"input", "cache_read", "cache_write", "output"}
     assert {"readings", "hits", "days"} <= set(e["evidence"])
     db = store.open_db(hand_db)
-    row = db.execute('select agent, plan, window_minutes, quantity, weights, "limit", low, high, method, evidence,'
-                     " segments, summary, created_at from limit_estimates").fetchall()  # fmt: skip
+    row = db.execute(
+        'select agent, plan, window_minutes, quantity, weights, "limit", low, high, method, evidence,'
+        " segments, summary, created_at from limit_estimates"
+    ).fetchall()
     assert len(row) == 1
     agent, plan, minutes, quantity, weights, limit, low, high, method, evidence, segments, summary, created = row[0]
     assert (agent, plan, minutes, quantity, method) == ("claude-code", "handplan", 10080, "tokens", "inferred")
@@ -80,11 +99,14 @@ def test_empty_store_says_where_readings_come_from(tmp_path):
     assert _run("--db", str(tmp_path / "empty.db"), "--json").output.strip() == "[]"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--window", "5x"], "not a window length"),
-    (["--window", "0h"], "not a window length"),
-    (["--agent", "nobody"], "unknown agent"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--window", "5x"], "not a window length"),
+        (["--window", "0h"], "not a window length"),
+        (["--agent", "nobody"], "unknown agent"),
+    ],
+)
 def test_bad_flag_values_are_clear_errors(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["infer-limit", "--db", str(tmp_path / "x.db"), *args])
     assert result.exit_code == 2
@@ -118,8 +140,9 @@ def test_status_and_statusline_read_the_saved_estimate(hand_db):
     """The other readers of limit_estimates find the exact quantity and the inferred limit."""
     import sqlite3
 
-    from analyzer.reports.status import latest_estimate
     from analyzer.plugins.claude_code.usage_window import limit_estimate
+
+    from analyzer.reports.status import latest_estimate
 
     _run("--db", str(hand_db))
     conn = sqlite3.connect(hand_db)
@@ -142,7 +165,9 @@ def test_an_unchanged_store_answers_from_the_last_fit_until_evidence_changes(han
     _run("--db", str(hand_db), "--json", "--fresh")
     assert calls == [1, 1]
     db = store.open_db(hand_db)
-    db.execute("update quota_readings set used_percent = used_percent + 1 where rowid = (select max(rowid) from quota_readings)")
+    db.execute(
+        "update quota_readings set used_percent = used_percent + 1 where rowid = (select max(rowid) from quota_readings)"
+    )
     _run("--db", str(hand_db), "--json")
     assert calls == [1, 1, 1]  # a changed reading is new evidence
     db.execute("update requests set output_tokens = output_tokens + 5 where rowid = 1")

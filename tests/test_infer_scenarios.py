@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from analyzer.store import database as store
+from analyzer.contract.timeutil import parse_iso
 from analyzer.inference import infer
 from analyzer.simulate import simulate
 from analyzer.simulate.scenarios import CHANGE_AT, by_name
-from analyzer.contract.timeutil import parse_iso
+from analyzer.store import database as store
 
 SEEDS = (1, 2)
 WITH_READINGS = ("token-plan", "request-plan", "prompt-plan", "credit-plan", "limit-cut", "other-device", "codex-plan")
@@ -144,6 +144,9 @@ def test_codex_rollouts_carry_their_own_readings(run):
     _, result, estimates, db_path = run("codex-plan")
     assert not result.readings
     db = store.open_db(db_path)
-    assert db.execute("select count(*) from quota_readings where agent = 'codex' and plan_type = 'plus'").fetchone()[0] > 500
+    assert (
+        db.execute("select count(*) from quota_readings where agent = 'codex' and plan_type = 'plus'").fetchone()[0]
+        > 500
+    )
     assert {e["agent"] for e in estimates.values()} == {"codex"} and estimates[300]["plan"] == "plus"
     assert estimates[300]["evidence"]["readings_used"] < estimates[300]["evidence"]["readings"]

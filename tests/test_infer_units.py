@@ -8,16 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer.store import database as store
-from analyzer.store.writer import RecordWriter
+from analyzer.contract.records import LimitHit, QuotaReading, Request
+from analyzer.contract.timeutil import utc_iso
 from analyzer.inference import infer
 from analyzer.inference import stated as stated_module
 from analyzer.inference.bounds import slope_interval
 from analyzer.inference.evidence import snap_window
 from analyzer.inference.groups import Running, fit1, nnls, rss_of, solve
 from analyzer.inference.instances import cluster_resets, resolution
-from analyzer.contract.records import LimitHit, QuotaReading, Request
-from analyzer.contract.timeutil import utc_iso
+from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 
 T0 = 1793581200.0  # 2026-11-02T01:00:00Z
 
@@ -30,13 +30,30 @@ def _write(db, records) -> None:
 
 
 def _call(i: int, t: float, inp: int, read: int, write: int, out: int, model: str = "claude-sonnet-4-5") -> Request:
-    return Request(key=f"k{i}", agent="claude-code", session_id="s", ts=utc_iso(t), model=model, input_tokens=inp,
-                   cache_read_tokens=read, cache_write_tokens=write, output_tokens=out)  # fmt: skip
+    return Request(
+        key=f"k{i}",
+        agent="claude-code",
+        session_id="s",
+        ts=utc_iso(t),
+        model=model,
+        input_tokens=inp,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        output_tokens=out,
+    )
 
 
 def _reading(i: int, t: float, percent: float, resets: float, minutes: int = 10080, plan: str = "handplan"):
-    return QuotaReading(key=f"q{i}", agent="claude-code", observed_at=utc_iso(t), used_percent=percent,
-                        window_minutes=minutes, resets_at=utc_iso(resets), plan_type=plan, source="manual")  # fmt: skip
+    return QuotaReading(
+        key=f"q{i}",
+        agent="claude-code",
+        observed_at=utc_iso(t),
+        used_percent=percent,
+        window_minutes=minutes,
+        resets_at=utc_iso(resets),
+        plan_type=plan,
+        source="manual",
+    )
 
 
 # A weekly window from 01:00 on 2026-11-02 that counts uncached input + output, limit 200,000: every call's
@@ -89,12 +106,21 @@ def test_estimates_do_not_depend_on_the_order_rows_were_written(db, tmp_path):
     other.conn.executemany(f"insert into requests ({', '.join(cols)}) values ({', '.join('?' * len(cols))})", rows)
     rows = list(reversed(db.execute("select * from quota_readings").fetchall()))
     cols = [c[1] for c in db.execute("pragma table_info(quota_readings)").fetchall()]
-    other.conn.executemany(f"insert into quota_readings ({', '.join(cols)}) values ({', '.join('?' * len(cols))})", rows)
+    other.conn.executemany(
+        f"insert into quota_readings ({', '.join(cols)}) values ({', '.join('?' * len(cols))})", rows
+    )
     assert infer(other) == infer(db)
 
 
 def test_too_little_evidence_says_what_it_needs(db):
-    _write(db, [_call(0, T0, 100, 0, 0, 100), _reading(0, T0 + 30, 1, T0 + 7 * 86400), _reading(1, T0 + 60, 2, T0 + 7 * 86400)])
+    _write(
+        db,
+        [
+            _call(0, T0, 100, 0, 0, 100),
+            _reading(0, T0 + 30, 1, T0 + 7 * 86400),
+            _reading(1, T0 + 60, 2, T0 + 7 * 86400),
+        ],
+    )
     [e] = infer(db)
     assert e["method"] == "none" and e["limit"] is None
     assert "needs at least 6 readings" in e["needs"]
@@ -107,9 +133,22 @@ def test_catalogue_figure_is_shown_labelled_as_stated(db):
 
     weekly = [lim for lim in find(load_catalogue(), "codex-plus").limits if lim.window_minutes == 10080]
     resets = T0 + 7 * 86400
-    _write(db, [Request(key="c0", agent="codex", session_id="s", ts=utc_iso(T0), input_tokens=100, output_tokens=10),
-                QuotaReading(key="c1", agent="codex", observed_at=utc_iso(T0 + 30), used_percent=1.0,
-                             window_minutes=10080, resets_at=utc_iso(resets), plan_type="plus", source="log")])  # fmt: skip
+    _write(
+        db,
+        [
+            Request(key="c0", agent="codex", session_id="s", ts=utc_iso(T0), input_tokens=100, output_tokens=10),
+            QuotaReading(
+                key="c1",
+                agent="codex",
+                observed_at=utc_iso(T0 + 30),
+                used_percent=1.0,
+                window_minutes=10080,
+                resets_at=utc_iso(resets),
+                plan_type="plus",
+                source="log",
+            ),
+        ],
+    )
     [e] = infer(db)
     assert e["method"] == "stated" and e["plan"] == "plus"
     assert e["limit"] in {lim.limit for lim in weekly} and e["stated"]["plan"] == "codex-plus"
@@ -130,12 +169,21 @@ def test_no_ledger_means_no_inference(db):
 
 
 def test_hits_without_reset_or_window_are_skipped_and_spend_limits_ignored(db):
-    _write(db, [
-        _call(0, T0, 100, 0, 0, 100),
-        LimitHit(key="h1", agent="claude-code", session_id="s", ts=utc_iso(T0 + 10)),
-        LimitHit(key="h2", agent="claude-code", session_id="s", ts=utc_iso(T0 + 20), limit_type="spend",
-                 reset_at=utc_iso(T0 + 3600)),
-    ])  # fmt: skip
+    _write(
+        db,
+        [
+            _call(0, T0, 100, 0, 0, 100),
+            LimitHit(key="h1", agent="claude-code", session_id="s", ts=utc_iso(T0 + 10)),
+            LimitHit(
+                key="h2",
+                agent="claude-code",
+                session_id="s",
+                ts=utc_iso(T0 + 20),
+                limit_type="spend",
+                reset_at=utc_iso(T0 + 3600),
+            ),
+        ],
+    )
     assert infer(db) == []
 
 

@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from analyzer.store import database as store
 from analyzer.ingest.ingester import Ingester
+from analyzer.store import database as store
 
 from .conftest import FIXTURES, ingest_home, totals
 
@@ -18,15 +18,30 @@ SESSION = "9f1d2c3b-0000-4000-8000-000000000001"
 def line(kind: str, n: int, **extra) -> str:
     """A Claude Code line: a typed prompt (``user``) or one model call (``assistant``) numbered ``n``."""
     ts = f"2026-08-01T10:{n // 60:02d}:{n % 60:02d}.000Z"
-    base = {"sessionId": SESSION, "cwd": "/p", "version": "2.1.206", "uuid": f"{kind}-{n}", "timestamp": ts, "type": kind}
+    base = {
+        "sessionId": SESSION,
+        "cwd": "/p",
+        "version": "2.1.206",
+        "uuid": f"{kind}-{n}",
+        "timestamp": ts,
+        "type": kind,
+    }
     if kind == "user":
         base["message"] = {"role": "user", "content": f"prompt {n}"}
     else:
         base["message"] = {
-            "id": f"msg_{n}", "role": "assistant", "model": "claude-sonnet-4-5-20250929", "stop_reason": "end_turn",
+            "id": f"msg_{n}",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5-20250929",
+            "stop_reason": "end_turn",
             "content": [{"type": "text", "text": "ok"}],
-            "usage": {"input_tokens": 10, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000, "output_tokens": n},
-        }  # fmt: skip
+            "usage": {
+                "input_tokens": 10,
+                "cache_creation_input_tokens": 100,
+                "cache_read_input_tokens": 1000,
+                "output_tokens": n,
+            },
+        }
         base["requestId"] = f"req_{n}"
     base.update(extra)
     return json.dumps(base) + "\n"
@@ -152,7 +167,10 @@ def test_corrupt_lines_are_recorded_once_and_skipped(db, tmp_path):
     path.write_text(path.read_text() + line("assistant", 3))
     ingest_home(db, home)
     errors = db.execute("select offset, kind from ingest_errors order by offset").fetchall()
-    assert errors == [(len(line("user", 1)), "corrupt"), (len(line("user", 1)) + 10 + len(line("assistant", 2)), "bad_shape")]
+    assert errors == [
+        (len(line("user", 1)), "corrupt"),
+        (len(line("user", 1)) + 10 + len(line("assistant", 2)), "bad_shape"),
+    ]
 
 
 def test_a_parser_that_raises_loses_only_its_line(db, tmp_path):
@@ -177,13 +195,23 @@ def test_a_parser_that_raises_loses_only_its_line(db, tmp_path):
             for _offset, raw in lines:
                 if raw == b"boom":
                     raise RuntimeError("cannot parse this")
-                yield Request(key=f"fragile:{raw.decode()}", agent="fragile", session_id="s", ts="2026-08-01T00:00:00.000Z", output_tokens=1)
+                yield Request(
+                    key=f"fragile:{raw.decode()}",
+                    agent="fragile",
+                    session_id="s",
+                    ts="2026-08-01T00:00:00.000Z",
+                    output_tokens=1,
+                )
 
     home = tmp_path / "h"
     (home / "fragile").mkdir(parents=True)
     (home / "fragile" / "a.log").write_text("one\nboom\ntwo\nthree\n")
     stats = Ingester(db, [Fragile()], env={"HOME": str(home)}).run()
-    assert sorted(r[0] for r in db.execute("select key from requests")) == ["fragile:one", "fragile:three", "fragile:two"]
+    assert sorted(r[0] for r in db.execute("select key from requests")) == [
+        "fragile:one",
+        "fragile:three",
+        "fragile:two",
+    ]
     assert stats.bad_lines == {"parser_error": 1}
 
 
@@ -233,7 +261,9 @@ def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
     # sequential; every file in a worker; the larger files read here between the workers' results
     for workers, biggest in ((1, 1 << 40), (2, 1 << 40), (2, 20_000)):
         db = store.open_db(tmp_path / f"w{workers}-{biggest}.db")
-        stats = Ingester(db, env={"HOME": str(home)}, workers=workers, parallel_min_bytes=0, worker_max_bytes=biggest).run()
+        stats = Ingester(
+            db, env={"HOME": str(home)}, workers=workers, parallel_min_bytes=0, worker_max_bytes=biggest
+        ).run()
         assert stats.files_read > 2 and stats.bad_total() == 0
         dumps.append({t: db.execute(f"select {cols} from {t} order by 1").fetchall() for t, cols in tables.items()})
     assert dumps[0] == dumps[1] == dumps[2]

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from analyzer.plugins.claude_code import hook
+from analyzer.plugins.claude_code.settings import HOOK, STATUSLINE, backups, parse_ours
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.plugins.claude_code import hook
-from analyzer.plugins.claude_code.settings import HOOK, STATUSLINE, backups, parse_ours
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "plugins" / "claude_code"
@@ -40,8 +40,9 @@ EMPTY_OBJECT = "{}"
 
 
 def integrate(home: Path, *args: str, env=None):
-    result = CliRunner().invoke(cli, ["integrate", "claude-code", *args], env={"HOME": str(home), **(env or {})},
-                                catch_exceptions=False)  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["integrate", "claude-code", *args], env={"HOME": str(home), **(env or {})}, catch_exceptions=False
+    )
     return result
 
 
@@ -51,8 +52,10 @@ def settings(home: Path) -> Path:
 
 def ours(data: dict) -> tuple:
     status = parse_ours((data.get("statusLine") or {}).get("command"), STATUSLINE)
-    hooks = {event: sum(1 for g in groups for h in g.get("hooks", []) if parse_ours(h.get("command"), HOOK) is not None)
-             for event, groups in data.get("hooks", {}).items()}  # fmt: skip
+    hooks = {
+        event: sum(1 for g in groups for h in g.get("hooks", []) if parse_ours(h.get("command"), HOOK) is not None)
+        for event, groups in data.get("hooks", {}).items()
+    }
     return status, hooks
 
 
@@ -159,11 +162,14 @@ def test_claude_config_dir_and_symlinked_settings(tmp_path):
     assert (config / "settings.json").is_symlink() and real.read_text() == EMPTY_OBJECT
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"model": "opus",', "not valid JSON"),
-    ('["a list"]', "does not hold a JSON object"),
-    ('{"hooks": []}', '"hooks" in the settings is not an object'),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"model": "opus",', "not valid JSON"),
+        ('["a list"]', "does not hold a JSON object"),
+        ('{"hooks": []}', '"hooks" in the settings is not an object'),
+    ],
+)
 def test_bad_settings_are_refused_and_left_untouched(tmp_path, content, message):
     path = settings(tmp_path)
     path.parent.mkdir()
@@ -173,17 +179,24 @@ def test_bad_settings_are_refused_and_left_untouched(tmp_path, content, message)
     assert path.read_text() == content and backups(path) == []
 
 
-@pytest.mark.parametrize("command, sub, expected", [
-    ("/v/bin/analyzer statusline", STATUSLINE, {}),
-    ("'/my venv/bin/analyzer' statusline --db /x.db --then 'bash ~/s.sh'", STATUSLINE, {"--db": "/x.db", "--then": "bash ~/s.sh"}),
-    ("/usr/bin/python3 -P -m analyzer claude-code-hook", HOOK, {}),
-    ("python3.12 -m analyzer statusline", STATUSLINE, {}),
-    ("/v/bin/analyzer statusline", HOOK, None),
-    ("echo analyzer statusline", STATUSLINE, None),
-    ("python3 -m", STATUSLINE, None),
-    ("unbalanced 'quote", STATUSLINE, None),
-    (None, STATUSLINE, None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "command, sub, expected",
+    [
+        ("/v/bin/analyzer statusline", STATUSLINE, {}),
+        (
+            "'/my venv/bin/analyzer' statusline --db /x.db --then 'bash ~/s.sh'",
+            STATUSLINE,
+            {"--db": "/x.db", "--then": "bash ~/s.sh"},
+        ),
+        ("/usr/bin/python3 -P -m analyzer claude-code-hook", HOOK, {}),
+        ("python3.12 -m analyzer statusline", STATUSLINE, {}),
+        ("/v/bin/analyzer statusline", HOOK, None),
+        ("echo analyzer statusline", STATUSLINE, None),
+        ("python3 -m", STATUSLINE, None),
+        ("unbalanced 'quote", STATUSLINE, None),
+        (None, STATUSLINE, None),
+    ],
+)
 def test_our_commands_are_recognised_and_nothing_else(command, sub, expected):
     assert parse_ours(command, sub) == expected
 
@@ -225,12 +238,27 @@ def test_hook_starts_a_detached_ingest_that_reads_the_logs(tmp_path):
     home = tmp_path / "home"
     project = home / ".claude" / "projects" / "-home-u-proj"
     project.mkdir(parents=True)
-    line = {"type": "assistant", "sessionId": "s1", "uuid": "u1", "timestamp": "2026-07-03T10:00:04.100Z",
-            "cwd": "/home/u/proj", "requestId": "req_1",
-            "message": {"id": "msg_1", "role": "assistant", "model": "claude-sonnet-4-5", "stop_reason": "end_turn",
-                        "content": [{"type": "text", "text": "hi"}],
-                        "usage": {"input_tokens": 4, "cache_creation_input_tokens": 10, "cache_read_input_tokens": 20,
-                                  "output_tokens": 7}}}  # fmt: skip
+    line = {
+        "type": "assistant",
+        "sessionId": "s1",
+        "uuid": "u1",
+        "timestamp": "2026-07-03T10:00:04.100Z",
+        "cwd": "/home/u/proj",
+        "requestId": "req_1",
+        "message": {
+            "id": "msg_1",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5",
+            "stop_reason": "end_turn",
+            "content": [{"type": "text", "text": "hi"}],
+            "usage": {
+                "input_tokens": 4,
+                "cache_creation_input_tokens": 10,
+                "cache_read_input_tokens": 20,
+                "output_tokens": 7,
+            },
+        },
+    }
     (project / "s1.jsonl").write_text(json.dumps(line) + "\n")
     db = tmp_path / "store" / "usage.db"
     env = {**os.environ, "HOME": str(home), "ANALYZER_DB": str(db)}
@@ -239,16 +267,24 @@ def test_hook_starts_a_detached_ingest_that_reads_the_logs(tmp_path):
     (project / "plugins" / "__init__.py").write_text("raise ImportError('the project shadowed the analyser')\n")
     env["PYTHONPATH"] = str(ROOT)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-P", "-m", "analyzer", "claude-code-hook"], env=env, cwd=project,
-                          input=b'{"hook_event_name":"Stop"}', capture_output=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "analyzer", "claude-code-hook"],
+        env=env,
+        cwd=project,
+        input=b'{"hook_event_name":"Stop"}',
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stdout == b""
     total, log = None, db.parent / "claude-code-hook.log"
     while time.monotonic() - started < 60:  # wait for the detached process (a deadline, not a timing check)
         if db.exists():
             try:
                 with sqlite3.connect(db) as conn:
-                    total = conn.execute("select sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens)"
-                                         " from requests").fetchone()[0]  # fmt: skip
+                    total = conn.execute(
+                        "select sum(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens)"
+                        " from requests"
+                    ).fetchone()[0]
             except sqlite3.Error:
                 total = None
         if total and log.exists() and "Ingested" in log.read_text():

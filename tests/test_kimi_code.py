@@ -8,14 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from analyzer.parsers.kimi_code import KimiCodeParser
+from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
+from analyzer.parsers.kimi_code.refusals import refusal
 
-from analyzer.store import database as store
-from analyzer.ingest.ingester import Ingester
 from analyzer.contract.parsing import SourceContext
 from analyzer.contract.records import LimitHit, Prompt, Request
-from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
-from analyzer.parsers.kimi_code import KimiCodeParser
-from analyzer.parsers.kimi_code.refusals import refusal
+from analyzer.ingest.ingester import Ingester
+from analyzer.store import database as store
 
 from .conftest import FIXTURES, check_totals, expected_totals, ingest_home
 

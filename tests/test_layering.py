@@ -64,13 +64,17 @@ def test_parsers_use_only_the_plugin_api():
     """Built-in parsers are written as a third-party parser would be: against ``analyzer.api``."""
     for module, deps in GRAPH.items():
         if module.startswith("analyzer.parsers"):
-            outside = {d for d in deps if not d.startswith("analyzer.parsers") and d not in ("analyzer", "analyzer.api")}
+            outside = {
+                d for d in deps if not d.startswith("analyzer.parsers") and d not in ("analyzer", "analyzer.api")
+            }
             assert outside == set(), module
 
 
 def test_the_example_plugin_uses_only_the_plugin_api():
     source = (ROOT / "plugins" / "examples" / "analyzer-example-parser" / "analyzer_example_parser.py").read_text()
-    imported = {line.split()[1] for line in source.splitlines() if line.startswith(("from analyzer", "import analyzer"))}
+    imported = {
+        line.split()[1] for line in source.splitlines() if line.startswith(("from analyzer", "import analyzer"))
+    }
     assert imported == {"analyzer.api"}
 
 

@@ -14,12 +14,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from analyzer.ingest.ingester import Ingester
 from analyzer.parsers.opencode import OpenCodeParser, data_dir
 from analyzer.parsers.opencode import database as oc_database
 from analyzer.parsers.opencode.limits import reset_from
 from analyzer.parsers.opencode.model import split_output
+
+from analyzer.ingest.ingester import Ingester
 
 from .conftest import (
     FIXTURES,
@@ -96,7 +96,9 @@ def test_limit_hits_with_reset_times(db, tmp_path):
     ingest_home(db, build_home("rate-limit", tmp_path / "h"))
     got = [
         {"ts": ts, "reset_at": reset, "window_minutes": window, "limit_type": kind}
-        for ts, reset, window, kind in db.execute("select ts, reset_at, window_minutes, limit_type from limit_hits order by ts")
+        for ts, reset, window, kind in db.execute(
+            "select ts, reset_at, window_minutes, limit_type from limit_hits order by ts"
+        )
     ]
     assert got == expected_totals(CASES_DIR / "rate-limit")["hits"]
     assert {r[0] for r in db.execute("select distinct session_id from limit_hits")} == {"ses_r"}
@@ -108,8 +110,11 @@ def test_child_sessions_are_subagents_linked_to_the_parent_prompt(db, tmp_path, 
     expected = expected_totals(CASES_DIR / case)["subagent_sessions"]
     got = dict(db.execute("select session_id, parent_session_id from sessions where is_subagent = 1").fetchall())
     assert got == expected
-    rows = db.execute("select session_id, is_sidechain, trigger from requests where session_id in (%s)"
-                      % ",".join("?" * len(expected)), list(expected)).fetchall()  # fmt: skip
+    rows = db.execute(
+        "select session_id, is_sidechain, trigger from requests where session_id in (%s)"
+        % ",".join("?" * len(expected)),
+        list(expected),
+    ).fetchall()
     assert rows and all(sidechain == 1 and trigger == "subagent" for _, sidechain, trigger in rows)
     # Every request, the subagents' too, belongs to the prompt in effect when it ran.
     first_prompt = db.execute("select key from prompts order by ts limit 1").fetchone()[0]
@@ -160,7 +165,9 @@ def test_a_message_being_written_counts_its_finished_steps_then_the_rest(db, tmp
     ingest_home(db, home)
     check_totals(db, expected["later"])
     assert [r[0] for r in db.execute("select ts from requests order by ts")] == [
-        "2026-11-26T20:00:10.000Z", "2026-11-26T20:01:00.000Z"]  # fmt: skip
+        "2026-11-26T20:00:10.000Z",
+        "2026-11-26T20:01:00.000Z",
+    ]
     assert db.execute("select count(*) from requests where complete = 0").fetchone()[0] == 0
 
 
@@ -192,8 +199,10 @@ def test_a_store_being_written_in_wal_mode_is_read_without_blocking_the_writer(d
         "insert into message values ('msg_zz1', 'ses_a', 1795165400000, 1795165400000, ?)",
         ['{"role":"user","time":{"created":1795165400000},"agent":"build"}'],
     )
-    agent.execute("insert into part values ('prt_zz1', 'msg_zz1', 'ses_a', 1795165400000, 1795165400000, ?)",
-                  ['{"type":"text","text":"not committed yet"}'])  # fmt: skip
+    agent.execute(
+        "insert into part values ('prt_zz1', 'msg_zz1', 'ses_a', 1795165400000, 1795165400000, ?)",
+        ['{"type":"text","text":"not committed yet"}'],
+    )
     stats = ingest_home(db, home)
     assert stats.files_read == 1 and stats.failed_files == []
     multi, synthetic = expected_totals(CASES_DIR / "multi-step"), expected_totals(CASES_DIR / "synthetic")
@@ -290,7 +299,10 @@ def test_legacy_tree_growing_between_passes(db, tmp_path):
     expected = expected_totals(CASES_DIR / "legacy-tree")
     got = totals(db)
     assert (got["requests"], got["input_tokens"], got["output_tokens"]) == (
-        expected["requests"] + 1, expected["input_tokens"] + 7, expected["output_tokens"] + 11)  # fmt: skip
+        expected["requests"] + 1,
+        expected["input_tokens"] + 7,
+        expected["output_tokens"] + 11,
+    )
     assert db.execute("select trigger from requests order by ts desc limit 1").fetchone()[0] == "tool_result"
 
 
@@ -349,18 +361,28 @@ AT = 1795604400000  # 2026-11-25T11:00:00Z
     [
         ({"Retry-After": "120"}, None, ("2026-11-25T11:02:00.000Z", None, "rate_limit")),
         ({"retry-after": "Wed, 25 Nov 2026 12:00:00 GMT"}, None, ("2026-11-25T12:00:00.000Z", None, "rate_limit")),
-        ({"x-ratelimit-reset-requests": "1m30s", "x-ratelimit-reset-tokens": "6m0s"}, None,
-         ("2026-11-25T11:06:00.000Z", None, "rate_limit")),
+        (
+            {"x-ratelimit-reset-requests": "1m30s", "x-ratelimit-reset-tokens": "6m0s"},
+            None,
+            ("2026-11-25T11:06:00.000Z", None, "rate_limit"),
+        ),
         ({"x-ratelimit-reset-tokens": "250ms"}, None, ("2026-11-25T11:00:00.250Z", None, "rate_limit")),
         ({"x-ratelimit-reset": "1795608000"}, None, ("2026-11-25T12:00:00.000Z", None, "rate_limit")),
         ({"x-ratelimit-reset": "45"}, None, ("2026-11-25T11:00:45.000Z", None, "rate_limit")),
-        ({"anthropic-ratelimit-unified-7d-status": "rejected", "anthropic-ratelimit-unified-reset": "1795900000"}, None,
-         ("2026-11-28T21:06:40.000Z", 10080, "seven_day")),
-        ({}, '{"error":{"type":"usage_limit_reached","resets_in_seconds":600}}', ("2026-11-25T11:10:00.000Z", None, "rate_limit")),
+        (
+            {"anthropic-ratelimit-unified-7d-status": "rejected", "anthropic-ratelimit-unified-reset": "1795900000"},
+            None,
+            ("2026-11-28T21:06:40.000Z", 10080, "seven_day"),
+        ),
+        (
+            {},
+            '{"error":{"type":"usage_limit_reached","resets_in_seconds":600}}',
+            ("2026-11-25T11:10:00.000Z", None, "rate_limit"),
+        ),
         ({"retry-after": "soon"}, "not json", (None, None, "rate_limit")),
         ({}, None, (None, None, "rate_limit")),
     ],
-)  # fmt: skip
+)
 def test_reset_from_headers_and_body(headers, body, expected):
     assert reset_from(headers, body, AT) == expected
 
@@ -382,7 +404,9 @@ def _rows(path: Path) -> dict:
 def test_the_sample_store_is_what_its_seeded_script_writes(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_opencode_sample", SAMPLE / "generators" / "make_opencode_sample.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_opencode_sample", SAMPLE / "generators" / "make_opencode_sample.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(tmp_path / "opencode.db")
@@ -392,7 +416,9 @@ def test_the_sample_store_is_what_its_seeded_script_writes(tmp_path):
 def test_the_sample_store_reads_cleanly(db):
     stats = ingest_home(db, SAMPLE / "home")
     assert stats.bad_total() == 0 and stats.failed_files == []
-    days = [r[0] for r in db.execute("select distinct substr(ts, 1, 10) from requests where agent = 'opencode' order by 1")]
+    days = [
+        r[0] for r in db.execute("select distinct substr(ts, 1, 10) from requests where agent = 'opencode' order by 1")
+    ]
     assert len(days) >= 4 and all(d.startswith("2026-11-") for d in days)
     kinds = {r[0] for r in db.execute("select trigger from requests where agent = 'opencode'")}
     assert {"prompt", "tool_result", "subagent", "compaction"} <= kinds

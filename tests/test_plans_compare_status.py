@@ -9,21 +9,44 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.plans.compare import compare, load_usage
-from analyzer.plans.catalogue import load_catalogue, sync_catalogue
-from analyzer.reports.usage import Filters
-from analyzer.reports.status import status
 from analyzer.contract.timeutil import UTC
+from analyzer.plans.catalogue import load_catalogue, sync_catalogue
+from analyzer.plans.compare import compare, load_usage
+from analyzer.reports.status import status
+from analyzer.reports.usage import Filters
 
 from .analysis_helpers import add_reading, add_request, fanout_dataset
 from .test_pricing import write_config
 from .test_stats_windows import db_path
 
 ALL = Filters(tz=UTC)
-SECTION_1 = ["claude-pro", "claude-max-5x", "claude-max-20x", "codex-plus", "codex-pro-5x", "codex-pro-20x",
-             "kimi-andante", "kimi-moderato", "kimi-allegretto", "kimi-allegro", "minimax-starter", "minimax-plus",
-             "minimax-max", "minimax-intl-starter", "minimax-intl-plus", "minimax-intl-max", "glm-lite", "glm-pro",
-             "glm-max", "ark-lite", "ark-pro", "bailian-lite", "bailian-pro", "qianfan-lite", "qianfan-pro"]  # fmt: skip
+SECTION_1 = [
+    "claude-pro",
+    "claude-max-5x",
+    "claude-max-20x",
+    "codex-plus",
+    "codex-pro-5x",
+    "codex-pro-20x",
+    "kimi-andante",
+    "kimi-moderato",
+    "kimi-allegretto",
+    "kimi-allegro",
+    "minimax-starter",
+    "minimax-plus",
+    "minimax-max",
+    "minimax-intl-starter",
+    "minimax-intl-plus",
+    "minimax-intl-max",
+    "glm-lite",
+    "glm-pro",
+    "glm-max",
+    "ark-lite",
+    "ark-pro",
+    "bailian-lite",
+    "bailian-pro",
+    "qianfan-lite",
+    "qianfan-pro",
+]
 
 
 def test_catalogue_covers_section_1_with_sources_and_dates():
@@ -38,7 +61,10 @@ def test_catalogue_covers_section_1_with_sources_and_dates():
 
 
 def test_catalogue_in_the_store_and_user_plans(db, isolated_home):
-    write_config(isolated_home, "plans.toml", """
+    write_config(
+        isolated_home,
+        "plans.toml",
+        """
 [[plan]]
 id = "tiny"
 vendor = "Me"
@@ -58,16 +84,24 @@ vendor = "Volcengine"
 name = "Ark Lite (my contract)"
 price = 30
 currency = "CNY"
-""")
+""",
+    )
     plans = sync_catalogue(db)
     assert db.execute("select count(*) from plans").fetchone()[0] == len(plans) == len(SECTION_1) + 3 + 1
     assert db.execute("select name, price, origin from plans where plan_id = 'ark-lite'").fetchone() == (
-        "Ark Lite (my contract)", 30, "user")
-    assert db.execute('select "limit", is_primary from plan_limits where plan_id = \'tiny\'').fetchone() == (3, 1)
+        "Ark Lite (my contract)",
+        30,
+        "user",
+    )
+    assert db.execute("select \"limit\", is_primary from plan_limits where plan_id = 'tiny'").fetchone() == (3, 1)
 
 
 def test_bad_plans_file_is_a_clear_error(db, isolated_home):
-    path = write_config(isolated_home, "plans.toml", "[[plan]]\nid = 'x'\nname = 'X'\n[[plan.limits]]\nwindow_minutes = 300\nunit = 'hours'\n")
+    path = write_config(
+        isolated_home,
+        "plans.toml",
+        "[[plan]]\nid = 'x'\nname = 'X'\n[[plan.limits]]\nwindow_minutes = 300\nunit = 'hours'\n",
+    )
     result = CliRunner().invoke(cli, ["plans", "--db", db_path(db)])
     assert result.exit_code == 1 and str(path) in result.output and "unit must be one of" in result.output
 
@@ -103,7 +137,10 @@ def test_compare_conversions(db):
 
 
 def test_compare_finds_the_window_a_plan_would_have_exceeded(db, isolated_home):
-    write_config(isolated_home, "plans.toml", """
+    write_config(
+        isolated_home,
+        "plans.toml",
+        """
 [[plan]]
 id = "tiny"
 name = "Tiny"
@@ -123,9 +160,17 @@ unit = "requests"
 limit = 2
 window_kind = "sliding"
 primary = true
-""")
-    for i, ts in enumerate(["2026-11-02T10:00:00.000Z", "2026-11-02T10:10:00.000Z", "2026-11-02T14:50:00.000Z",
-                            "2026-11-02T15:10:00.000Z", "2026-11-02T15:20:00.000Z"]):  # fmt: skip
+""",
+    )
+    for i, ts in enumerate(
+        [
+            "2026-11-02T10:00:00.000Z",
+            "2026-11-02T10:10:00.000Z",
+            "2026-11-02T14:50:00.000Z",
+            "2026-11-02T15:10:00.000Z",
+            "2026-11-02T15:20:00.000Z",
+        ]
+    ):
         add_request(db, f"r{i}", ts, out=1)
     rows = {r["plan"]: r for r in compare(load_catalogue(), load_usage(db, ALL))}
     # fixed windows [10:00, 15:00) holds 3 (not over 3), [15:00, 20:00) holds 2
@@ -161,10 +206,14 @@ def test_status_inferred_then_stated(db):
     assert five["reaches_limit_before_reset"] is False and five["limit_reached_at"] is None
     # inferred beats stated: 25 requests, 20 used at 10/h -> the last 5 reached at 12:30
     db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
-    db.execute("create table limit_estimates (agent text, plan text, window_minutes integer, quantity text,"
-               " weights text, \"limit\" real, low real, high real, method text, summary text, created_at text)")  # fmt: skip
-    db.execute("insert into limit_estimates values ('claude-code', null, 300, 'requests', '{}', 25, 24, 26, 'inferred',"
-               " 'about 25 requests', '2026-11-02T11:00:00.000Z')")  # fmt: skip
+    db.execute(
+        "create table limit_estimates (agent text, plan text, window_minutes integer, quantity text,"
+        ' weights text, "limit" real, low real, high real, method text, summary text, created_at text)'
+    )
+    db.execute(
+        "insert into limit_estimates values ('claude-code', null, 300, 'requests', '{}', 25, 24, 26, 'inferred',"
+        " 'about 25 requests', '2026-11-02T11:00:00.000Z')"
+    )
     [five, _] = status(db, now=now, plan_id="ark-lite")
     assert five["limit"]["source"] == "inferred" and five["percent_used"] == 80.0
     assert five["limit_reached_at"] == "2026-11-02T12:30:00.000Z"
@@ -189,8 +238,9 @@ def test_status_cli(db):
 def test_status_and_the_statusline_agree_on_the_current_window(db):
     """`analyzer status` and the statusline compute the 5-hour window apart (the statusline on its fast
     path); on the bundled Claude Code sample they must give the same window and the same usage."""
-    from analyzer.contract.timeutil import parse_iso
     from analyzer.plugins.claude_code import usage_window as uw
+
+    from analyzer.contract.timeutil import parse_iso
 
     from .conftest import FIXTURES, ingest_home
 
@@ -203,6 +253,9 @@ def test_status_and_the_statusline_agree_on_the_current_window(db):
         reading = uw.latest_reading(db.conn, "claude-code", 300, now)
         window = uw.anchored(reading[1], 300) if reading else uw.estimated(db.conn, "claude-code", now, family)
         usage = uw.window_usage(db.conn, "claude-code", window, family)
-        assert (entry["window"]["start"], entry["window"]["kind"]) == (window.start, kind) == (window.start, window.kind)
-        assert entry["used"]["total_tokens"] == (usage.input_tokens + usage.cache_read_tokens
-                                                 + usage.cache_write_tokens + usage.output_tokens)  # fmt: skip
+        assert (
+            (entry["window"]["start"], entry["window"]["kind"]) == (window.start, kind) == (window.start, window.kind)
+        )
+        assert entry["used"]["total_tokens"] == (
+            usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens + usage.output_tokens
+        )

@@ -33,10 +33,22 @@ def example_site(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     site = work / "site"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(source)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, (
         "installing the example plugin failed; the test extra needs setuptools>=70.1 "
         f"(pip install -e '.[test]'):\n{done.stderr}"
@@ -48,7 +60,9 @@ def example_site(tmp_path_factory) -> Path:
 def run_analyzer(args: list[str], *, home: Path, db: Path, pythonpath: list[Path]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "ANALYZER_LOAD_PLUGINS"}
     env.update(HOME=str(home), ANALYZER_DB=str(db), PYTHONPATH=os.pathsep.join(str(p) for p in pythonpath))
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def totals(db: Path, agent: str) -> dict:
@@ -108,11 +122,14 @@ def write_distribution(site: Path, name: str, module: str, source: str) -> None:
 def test_broken_plugins_are_reported_and_do_not_stop_ingest(example_site, tmp_path):
     broken = tmp_path / "broken-site"
     broken.mkdir()
-    write_distribution(broken, "analyzer-needs-numpy", "needs_numpy",
-                       "import numpy_that_is_not_installed\n")  # fmt: skip
-    write_distribution(broken, "analyzer-raises", "raises_on_register",
-                       "from analyzer.api import hookimpl\n\n@hookimpl\ndef register_parsers(register):\n"
-                       "    raise RuntimeError('cannot find my config')\n")  # fmt: skip
+    write_distribution(broken, "analyzer-needs-numpy", "needs_numpy", "import numpy_that_is_not_installed\n")
+    write_distribution(
+        broken,
+        "analyzer-raises",
+        "raises_on_register",
+        "from analyzer.api import hookimpl\n\n@hookimpl\ndef register_parsers(register):\n"
+        "    raise RuntimeError('cannot find my config')\n",
+    )
     home = tmp_path / "h"
     shutil.copytree(EXAMPLE / "fixture" / "home", home)
     shutil.copytree(FIXTURES / "opencode" / "legacy-tree" / "home", home, dirs_exist_ok=True)

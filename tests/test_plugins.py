@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analyzer.store import database as store
 from analyzer.contract import hookspecs
 from analyzer.registry.builtins import builtin_plugins, hooks_of, parser_modules
 from analyzer.registry.entry_points import entry_points, installed_version
+from analyzer.store import database as store
 
 HOOKS = [name for name in dir(hookspecs) if name.startswith(("register_", "prepare_"))]
 

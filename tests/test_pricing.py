@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.reports.usage import Filters, daily, ensure_prices
 from analyzer.contract.timeutil import UTC
+from analyzer.reports.usage import Filters, daily, ensure_prices
 
 from .analysis_helpers import add_request
 
@@ -89,7 +89,10 @@ def write_config(home, name, text):
 
 
 def test_user_override_file(db, isolated_home):
-    write_config(isolated_home, "prices.toml", """
+    write_config(
+        isolated_home,
+        "prices.toml",
+        """
 usd_cny = 7.0
 [[price]]
 match = "mystery-model"
@@ -100,7 +103,8 @@ match = "claude-sonnet-4-5"
 input = 1.0
 output = 1.0
 cache_read = 0.0
-""")
+""",
+    )
     add_request(db, "u", "2026-11-02T10:00:00.000Z", "mystery-model-1", inp=1000, out=1000)
     add_request(db, "s", "2026-11-02T10:01:00.000Z", inp=1000, out=1000, cr=5000)
     assert cost(db, "u")["cost_usd"] == pytest.approx(0.01)

@@ -15,8 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
-from analyzer.store import database as store
 from analyzer.plugins.quota.base import NoCredentials
 from analyzer.plugins.quota.claude import ClaudeQuotaReader
 from analyzer.plugins.quota.codex import CodexQuotaReader
@@ -25,6 +23,8 @@ from analyzer.plugins.quota.http import QuotaError
 from analyzer.plugins.quota.kimi import KimiQuotaReader
 from analyzer.plugins.quota.minimax import MinimaxQuotaReader
 from analyzer.plugins.quota.poll import get_readers, poll_all
+
+from analyzer.store import database as store
 
 from .replay_server import ReplayServer, Reply, fixture
 
@@ -37,8 +37,13 @@ PATHS = {
     "glm": "/api/monitor/usage/quota/limit",
     "minimax": "/v1/api/openplatform/coding_plan/remains",
 }
-READERS = {"claude": ClaudeQuotaReader, "codex": CodexQuotaReader, "kimi": KimiQuotaReader, "glm": GlmQuotaReader,
-           "minimax": MinimaxQuotaReader}  # fmt: skip
+READERS = {
+    "claude": ClaudeQuotaReader,
+    "codex": CodexQuotaReader,
+    "kimi": KimiQuotaReader,
+    "glm": GlmQuotaReader,
+    "minimax": MinimaxQuotaReader,
+}
 
 
 def write(path: Path, value) -> None:
@@ -50,16 +55,42 @@ def credentials(vendor: str, home: Path, *, expired: bool = False) -> dict:
     """Put the vendor's credentials where its agent keeps them; return the extra env."""
     later_s = time.time() + (-3600 if expired else 3600)
     if vendor == "claude":
-        write(home / ".claude" / ".credentials.json", {"claudeAiOauth": {
-            "accessToken": TOKEN, "refreshToken": "refresh-SECRET-1", "expiresAt": int(later_s * 1000),
-            "scopes": ["user:inference", "user:profile"], "subscriptionType": "max"}})  # fmt: skip
+        write(
+            home / ".claude" / ".credentials.json",
+            {
+                "claudeAiOauth": {
+                    "accessToken": TOKEN,
+                    "refreshToken": "refresh-SECRET-1",
+                    "expiresAt": int(later_s * 1000),
+                    "scopes": ["user:inference", "user:profile"],
+                    "subscriptionType": "max",
+                }
+            },
+        )
     elif vendor == "codex":
-        write(home / ".codex" / "auth.json", {"OPENAI_API_KEY": None, "tokens": {
-            "id_token": "id-SECRET-2", "access_token": TOKEN, "refresh_token": "refresh-SECRET-2", "account_id": "acc-1"}})  # fmt: skip
+        write(
+            home / ".codex" / "auth.json",
+            {
+                "OPENAI_API_KEY": None,
+                "tokens": {
+                    "id_token": "id-SECRET-2",
+                    "access_token": TOKEN,
+                    "refresh_token": "refresh-SECRET-2",
+                    "account_id": "acc-1",
+                },
+            },
+        )
     elif vendor == "kimi":
-        write(home / ".kimi" / "credentials" / "kimi-code.json", {
-            "access_token": TOKEN, "refresh_token": "refresh-SECRET-3", "expires_at": later_s, "scope": "kimi-code",
-            "token_type": "Bearer"})  # fmt: skip
+        write(
+            home / ".kimi" / "credentials" / "kimi-code.json",
+            {
+                "access_token": TOKEN,
+                "refresh_token": "refresh-SECRET-3",
+                "expires_at": later_s,
+                "scope": "kimi-code",
+                "token_type": "Bearer",
+            },
+        )
     elif vendor == "glm":
         return {"ZAI_API_KEY": TOKEN}
     elif vendor == "minimax":
@@ -73,65 +104,110 @@ def env_for(vendor: str, home: Path, server: ReplayServer, **extra) -> dict:
 
 
 def summary(readings) -> list[tuple]:
-    return [(r.window_minutes, r.scope, pytest.approx(r.used_percent, abs=1e-4), r.resets_at, r.plan_type)
-            for r in readings]  # fmt: skip
+    return [
+        (r.window_minutes, r.scope, pytest.approx(r.used_percent, abs=1e-4), r.resets_at, r.plan_type) for r in readings
+    ]
 
 
 CASES = [
-    ("claude", "classic.json", [
-        (300, None, 19.0, "2025-11-25T22:00:00.288Z", "max"),
-        (10080, None, 7.0, "2025-12-01T21:00:00.288Z", "max"),
-        (10080, "sonnet", 0.0, None, "max"),
-    ]),
-    ("claude", "limits.json", [
-        (300, None, 15.0, "2026-07-19T03:39:59.570Z", "max"),
-        (10080, None, 48.0, "2026-07-23T14:59:59.570Z", "max"),
-        (10080, "Opus", 81.0, "2026-07-23T14:59:59.571Z", "max"),
-    ]),
-    ("codex", "wham.json", [
-        (300, None, 6.0, "2025-01-31T05:06:40.000Z", "plus"),
-        (10080, None, 24.0, "2025-02-07T03:46:40.000Z", "plus"),
-        (10080, "code_review", 0.0, "2025-02-07T03:46:40.000Z", "plus"),
-        (300, "GPT-5.3-Codex-Spark", 12.0, "2025-01-31T02:00:00.000Z", "plus"),  # now + reset_after_seconds 3600
-    ]),
+    (
+        "claude",
+        "classic.json",
+        [
+            (300, None, 19.0, "2025-11-25T22:00:00.288Z", "max"),
+            (10080, None, 7.0, "2025-12-01T21:00:00.288Z", "max"),
+            (10080, "sonnet", 0.0, None, "max"),
+        ],
+    ),
+    (
+        "claude",
+        "limits.json",
+        [
+            (300, None, 15.0, "2026-07-19T03:39:59.570Z", "max"),
+            (10080, None, 48.0, "2026-07-23T14:59:59.570Z", "max"),
+            (10080, "Opus", 81.0, "2026-07-23T14:59:59.571Z", "max"),
+        ],
+    ),
+    (
+        "codex",
+        "wham.json",
+        [
+            (300, None, 6.0, "2025-01-31T05:06:40.000Z", "plus"),
+            (10080, None, 24.0, "2025-02-07T03:46:40.000Z", "plus"),
+            (10080, "code_review", 0.0, "2025-02-07T03:46:40.000Z", "plus"),
+            (300, "GPT-5.3-Codex-Spark", 12.0, "2025-01-31T02:00:00.000Z", "plus"),  # now + reset_after_seconds 3600
+        ],
+    ),
     ("codex", "weekly-only.json", [(10080, None, 100.0, "2026-08-16T11:24:46.000Z", "plus")]),
-    ("kimi", "shape-a.json", [
-        (None, "usage", 100.0, "2026-09-24T02:09:07.465Z", "LEVEL_INTERMEDIATE"),
-        (300, None, 0.0, "2026-09-21T01:09:07.465Z", "LEVEL_INTERMEDIATE"),  # used = limit 100 - remaining 100
-    ]),
-    ("kimi", "shape-b.json", [
-        (300, None, 36.0, "2026-09-15T05:00:00.000Z", None),  # 100 - remaining 64
-        (300, "limit5h", 0.0, "2026-09-15T05:00:00.000Z", None),
-        (43200, "limitmonthtotal", 3.38, "2026-10-01T00:00:00.000Z", None),
-        (43200, "limitmonthcode", 0.0, "2026-10-01T00:00:00.000Z", None),
-    ]),
-    ("kimi", "wrapped.json", [
-        (300, "limit5h", 25.0, "2026-09-15T05:00:00.000Z", None),
-        (10080, "limit7d", 50.0, "2026-09-20T00:00:00.000Z", None),
-    ]),
-    ("glm", "tokens.json", [
-        (300, None, 34.0709, "2026-01-15T20:06:07.547Z", "Pro"),  # 13,628,365 / 40,000,000
-        (43200, "mcp", 20.0, None, "Pro"),  # TIME_LIMIT: MCP calls, unit 1 (days) x 30
-    ]),
-    ("glm", "percent.json", [
-        (300, None, 0.0, None, "pro"),
-        (10080, None, 100.0, "2026-09-10T01:59:59.998Z", "pro"),
-        (43200, "mcp", 0.7, None, "pro"),  # 7 / 1000
-    ]),
-    ("glm", "credits.json", [
-        (300, None, 1.35, "2026-08-14T14:17:36.698Z", "lite"),  # 27 / 2000
-        (10080, None, 0.27, "2026-08-21T08:42:57.997Z", "lite"),  # 27 / 10000
-    ]),
-    ("minimax", "remains.json", [
-        (300, None, 17.0, "2026-06-25T15:00:00.000Z", None),  # (1500 - 1245 remaining) / 1500
-        (10080, None, 6.6667, "2026-09-07T00:00:00.000Z", None),  # (15000 - 14000 remaining) / 15000
-        (1440, "speech-hd", 0.0, "2026-06-26T00:00:00.000Z", None),
-    ]),
-    ("minimax", "token-plan.json", [
-        (300, None, 38.0, "2026-06-25T15:00:00.000Z", None),  # 100 - 62 remaining percent
-        (10080, None, 10.0, "2026-09-07T00:00:00.000Z", None),
-    ]),
-]  # fmt: skip
+    (
+        "kimi",
+        "shape-a.json",
+        [
+            (None, "usage", 100.0, "2026-09-24T02:09:07.465Z", "LEVEL_INTERMEDIATE"),
+            (300, None, 0.0, "2026-09-21T01:09:07.465Z", "LEVEL_INTERMEDIATE"),  # used = limit 100 - remaining 100
+        ],
+    ),
+    (
+        "kimi",
+        "shape-b.json",
+        [
+            (300, None, 36.0, "2026-09-15T05:00:00.000Z", None),  # 100 - remaining 64
+            (300, "limit5h", 0.0, "2026-09-15T05:00:00.000Z", None),
+            (43200, "limitmonthtotal", 3.38, "2026-10-01T00:00:00.000Z", None),
+            (43200, "limitmonthcode", 0.0, "2026-10-01T00:00:00.000Z", None),
+        ],
+    ),
+    (
+        "kimi",
+        "wrapped.json",
+        [
+            (300, "limit5h", 25.0, "2026-09-15T05:00:00.000Z", None),
+            (10080, "limit7d", 50.0, "2026-09-20T00:00:00.000Z", None),
+        ],
+    ),
+    (
+        "glm",
+        "tokens.json",
+        [
+            (300, None, 34.0709, "2026-01-15T20:06:07.547Z", "Pro"),  # 13,628,365 / 40,000,000
+            (43200, "mcp", 20.0, None, "Pro"),  # TIME_LIMIT: MCP calls, unit 1 (days) x 30
+        ],
+    ),
+    (
+        "glm",
+        "percent.json",
+        [
+            (300, None, 0.0, None, "pro"),
+            (10080, None, 100.0, "2026-09-10T01:59:59.998Z", "pro"),
+            (43200, "mcp", 0.7, None, "pro"),  # 7 / 1000
+        ],
+    ),
+    (
+        "glm",
+        "credits.json",
+        [
+            (300, None, 1.35, "2026-08-14T14:17:36.698Z", "lite"),  # 27 / 2000
+            (10080, None, 0.27, "2026-08-21T08:42:57.997Z", "lite"),  # 27 / 10000
+        ],
+    ),
+    (
+        "minimax",
+        "remains.json",
+        [
+            (300, None, 17.0, "2026-06-25T15:00:00.000Z", None),  # (1500 - 1245 remaining) / 1500
+            (10080, None, 6.6667, "2026-09-07T00:00:00.000Z", None),  # (15000 - 14000 remaining) / 15000
+            (1440, "speech-hd", 0.0, "2026-06-26T00:00:00.000Z", None),
+        ],
+    ),
+    (
+        "minimax",
+        "token-plan.json",
+        [
+            (300, None, 38.0, "2026-06-25T15:00:00.000Z", None),  # 100 - 62 remaining percent
+            (10080, None, 10.0, "2026-09-07T00:00:00.000Z", None),
+        ],
+    ),
+]
 
 
 @pytest.mark.parametrize("vendor, name, expected", CASES, ids=[f"{v}-{n}" for v, n, _ in CASES])
@@ -176,8 +252,9 @@ def test_401_is_an_auth_error_that_never_shows_the_token(tmp_path, vendor):
 
 def test_429_says_how_long_to_wait(tmp_path):
     with ReplayServer() as server:
-        server.routes[PATHS["claude"]] = [Reply(b'{"error":{"type":"rate_limit_error","message":"slow down"}}', 429,
-                                                headers={"Retry-After": "272"})]  # fmt: skip
+        server.routes[PATHS["claude"]] = [
+            Reply(b'{"error":{"type":"rate_limit_error","message":"slow down"}}', 429, headers={"Retry-After": "272"})
+        ]
         with pytest.raises(QuotaError) as err:
             ClaudeQuotaReader().read(env_for("claude", tmp_path, server), now=NOW)
     assert err.value.kind == "rate_limited"
@@ -241,16 +318,25 @@ def test_glm_falls_back_to_bearer_when_the_raw_key_is_refused(tmp_path):
 
 
 def test_glm_and_minimax_keys_from_claude_code_gateway_settings(tmp_path):
-    write(tmp_path / ".claude" / "settings.json", {"env": {
-        "ANTHROPIC_BASE_URL": "https://open.bigmodel.cn/api/anthropic", "ANTHROPIC_AUTH_TOKEN": TOKEN}})  # fmt: skip
+    write(
+        tmp_path / ".claude" / "settings.json",
+        {"env": {"ANTHROPIC_BASE_URL": "https://open.bigmodel.cn/api/anthropic", "ANTHROPIC_AUTH_TOKEN": TOKEN}},
+    )
     cred = GlmQuotaReader().credentials({"HOME": str(tmp_path)})
     assert cred.token == TOKEN and cred.base_url == "https://open.bigmodel.cn"
     assert TOKEN not in repr(cred) and "settings.json" in cred.origin
     with pytest.raises(NoCredentials):
         MinimaxQuotaReader().credentials({"HOME": str(tmp_path)})  # a GLM gateway is not MiniMax's
-    env = {"HOME": str(tmp_path), "ANTHROPIC_BASE_URL": "https://api.minimaxi.com/anthropic", "ANTHROPIC_AUTH_TOKEN": "k"}
+    env = {
+        "HOME": str(tmp_path),
+        "ANTHROPIC_BASE_URL": "https://api.minimaxi.com/anthropic",
+        "ANTHROPIC_AUTH_TOKEN": "k",
+    }
     assert MinimaxQuotaReader().credentials(env).base_url == "https://api.minimaxi.com"
-    assert GlmQuotaReader().credentials({"HOME": str(tmp_path), "ZHIPUAI_API_KEY": "z"}).base_url == "https://open.bigmodel.cn"
+    assert (
+        GlmQuotaReader().credentials({"HOME": str(tmp_path), "ZHIPUAI_API_KEY": "z"}).base_url
+        == "https://open.bigmodel.cn"
+    )
 
 
 def test_expired_or_missing_credentials_are_skipped_with_the_reason(tmp_path):
@@ -302,12 +388,19 @@ def test_poll_all_stores_readings_once_and_never_the_credentials(tmp_path, db):
         again = {r.vendor: r for r in poll_all(db, env=env, now=datetime(2025, 1, 31, 2, tzinfo=timezone.utc))}
     assert (results["claude"].status, results["claude"].readings, results["claude"].new) == ("ok", 3, 3)
     assert (results["kimi"].readings, results["glm"].readings) == (2, 3)
-    assert results["codex"].status == "error" and results["codex"].kind == "auth" and TOKEN not in results["codex"].message
+    assert (
+        results["codex"].status == "error" and results["codex"].kind == "auth" and TOKEN not in results["codex"].message
+    )
     assert results["minimax"].status == "skipped" and "MINIMAX_API_KEY" in results["minimax"].message
     assert again["claude"].new == 0 and again["kimi"].new == 0  # same window, percent, reset: no new row
-    rows = db.execute("select agent, count(*), min(observed_at) from quota_readings group by agent order by agent").fetchall()
-    assert rows == [("claude-code", 3, "2025-01-31T01:00:00.000Z"), ("glm", 3, "2025-01-31T01:00:00.000Z"),
-                    ("kimi-code", 2, "2025-01-31T01:00:00.000Z")]  # fmt: skip
+    rows = db.execute(
+        "select agent, count(*), min(observed_at) from quota_readings group by agent order by agent"
+    ).fetchall()
+    assert rows == [
+        ("claude-code", 3, "2025-01-31T01:00:00.000Z"),
+        ("glm", 3, "2025-01-31T01:00:00.000Z"),
+        ("kimi-code", 2, "2025-01-31T01:00:00.000Z"),
+    ]
     db.conn.execute("pragma wal_checkpoint(full)")
     path = Path(db.conn.execute("pragma database_list").fetchone()[2])
     for f in (path, Path(f"{path}-wal")):
@@ -338,9 +431,10 @@ def test_store_module_is_untouched_by_readers(db):
 
 def test_watch_polls_quota_only_when_asked(db, tmp_path, monkeypatch):
     """`analyzer watch --quota-every N` adds a periodic task that polls and stores; without it, no task."""
+    from analyzer.plugins.quota.poll import watch_task
+
     from analyzer.commands import watch as watch_command
     from analyzer.daemon.watcher import watch_tasks
-    from analyzer.plugins.quota.poll import watch_task
 
     assert all(task.name != "quota-poll" for task in watch_tasks())
     with ReplayServer() as server:

@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from analyzer.store import database as store
-from analyzer.contract.parsing import SourceContext
-from analyzer.contract.records import Request
 from analyzer.parsers.claude_code import ClaudeCodeParser
 from analyzer.parsers.gemini_cli import GeminiCliParser, GeminiSessionJsonParser
 from analyzer.parsers.qwen_code import QwenCodeParser, QwenLegacyJsonParser, reset_instant, window_of
+
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import Request
+from analyzer.store import database as store
 
 from .conftest import FIXTURES, ingest_home
 from .fixture_checks import (
@@ -32,18 +32,48 @@ SID = "77777777-9999-4999-8999-000000000009"
 
 
 def _record(uuid: str, ts: str, kind: str, **fields) -> dict:
-    return {"uuid": uuid, "parentUuid": None, "sessionId": SID, "timestamp": ts, "type": kind, "cwd": "/w", "version": "0.18.1", **fields}
+    return {
+        "uuid": uuid,
+        "parentUuid": None,
+        "sessionId": SID,
+        "timestamp": ts,
+        "type": kind,
+        "cwd": "/w",
+        "version": "0.18.1",
+        **fields,
+    }
 
 
 def _telemetry(uuid: str, ts: str, i: int, o: int, c: int, total: int) -> dict:
-    event = {"event.name": "qwen-code.api_response", "model": "coder-model", "input_token_count": i, "output_token_count": o,
-             "cached_content_token_count": c, "thoughts_token_count": 0, "total_token_count": total, "auth_type": "openai"}  # fmt: skip
+    event = {
+        "event.name": "qwen-code.api_response",
+        "model": "coder-model",
+        "input_token_count": i,
+        "output_token_count": o,
+        "cached_content_token_count": c,
+        "thoughts_token_count": 0,
+        "total_token_count": total,
+        "auth_type": "openai",
+    }
     return _record(uuid, ts, "system", subtype="ui_telemetry", systemPayload={"uiEvent": event})
 
 
 def _assistant(uuid: str, ts: str, i: int, o: int, c: int, total: int) -> dict:
-    usage = {"promptTokenCount": i, "candidatesTokenCount": o, "cachedContentTokenCount": c, "thoughtsTokenCount": 0, "totalTokenCount": total}
-    return _record(uuid, ts, "assistant", model="coder-model", message={"role": "model", "parts": [{"text": "ok"}]}, usageMetadata=usage)
+    usage = {
+        "promptTokenCount": i,
+        "candidatesTokenCount": o,
+        "cachedContentTokenCount": c,
+        "thoughtsTokenCount": 0,
+        "totalTokenCount": total,
+    }
+    return _record(
+        uuid,
+        ts,
+        "assistant",
+        model="coder-model",
+        message={"role": "model", "parts": [{"text": "ok"}]},
+        usageMetadata=usage,
+    )
 
 
 def _session_file(home: Path) -> Path:
@@ -87,9 +117,15 @@ def test_telemetry_wins_and_the_assistant_copy_is_dropped(db):
 @pytest.mark.parametrize("order", ["assistant first", "telemetry first"])
 def test_either_order_of_the_two_copies_counts_once(db, tmp_path, order):
     path = _session_file(tmp_path / "h")
-    copies = [_telemetry("t1", "2026-11-02T10:00:01.000Z", 700, 30, 0, 730), _assistant("a1", "2026-11-02T10:00:01.001Z", 700, 30, 0, 730)]
-    _append(path, _record("u1", "2026-11-02T10:00:00.000Z", "user", message={"role": "user", "parts": [{"text": "go"}]}),
-            *(copies if order == "telemetry first" else copies[::-1]))  # fmt: skip
+    copies = [
+        _telemetry("t1", "2026-11-02T10:00:01.000Z", 700, 30, 0, 730),
+        _assistant("a1", "2026-11-02T10:00:01.001Z", 700, 30, 0, 730),
+    ]
+    _append(
+        path,
+        _record("u1", "2026-11-02T10:00:00.000Z", "user", message={"role": "user", "parts": [{"text": "go"}]}),
+        *(copies if order == "telemetry first" else copies[::-1]),
+    )
     ingest_home(db, tmp_path / "h")
     assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (1, 700, 30)
 
@@ -106,7 +142,11 @@ def test_the_copies_pair_across_ingest_passes(db, tmp_path):
 
 def test_equal_usage_minutes_apart_is_two_calls(db, tmp_path):
     path = _session_file(tmp_path / "h")
-    _append(path, _telemetry("t1", "2026-11-02T10:00:01.000Z", 700, 30, 0, 730), _assistant("a1", "2026-11-02T10:09:00.000Z", 700, 30, 0, 730))
+    _append(
+        path,
+        _telemetry("t1", "2026-11-02T10:00:01.000Z", 700, 30, 0, 730),
+        _assistant("a1", "2026-11-02T10:09:00.000Z", 700, 30, 0, 730),
+    )
     ingest_home(db, tmp_path / "h")
     assert db.execute("select count(*) from requests").fetchone()[0] == 2
 
@@ -150,7 +190,11 @@ def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
     with open(path, "ab") as f:
         f.write(b"\n")
     ingest_home(db, home)
-    assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (3, 6100, 110)
+    assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
+        3,
+        6100,
+        110,
+    )
 
 
 def test_roots_honour_qwen_runtime_dir(db, tmp_path):
@@ -175,8 +219,19 @@ def test_recognise_tells_the_agents_apart():
     assert not ClaudeCodeParser().recognise(path, qwen)
     assert not GeminiCliParser().recognise(path, qwen)
     # A Qwen session that opens with a system record has Claude's envelope and no message at all.
-    system_first = json.dumps(_record("s0", "2026-11-02T10:00:00.000Z", "system", subtype="session_source",
-                                      systemPayload={"sourceType": "cli"}, provenance="system")).encode() + b"\n"  # fmt: skip
+    system_first = (
+        json.dumps(
+            _record(
+                "s0",
+                "2026-11-02T10:00:00.000Z",
+                "system",
+                subtype="session_source",
+                systemPayload={"sourceType": "cli"},
+                provenance="system",
+            )
+        ).encode()
+        + b"\n"
+    )
     assert QwenCodeParser().recognise(path, system_first)
     assert not ClaudeCodeParser().recognise(path, system_first)
     # Whose legacy document: Qwen's model messages are typed "qwen".
@@ -191,7 +246,13 @@ def test_recognise_tells_the_agents_apart():
 def test_parser_is_pure_and_yields_typed_records():
     path = next((FIXTURES / AGENT / "duplicate-usage" / "home").rglob("*.jsonl"))
     requests = [r for r in QwenCodeParser().parse(jsonl_lines(path), {}, SourceContext(path)) if isinstance(r, Request)]
-    assert [r.key for r in requests] == ["qwen-code:2af1748d", "qwen-code:8a1b2c3d", "qwen-code:a3", "qwen-code:t4", "qwen-code:t5"]
+    assert [r.key for r in requests] == [
+        "qwen-code:2af1748d",
+        "qwen-code:8a1b2c3d",
+        "qwen-code:a3",
+        "qwen-code:t4",
+        "qwen-code:t5",
+    ]
 
 
 @pytest.mark.parametrize(

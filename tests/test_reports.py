@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from analyzer.reports import usage as reports
-from analyzer.windows import usage as windows
 from analyzer.cli import cli
-from analyzer.reports.usage import Filters
 from analyzer.contract.timeutil import resolve_tz
+from analyzer.reports import usage as reports
+from analyzer.reports.usage import Filters
+from analyzer.windows import usage as windows
 
 from .conftest import FIXTURES, ingest_home
 from .test_ingest import session_file
@@ -23,13 +23,38 @@ def write_calls(home, stamps: list[str], prompts: list[str] = ()):
     path = session_file(home)
     lines = []
     for i, ts in enumerate(prompts):
-        lines.append({"type": "user", "sessionId": "s", "uuid": f"u{i}", "timestamp": ts, "cwd": "/p",
-                      "message": {"role": "user", "content": f"prompt {i}"}})  # fmt: skip
+        lines.append(
+            {
+                "type": "user",
+                "sessionId": "s",
+                "uuid": f"u{i}",
+                "timestamp": ts,
+                "cwd": "/p",
+                "message": {"role": "user", "content": f"prompt {i}"},
+            }
+        )
     for i, ts in enumerate(stamps):
-        lines.append({"type": "assistant", "sessionId": "s", "uuid": f"a{i}", "timestamp": ts, "cwd": "/p",
-                      "message": {"id": f"m{i}", "role": "assistant", "model": "claude-sonnet-4-5", "stop_reason": "end_turn",
-                                  "usage": {"input_tokens": 10, "cache_read_input_tokens": 1000,
-                                            "cache_creation_input_tokens": 100, "output_tokens": 5}}})  # fmt: skip
+        lines.append(
+            {
+                "type": "assistant",
+                "sessionId": "s",
+                "uuid": f"a{i}",
+                "timestamp": ts,
+                "cwd": "/p",
+                "message": {
+                    "id": f"m{i}",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5",
+                    "stop_reason": "end_turn",
+                    "usage": {
+                        "input_tokens": 10,
+                        "cache_read_input_tokens": 1000,
+                        "cache_creation_input_tokens": 100,
+                        "output_tokens": 5,
+                    },
+                },
+            }
+        )
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
@@ -38,14 +63,32 @@ def test_daily_json_contract_and_cost(db):
     rows = reports.daily(db, Filters(tz=resolve_tz("UTC")))
     assert len(rows) == 1
     row = rows[0]
-    contract = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
-                "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]  # fmt: skip
+    contract = [
+        "date",
+        "agent",
+        "requests",
+        "prompts",
+        "input_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd",
+    ]
     assert list(row)[: len(contract)] == contract
     assert {k: row[k] for k in contract[:-1]} == {
-        "date": "2026-07-03", "agent": "claude-code", "requests": 2, "prompts": 1, "input_tokens": 10,
-        "cache_read_tokens": 41811, "cache_write_tokens": 3503, "output_tokens": 852, "reasoning_tokens": 0,
+        "date": "2026-07-03",
+        "agent": "claude-code",
+        "requests": 2,
+        "prompts": 1,
+        "input_tokens": 10,
+        "cache_read_tokens": 41811,
+        "cache_write_tokens": 3503,
+        "output_tokens": 852,
+        "reasoning_tokens": 0,
         "total_tokens": 46176,
-    }  # fmt: skip
+    }
     # Sonnet 4.5 per million: input 3, cache read 0.30, 5-minute write 3.75, 1-hour write 6, output 15.
     # msg_A: 4*3 + 20154*0.3 + 1503*3.75 + 312*15 = 16374.45; msg_B: 6*3 + 21657*0.3 + 2000*6 + 540*15 = 26615.1
     assert row["cost_usd"] == pytest.approx((16374.45 + 26615.1) / 1e6, abs=1e-6)
@@ -80,7 +123,20 @@ def test_since_until_are_local_days(db, tmp_path):
     write_calls(home, ["2026-07-01T12:00:00.000Z", "2026-07-02T12:00:00.000Z", "2026-07-03T12:00:00.000Z"])
     ingest_home(db, home)
     result = CliRunner().invoke(
-        cli, ["report", "daily", "--json", "--tz", "UTC", "--since", "2026-07-02", "--until", "2026-07-02", "--db", str(db_path(db))]
+        cli,
+        [
+            "report",
+            "daily",
+            "--json",
+            "--tz",
+            "UTC",
+            "--since",
+            "2026-07-02",
+            "--until",
+            "2026-07-02",
+            "--db",
+            str(db_path(db)),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert [r["date"] for r in json.loads(result.output)] == ["2026-07-02"]
@@ -106,8 +162,10 @@ def test_blocks_follow_the_five_hour_rule(db, tmp_path):
     )
     ingest_home(db, home)
     now = datetime(2026, 8, 3, tzinfo=timezone.utc)
-    got = [(b["start"], b["end"], b["requests"], b["prompts"], b["total_tokens"], b["kind"], b["is_active"])
-           for b in windows.blocks(db, Filters(), now=now)]  # fmt: skip
+    got = [
+        (b["start"], b["end"], b["requests"], b["prompts"], b["total_tokens"], b["kind"], b["is_active"])
+        for b in windows.blocks(db, Filters(), now=now)
+    ]
     assert got == [
         ("2026-08-01T10:00:00.000Z", "2026-08-01T15:00:00.000Z", 3, 1, 3 * 1115, "estimated", False),
         ("2026-08-01T15:00:00.000Z", "2026-08-01T20:00:00.000Z", 2, 1, 2 * 1115, "estimated", False),
@@ -158,7 +216,9 @@ def test_ingest_command_exits_zero_with_a_summary_of_what_was_skipped(tmp_path, 
     result = CliRunner().invoke(cli, ["ingest"])
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith("Ingested: 1 of 1 files read, 2 new requests, 2 new prompts; skipped 1 corrupt, 1 unknown type")
+    assert last.startswith(
+        "Ingested: 1 of 1 files read, 2 new requests, 2 new prompts; skipped 1 corrupt, 1 unknown type"
+    )
     errors = CliRunner().invoke(cli, ["db", "errors", "--json"])
     assert sorted(e["kind"] for e in json.loads(errors.output)) == ["corrupt", "unknown_type"]
 

@@ -14,8 +14,14 @@ from analyzer.store.schema import migrations
 
 from .conftest import FIXTURES
 
-MIGRATIONS = ["m001_initial", "m002_model_prices", "m003_price_tiers_and_plans", "m004_request_costs",
-              "m005_covering_indexes", "m006_limit_estimates"]
+MIGRATIONS = [
+    "m001_initial",
+    "m002_model_prices",
+    "m003_price_tiers_and_plans",
+    "m004_request_costs",
+    "m005_covering_indexes",
+    "m006_limit_estimates",
+]
 
 EXPECTED = """
 table _sqlite_migrations: id integer pk1, migration_set text, name text, applied_at text
@@ -75,15 +81,35 @@ view window_anchors
 def schema_text(conn: sqlite3.Connection) -> str:
     """Tables with their columns, indexes with theirs, triggers and views: one line each, sorted."""
     lines = []
-    for (name,) in conn.execute("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name"):
+    for (name,) in conn.execute(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name"
+    ):
         cols = []
         for _, col, kind, notnull, default, pk in conn.execute(f"pragma table_info('{name}')"):
-            cols.append(" ".join(filter(None, (col, kind.lower(), "not null" if notnull else "",
-                                                f"default {default}" if default is not None else "", f"pk{pk}" if pk else ""))))
+            cols.append(
+                " ".join(
+                    filter(
+                        None,
+                        (
+                            col,
+                            kind.lower(),
+                            "not null" if notnull else "",
+                            f"default {default}" if default is not None else "",
+                            f"pk{pk}" if pk else "",
+                        ),
+                    )
+                )
+            )
         lines.append(f"table {name}: " + ", ".join(cols))
-    for name, table in conn.execute("select name, tbl_name from sqlite_master where type = 'index' and sql is not null order by name"):
+    for name, table in conn.execute(
+        "select name, tbl_name from sqlite_master where type = 'index' and sql is not null order by name"
+    ):
         cols = [c or "<expr>" for _, _, c in conn.execute(f"pragma index_info('{name}')")]
-        partial = " where ..." if " where " in (conn.execute("select lower(sql) from sqlite_master where name = ?", [name]).fetchone()[0]) else ""
+        partial = (
+            " where ..."
+            if " where " in (conn.execute("select lower(sql) from sqlite_master where name = ?", [name]).fetchone()[0])
+            else ""
+        )
         lines.append(f"index {name} on {table}({', '.join(cols)}){partial}")
     for name, table in conn.execute("select name, tbl_name from sqlite_master where type = 'trigger' order by name"):
         lines.append(f"trigger {name} on {table}")
@@ -95,7 +121,9 @@ def schema_text(conn: sqlite3.Connection) -> str:
 def test_a_new_store_has_the_pinned_schema(tmp_path):
     db = store.open_db(tmp_path / "new.db")
     assert schema_text(db.conn) == EXPECTED.strip()
-    applied = [r[0] for r in db.execute("select name from _sqlite_migrations where migration_set = 'analyzer' order by id")]
+    applied = [
+        r[0] for r in db.execute("select name from _sqlite_migrations where migration_set = 'analyzer' order by id")
+    ]
     assert applied == MIGRATIONS == [m.name for m in migrations()._migrations]
 
 

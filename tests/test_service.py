@@ -38,16 +38,21 @@ def systemd(home, runner, env=None, db="/data/usage.db"):
 
 
 def launchd(home, runner, env=None):
-    return LaunchdService(home=home, db_path=Path("/data/usage.db"), command=COMMAND, env=env or {}, runner=runner,
-                          uid=501)  # fmt: skip
+    return LaunchdService(
+        home=home, db_path=Path("/data/usage.db"), command=COMMAND, env=env or {}, runner=runner, uid=501
+    )
 
 
 IS_ACTIVE = ("systemctl", "--user", "is-active")
 
 
 def test_systemd_unit_runs_this_analyzer_with_the_same_db_and_agent_folders(tmp_path):
-    env = {"CLAUDE_CONFIG_DIR": "/home/u/my claude", "CODEX_HOME": "/home/u/.codex-100%", "OPENAI_API_KEY": "sk-secret",
-           "ANALYZER_DB": "/elsewhere.db"}  # fmt: skip
+    env = {
+        "CLAUDE_CONFIG_DIR": "/home/u/my claude",
+        "CODEX_HOME": "/home/u/.codex-100%",
+        "OPENAI_API_KEY": "sk-secret",
+        "ANALYZER_DB": "/elsewhere.db",
+    }
     unit = systemd(tmp_path, Recorder(), env=env, db="/data/my store/usage.db").render()
     lines = unit.splitlines()
     assert 'ExecStart=/opt/tools/bin/analyzer watch --db "/data/my store/usage.db"' in lines
@@ -141,7 +146,11 @@ def test_launchd_reinstall_boots_out_the_loaded_agent_first_and_status_reads_sta
     runner = Recorder({("launchctl", "print"): (0, "gui/501/coding-plan-analyzer.watch = {\n\tstate = running\n", "")})
     svc = launchd(tmp_path, runner)
     status = svc.install()
-    assert [c for c in runner.calls if c[1] != "print"][0] == ["launchctl", "bootout", "gui/501/coding-plan-analyzer.watch"]
+    assert [c for c in runner.calls if c[1] != "print"][0] == [
+        "launchctl",
+        "bootout",
+        "gui/501/coding-plan-analyzer.watch",
+    ]
     assert status.running and "launchd: running" in status.detail
     runner.calls.clear()
     assert svc.uninstall() is True and not svc.path.exists()

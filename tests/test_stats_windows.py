@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.reports.usage import Filters, limit_hits, prompts
-from analyzer.reports.stats import nearest_rank, profile
 from analyzer.contract.timeutil import UTC
+from analyzer.reports.stats import nearest_rank, profile
+from analyzer.reports.usage import Filters, limit_hits, prompts
 from analyzer.windows.usage import WEEK, windows
 
 from .analysis_helpers import add_hit, add_reading, add_request, fanout_dataset
@@ -68,8 +68,19 @@ def test_stats_cli_and_views_agree(db):
     for row in cur.fetchall():
         view = dict(zip(cols, row))
         mine = cli_rows[view["agent"]]
-        for name in ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-                     "total_tokens", "cache_ratio", "input_share", "output_share", "cost_usd", "cost_cny"):  # fmt: skip
+        for name in (
+            "requests",
+            "input_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "total_tokens",
+            "cache_ratio",
+            "input_share",
+            "output_share",
+            "cost_usd",
+            "cost_cny",
+        ):
             assert mine[name] == pytest.approx(view[name]) if view[name] is not None else mine[name] is None, name
 
 
@@ -104,7 +115,9 @@ def anchored_dataset(db):
 
 def test_five_hour_windows_anchored_and_estimated(db):
     anchored_dataset(db)
-    got = [(w["start"], w["end"], w["kind"], w["requests"], w["output_tokens"], w["readings"]) for w in windows(db, ALL)]
+    got = [
+        (w["start"], w["end"], w["kind"], w["requests"], w["output_tokens"], w["readings"]) for w in windows(db, ALL)
+    ]
     assert got == [
         ("2026-11-02T09:00:00.000Z", "2026-11-02T10:00:30.000Z", "estimated", 2, 3, 0),
         ("2026-11-02T10:00:30.000Z", "2026-11-02T15:00:30.000Z", "anchored", 2, 12, 2),
@@ -120,8 +133,10 @@ def test_anchored_windows_cli_and_view_agree(db):
     result = CliRunner().invoke(cli, ["report", "blocks", "--json", "--db", db_path(db)])
     assert result.exit_code == 0, result.output
     cli_rows = [r for r in json.loads(result.output) if r["kind"] == "anchored"]
-    view = db.execute("select starts_at, resets_at, requests, output_tokens, cost_usd from anchored_window_usage"
-                      " where window_minutes = 300").fetchall()  # fmt: skip
+    view = db.execute(
+        "select starts_at, resets_at, requests, output_tokens, cost_usd from anchored_window_usage"
+        " where window_minutes = 300"
+    ).fetchall()
     assert [(r["start"], r["end"], r["requests"], r["output_tokens"], r["cost_usd"]) for r in cli_rows] == [
         (s, e, n, o, pytest.approx(c)) for s, e, n, o, c in view
     ]
@@ -144,8 +159,10 @@ def test_weekly_windows_without_anchor(db):
     add_request(db, "a", "2026-07-01T10:30:00.000Z", out=1)
     add_request(db, "b", "2026-07-08T10:00:00.000Z", out=2)  # still inside [07-01 10:00, 07-08 10:00)? no: at the end
     got = [(w["start"], w["end"], w["kind"]) for w in windows(db, ALL, minutes=WEEK)]
-    assert got == [("2026-07-01T10:00:00.000Z", "2026-07-08T10:00:00.000Z", "estimated"),
-                   ("2026-07-08T10:00:00.000Z", "2026-07-15T10:00:00.000Z", "estimated")]  # fmt: skip
+    assert got == [
+        ("2026-07-01T10:00:00.000Z", "2026-07-08T10:00:00.000Z", "estimated"),
+        ("2026-07-08T10:00:00.000Z", "2026-07-15T10:00:00.000Z", "estimated"),
+    ]
 
 
 def test_limit_hits_report_and_anchor(db):
@@ -154,18 +171,34 @@ def test_limit_hits_report_and_anchor(db):
     add_hit(db, "h3", "2026-11-04T12:00:00.000Z", None)
     rows = limit_hits(db, ALL)
     assert [(r["window_minutes"], r["window_basis"], r["minutes_until_reset"]) for r in rows] == [
-        (300, "inferred from the wait", 120.0), (10080, "logged", 3600.0), (None, None, None)]  # fmt: skip
+        (300, "inferred from the wait", 120.0),
+        (10080, "logged", 3600.0),
+        (None, None, None),
+    ]
     anchors = db.execute("select window_minutes, starts_at, resets_at, limit_hits from window_anchors").fetchall()
-    assert anchors == [(300, "2026-11-02T09:00:00.000Z", "2026-11-02T14:00:00.000Z", 1),
-                       (10080, "2026-10-30T00:00:00.000Z", "2026-11-06T00:00:00.000Z", 1)]  # fmt: skip
+    assert anchors == [
+        (300, "2026-11-02T09:00:00.000Z", "2026-11-02T14:00:00.000Z", 1),
+        (10080, "2026-10-30T00:00:00.000Z", "2026-11-06T00:00:00.000Z", 1),
+    ]
 
 
 def test_daily_json_contract_and_view(db):
     fanout_dataset(db)
     result = CliRunner().invoke(cli, ["report", "daily", "--json", "--tz", "UTC", "--db", db_path(db)])
     [row] = json.loads(result.output)
-    for name in ("date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
-                 "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"):  # fmt: skip
+    for name in (
+        "date",
+        "agent",
+        "requests",
+        "prompts",
+        "input_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd",
+    ):
         assert name in row
     assert (row["date"], row["requests"], row["prompts"], row["total_tokens"]) == ("2026-11-02", 20, 5, 20000)
     view = db.execute("select requests, prompts, total_tokens, cost_usd from usage_daily_utc").fetchone()

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
-from analyzer.store import database as store
-from analyzer.store.writer import RecordWriter
-from analyzer.contract.records import Request
 from analyzer.plugins.claude_code import statusline as sl
 from analyzer.plugins.claude_code import usage_window as uw
 from analyzer.plugins.quota.keys import reading_key
+
+from analyzer.contract.records import Request
+from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "statusline"
 NOW = datetime(2026, 7, 3, 12, 0, 0, tzinfo=timezone.utc)
@@ -46,8 +46,10 @@ def payload(name="full.json", **changes) -> dict:
 
 
 def limits(five=42, seven=36.5, five_reset=RESET_5H, seven_reset=RESET_7D) -> dict:
-    return {"five_hour": {"used_percentage": five, "resets_at": five_reset},
-            "seven_day": {"used_percentage": seven, "resets_at": seven_reset}}  # fmt: skip
+    return {
+        "five_hour": {"used_percentage": five, "resets_at": five_reset},
+        "seven_day": {"used_percentage": seven, "resets_at": seven_reset},
+    }
 
 
 def live_limits(five=42, seven=36.5) -> dict:
@@ -60,8 +62,19 @@ def add_requests(db, *rows) -> None:
     """rows: (ts, model, input, cache_read, cache_write, output[, agent])."""
     writer = RecordWriter(db, source_id=None, machine=store.machine_id(db), keep_text=False)
     for i, (ts, model, inp, read, write, out, *agent) in enumerate(rows):
-        writer.add(Request(key=f"k{i}-{ts}", agent=(agent or ["claude-code"])[0], session_id="s", ts=ts, model=model,
-                           input_tokens=inp, cache_read_tokens=read, cache_write_tokens=write, output_tokens=out))  # fmt: skip
+        writer.add(
+            Request(
+                key=f"k{i}-{ts}",
+                agent=(agent or ["claude-code"])[0],
+                session_id="s",
+                ts=ts,
+                model=model,
+                input_tokens=inp,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+                output_tokens=out,
+            )
+        )
     with store.transaction(db):
         writer.flush()
 
@@ -126,15 +139,21 @@ def test_without_rate_limits_the_window_is_estimated(db):
     text = sl.line(json.dumps(payload("no-rate-limits.json", rate_limits=no_reset)), db_path(db), NOW)
     assert text == "Opus · 5h 12% · 1.0k tok (est. window to 16:00) · cache 30%"
     assert readings(db_path(db)) == [(300, 12.0, None, "statusline", "2026-07-03T12:00:00.000Z")]
-    idle = sl.line(json.dumps(payload("no-rate-limits.json")), db_path(db), datetime(2026, 7, 3, 16, 41, tzinfo=timezone.utc))
+    idle = sl.line(
+        json.dumps(payload("no-rate-limits.json")), db_path(db), datetime(2026, 7, 3, 16, 41, tzinfo=timezone.utc)
+    )
     assert idle == "Opus · 5h idle"
 
 
 def test_estimated_window_matches_the_block_rules():
     conn = sqlite3.connect(":memory:")
     conn.execute("create table requests (agent, ts, model)")
-    stamps = ["2026-07-03T01:10:00.000Z", "2026-07-03T05:59:00.000Z", "2026-07-03T06:00:00.000Z",  # 01:00 block, ts at end stays
-              "2026-07-03T06:00:00.001Z"]  # just past 06:00: a new block at 06:00  # fmt: skip
+    stamps = [
+        "2026-07-03T01:10:00.000Z",
+        "2026-07-03T05:59:00.000Z",
+        "2026-07-03T06:00:00.000Z",  # 01:00 block, ts at end stays
+        "2026-07-03T06:00:00.001Z",
+    ]  # just past 06:00: a new block at 06:00
     conn.executemany("insert into requests values ('claude-code', ?, 'claude-x')", [(s,) for s in stamps])
     now = datetime(2026, 7, 3, 7, tzinfo=timezone.utc)
     w = uw.estimated(conn, "claude-code", now, uw.family_clause("claude-x"))
@@ -160,7 +179,9 @@ def test_inferred_limit_is_read_defensively_from_limit_estimates(db):
     add_requests(db, ("2026-07-03T10:30:00.000Z", "claude-opus-4-1", 1000, 2000, 0, 200))
     path = db_path(db)
     db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
-    db.execute('create table limit_estimates (agent text, window_minutes int, quantity text, "limit" real, computed_at text)')
+    db.execute(
+        'create table limit_estimates (agent text, window_minutes int, quantity text, "limit" real, computed_at text)'
+    )
     db.execute("insert into limit_estimates values ('claude-code', 300, 'requests', 50, '2026-06-01')")
     db.execute("insert into limit_estimates values ('claude-code', 300, 'uncached_input_output', 4000, '2026-07-01')")
     db.execute("insert into limit_estimates values ('codex', 300, 'total_tokens', 1, '2026-07-02')")
@@ -175,16 +196,25 @@ def test_inferred_limit_is_read_defensively_from_limit_estimates(db):
 
 def run_cli(args, stdin: bytes, env_extra=None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "analyzer", "statusline", *args], input=stdin, capture_output=True,
-                          env=env, cwd=ROOT, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", "statusline", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("stdin, expected", [
-    (b"", "analyzer: no statusline input"),
-    (b"{not json", "analyzer: unreadable statusline input"),
-    (b"[1, 2]", "analyzer: unreadable statusline input"),
-    (b"\xff\xfe\x00garbage", "analyzer: unreadable statusline input"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "stdin, expected",
+    [
+        (b"", "analyzer: no statusline input"),
+        (b"{not json", "analyzer: unreadable statusline input"),
+        (b"[1, 2]", "analyzer: unreadable statusline input"),
+        (b"\xff\xfe\x00garbage", "analyzer: unreadable statusline input"),
+    ],
+)
 def test_bad_input_prints_a_short_line_and_exits_0(tmp_path, stdin, expected):
     done = run_cli(["--db", str(tmp_path / "x.db")], stdin)
     assert done.returncode == 0
@@ -227,8 +257,10 @@ def test_locked_store_spools_the_reading_and_writes_it_next_time(db):
     sl.line(json.dumps(payload(rate_limits=limits(five=44))), path, later)
     rows = readings(path)
     assert {(r[0], r[1], r[4]) for r in rows} == {
-        (300, 42.0, "2026-07-03T12:00:00.000Z"), (10080, 36.5, "2026-07-03T12:00:00.000Z"),
-        (300, 44.0, "2026-07-03T12:01:00.000Z")}  # fmt: skip
+        (300, 42.0, "2026-07-03T12:00:00.000Z"),
+        (10080, 36.5, "2026-07-03T12:00:00.000Z"),
+        (300, 44.0, "2026-07-03T12:01:00.000Z"),
+    }
     assert not Path(path + "-statusline-spool.jsonl").exists()
 
 
@@ -238,8 +270,13 @@ def test_the_fast_path_imports_neither_click_nor_pluggy(db):
         "import analyzer.__main__ as m; m.main();"
         "print(sorted({k.split('.')[0] for k in sys.modules} & {'click', 'pluggy', 'sqlite_utils', 'platformdirs', 'orjson'}))"
     )
-    done = subprocess.run([sys.executable, "-c", code, db_path(db)], input=json.dumps(payload()).encode(),
-                          capture_output=True, cwd=ROOT, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, db_path(db)],
+        input=json.dumps(payload()).encode(),
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().splitlines()[-1] == "[]"
 
@@ -252,8 +289,10 @@ def test_help_and_unknown_options_reach_click():
 
 
 def test_then_chains_another_status_line_first(tmp_path):
-    done = run_cli(["--db", str(tmp_path / "s.db"), "--then", "cat >/dev/null; echo theirs"],
-                   json.dumps(payload(rate_limits=live_limits())).encode())  # fmt: skip
+    done = run_cli(
+        ["--db", str(tmp_path / "s.db"), "--then", "cat >/dev/null; echo theirs"],
+        json.dumps(payload(rate_limits=live_limits())).encode(),
+    )
     lines = done.stdout.decode().splitlines()
     assert done.returncode == 0 and lines[0] == "theirs" and lines[1].startswith("Sonnet 4.5 · 5h 42%")
 

@@ -34,11 +34,11 @@ from watchdog.events import (
 )
 from watchdog.observers.api import ObservedWatch
 
-from analyzer.store import database as store
 from analyzer.daemon.lifecycle import AlreadyRunning, DaemonLock, stop_on_signals
-from analyzer.ingest.ingester import Ingester
 from analyzer.daemon.observers import plan_watches
 from analyzer.daemon.watcher import Coalescer, DirtyHandler, Watcher, WatchSettings, WatchTask
+from analyzer.ingest.ingester import Ingester
+from analyzer.store import database as store
 
 from .claude_lines import assistant_line, transcript_path, turn, turn_totals, user_line
 from .conftest import FIXTURES, check_totals, totals
@@ -116,8 +116,14 @@ def fake_factory(log, *, native_error=None):
 
 def make_watcher(db, home, clock=None, *, log=None, tasks=(), **settings):
     log = [] if log is None else log
-    watcher = Watcher(db, env={"HOME": str(home)}, settings=WatchSettings(**settings), clock=clock or FakeClock(),
-                      observer_factory=fake_factory(log), tasks=list(tasks))  # fmt: skip
+    watcher = Watcher(
+        db,
+        env={"HOME": str(home)},
+        settings=WatchSettings(**settings),
+        clock=clock or FakeClock(),
+        observer_factory=fake_factory(log),
+        tasks=list(tasks),
+    )
     watcher.log = log
     return watcher
 
@@ -232,18 +238,27 @@ def test_handler_marks_relevant_paths_and_does_no_io(tmp_path, monkeypatch):
     handler.dispatch(DirModifiedEvent(str(root / "p")))  # a listing changed: the file events say what
     handler.dispatch(FileModifiedEvent(os.fsencode(str(root / "b.jsonl"))))  # bytes paths happen
     monkeypatch.undo()
-    assert sorted(c.pending()) == sorted([
-        str(root / "p" / "s.jsonl"), str(root / "p" / "old.jsonl"), str(root / "q" / "new.jsonl"),
-        str(tmp_path / "home" / ".claude"), str(root / "b.jsonl"),
-    ])  # fmt: skip
+    assert sorted(c.pending()) == sorted(
+        [
+            str(root / "p" / "s.jsonl"),
+            str(root / "p" / "old.jsonl"),
+            str(root / "q" / "new.jsonl"),
+            str(tmp_path / "home" / ".claude"),
+            str(root / "b.jsonl"),
+        ]
+    )
 
 
 def test_plan_watches_uses_nearest_ancestor_for_missing_roots(tmp_path):
     home = tmp_path / "h"
     (home / ".claude" / "projects").mkdir(parents=True)
     (home / ".codex").mkdir()
-    roots = [home / ".claude" / "projects", home / ".config" / "claude" / "projects", home / ".codex" / "sessions",
-             home / ".claude" / "projects" / "inner"]  # fmt: skip
+    roots = [
+        home / ".claude" / "projects",
+        home / ".config" / "claude" / "projects",
+        home / ".codex" / "sessions",
+        home / ".claude" / "projects" / "inner",
+    ]
     assert plan_watches(roots) == {
         home / ".claude" / "projects": True,  # the inner missing root's ancestor is inside it: covered
         home: False,
@@ -265,8 +280,13 @@ def test_observer_starts_before_the_catch_up_and_watches_roots(db, tmp_path):
             super().start()
             self.log.append(("rows at observer start", totals(db)["requests"]))
 
-    w = Watcher(db, env={"HOME": str(home)}, clock=FakeClock(), tasks=[],
-                observer_factory=lambda polling, interval: Recording(polling, log))  # fmt: skip
+    w = Watcher(
+        db,
+        env={"HOME": str(home)},
+        clock=FakeClock(),
+        tasks=[],
+        observer_factory=lambda polling, interval: Recording(polling, log),
+    )
     w.start()
     assert log[:2] == [("start", False), ("rows at observer start", 0)]
     assert ("schedule", str(home / ".claude" / "projects"), True) in log
@@ -528,8 +548,13 @@ def test_inotify_limit_falls_back_to_polling_with_advice(db, tmp_path, caplog):
     home = tmp_path / "home"
     write(transcript_path(home), turn(0))
     log = []
-    w = Watcher(db, env={"HOME": str(home)}, clock=FakeClock(), tasks=[],
-                observer_factory=fake_factory(log, native_error=OSError(errno.ENOSPC, "inotify watch limit reached")))  # fmt: skip
+    w = Watcher(
+        db,
+        env={"HOME": str(home)},
+        clock=FakeClock(),
+        tasks=[],
+        observer_factory=fake_factory(log, native_error=OSError(errno.ENOSPC, "inotify watch limit reached")),
+    )
     with caplog.at_level(logging.WARNING, logger="analyzer.watch"):
         w.start()
     message = " ".join(r.getMessage() for r in caplog.records)
@@ -613,8 +638,12 @@ def test_periodic_tasks_run_on_schedule_and_failures_do_not_stop_the_daemon(db, 
 def test_real_observer_follows_a_root_that_appears_later(db, tmp_path, polling):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    w = Watcher(db, env={"HOME": str(home)}, tasks=[],
-                settings=WatchSettings(debounce=0.05, max_wait=0.2, poll_interval=0.1, polling=polling))  # fmt: skip
+    w = Watcher(
+        db,
+        env={"HOME": str(home)},
+        tasks=[],
+        settings=WatchSettings(debounce=0.05, max_wait=0.2, poll_interval=0.1, polling=polling),
+    )
     thread = threading.Thread(target=w.run, name="watch-writer")
     thread.start()
     reader = store.connect(tmp_path / "test.db")
@@ -690,12 +719,18 @@ def _read_offset(db_file: Path, path: Path) -> int | None:
 
 
 def _daemon(db_file: Path, home: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "analyzer", "watch", "--db", str(db_file)], env=_env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "watch", "--db", str(db_file)],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
-REQUEST_COLUMNS = ("key, session_id, ts, model, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens,"
-                   " reasoning_tokens, trigger, prompt_key, is_sidechain, complete")  # fmt: skip
+REQUEST_COLUMNS = (
+    "key, session_id, ts, model, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens,"
+    " reasoning_tokens, trigger, prompt_key, is_sidechain, complete"
+)
 
 
 @pytest.mark.slow
@@ -784,8 +819,14 @@ def test_huge_file_is_ingested_in_bounded_memory(tmp_path):
         path, expected = _huge_transcript(home, turns)
         try:
             db_file = tmp_path / f"{label}.db"
-            out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(home), str(db_file)], env=_env(home),
-                                 capture_output=True, text=True, timeout=120, check=True).stdout.split()  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, "-c", MEMORY_PROBE, str(home), str(db_file)],
+                env=_env(home),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout.split()
             assert int(out[0]) == path.stat().st_size
             peaks[label] = (path.stat().st_size, int(out[1]))
             check_totals(store.open_db(db_file), expected)

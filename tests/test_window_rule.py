@@ -36,10 +36,19 @@ def test_estimated_windows_open_at_the_hour_and_the_next_at_or_after_the_end():
     for t in (10 * H + 20 * M, 14 * H + 59 * M, 15 * H, 15 * H + 1, 23 * H, 40 * H + 5):
         sweep.assign(t)
     # 10:20 opens [10:00, 15:00); 15:00 sharp opens the next; 23:00 and 40:00:05 open theirs
-    assert spans(sweep) == [(10 * H, 15 * H, "estimated"), (15 * H, 20 * H, "estimated"),
-                            (23 * H, 28 * H, "estimated"), (40 * H, 45 * H, "estimated")]  # fmt: skip
+    assert spans(sweep) == [
+        (10 * H, 15 * H, "estimated"),
+        (15 * H, 20 * H, "estimated"),
+        (23 * H, 28 * H, "estimated"),
+        (40 * H, 45 * H, "estimated"),
+    ]
     assert rule.window_starts([10 * H + 20 * M, 14 * H + 59 * M, 15 * H, 15 * H + 1, 23 * H, 40 * H + 5], 300) == [
-        0, 2, 4, 5, 6]  # fmt: skip
+        0,
+        2,
+        4,
+        5,
+        6,
+    ]
 
 
 def test_estimated_windows_never_overlap_anchored_ones():
@@ -58,7 +67,11 @@ def test_estimated_windows_never_overlap_anchored_ones():
 def test_overlapping_anchored_instances_are_cut_and_empty_ones_dropped():
     # In reset order: 10:00, 14:00, 15:00, 17:00; each starts where the one before ended.
     assert rule.cut([(10 * H, 15 * H), (5 * H, 10 * H), (12 * H, 17 * H), (13 * H, 14 * H)]) == [
-        (5 * H, 10 * H), (13 * H, 14 * H), (14 * H, 15 * H), (15 * H, 17 * H)]  # fmt: skip
+        (5 * H, 10 * H),
+        (13 * H, 14 * H),
+        (14 * H, 15 * H),
+        (15 * H, 17 * H),
+    ]
     assert rule.cut([(5 * H, 10 * H), (6 * H, 10 * H)]) == [(5 * H, 10 * H)]  # the same reset twice: one instance
 
 
@@ -120,7 +133,9 @@ def assert_same_windows(db) -> int:
                 continue  # "now" differs: SQL reads the clock
             have = other[name]
             if isinstance(want, float) or isinstance(have, float):
-                assert want is not None and have is not None and math.isclose(want, have, rel_tol=1e-9, abs_tol=1.01e-6), name  # costs are rounded to 6 places
+                assert (
+                    want is not None and have is not None and math.isclose(want, have, rel_tol=1e-9, abs_tol=1.01e-6)
+                ), name  # costs are rounded to 6 places
             else:
                 assert have == want, (name, w, other)
     return len(mine)

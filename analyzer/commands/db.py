@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from analyzer.api import hookimpl
-from analyzer.store import database as store
+from analyzer.commands.options import db_option, format_options, open_store
 from analyzer.commands.output import emit_json, table, tokens
 from analyzer.registry.inventory import get_plugins
-from analyzer.commands.options import db_option, format_options, open_store
+from analyzer.store import database as store
 
 
 def _db_file(db) -> Path:
@@ -22,11 +22,13 @@ def _db_file(db) -> Path:
 def db_group():
     """The SQLite store: where it is, what it holds, backups."""
 
+
 @db_group.command(name="path")
 @db_option
 def db_path_cmd(db_path):
     """Print the store's path (for `datasette "$(analyzer db path)"`)."""
     click.echo(str(db_path or store.default_db_path()))
+
 
 @db_group.command(name="status")
 @format_options(csv=False)
@@ -36,8 +38,10 @@ def db_status(fmt, db_path):
     db = open_store(db_path)
     path = _db_file(db)
     conn = db.conn
-    counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]
-              for t in ("requests", "prompts", "limit_hits", "quota_readings", "sessions", "sources", "ingest_errors")}  # fmt: skip
+    counts = {
+        t: conn.execute(f"select count(*) from {t}").fetchone()[0]
+        for t in ("requests", "prompts", "limit_hits", "quota_readings", "sessions", "sources", "ingest_errors")
+    }
     agents = [
         {"agent": a, "requests": n, "first": f, "last": last}
         for a, n, f, last in conn.execute("select agent, count(*), min(ts), max(ts) from requests group by agent")
@@ -73,13 +77,19 @@ def db_status(fmt, db_path):
     click.echo("Rows:         " + ", ".join(f"{tokens(n)} {t.replace('_', ' ')}" for t, n in counts.items()))
     if agents:
         click.echo()
-        click.echo(table([[a["agent"], tokens(a["requests"]), a["first"][:10], a["last"][:10]] for a in agents],
-                         ["Agent", "Requests", "First", "Last"], align="lrll"))  # fmt: skip
+        click.echo(
+            table(
+                [[a["agent"], tokens(a["requests"]), a["first"][:10], a["last"][:10]] for a in agents],
+                ["Agent", "Requests", "First", "Last"],
+                align="lrll",
+            )
+        )
     if unpriced:
         click.echo()
         click.echo("Models with no known price (their cost shows as unknown):")
         for u in unpriced:
             click.echo(f"  {u['model']}  ({u['requests']} requests)")
+
 
 @db_group.command(name="errors")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many to show.")
@@ -106,6 +116,7 @@ def db_errors(limit, fmt, db_path):
     for row in rows:
         click.echo(f"{row['path']}:{row['offset']}: {row['kind']}: {row['reason']}")
 
+
 @db_group.command(name="backup")
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
@@ -117,6 +128,7 @@ def db_backup(target, db_path):
     db.execute("vacuum into ?", [str(target)])
     os.chmod(target, 0o600)
     click.echo(f"Backed up to {target}")
+
 
 @db_group.command(name="prompt-text")
 @click.argument("setting", type=click.Choice(["on", "off", "show"]), default="show")
@@ -135,6 +147,7 @@ def db_prompt_text(setting, db_path):
         click.echo("Prompt text will be stored from now on (re-ingest to fill in past prompts still on disk).")
     else:
         click.echo(f"Prompt text is no longer stored; erased it from {erased} prompts.")
+
 
 @click.command(name="plugins")
 @click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")

@@ -8,8 +8,8 @@ import sqlite3
 import click
 
 from analyzer.api import hookimpl
-from analyzer.commands.output import emit_json
 from analyzer.commands.options import _agent_callback, db_option, open_store
+from analyzer.commands.output import emit_json
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)?\s*$", re.I)
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
@@ -40,41 +40,66 @@ def _print(estimates: list[dict]) -> None:
     from analyzer.inference.report import amount
 
     if not estimates:
-        click.echo("No quota readings or limit hits recorded yet, so there is nothing to infer from.\n"
-                   "Readings come from agents' logs (Codex rate limits, Claude /usage), the statusline,\n"
-                   "vendor quota endpoints (`analyzer quota poll`) or `analyzer quota add`; run `analyzer ingest` first.")  # fmt: skip
+        click.echo(
+            "No quota readings or limit hits recorded yet, so there is nothing to infer from.\n"
+            "Readings come from agents' logs (Codex rate limits, Claude /usage), the statusline,\n"
+            "vendor quota endpoints (`analyzer quota poll`) or `analyzer quota add`; run `analyzer ingest` first."
+        )
         return
     for e in estimates:
-        head = f"{e['agent']}" + (f" · plan {e['plan']}" if e.get("plan") else "") + (
-            f" · {e['scope']}" if e.get("scope") else "") + f" · {e['window']} window"
+        head = (
+            f"{e['agent']}"
+            + (f" · plan {e['plan']}" if e.get("plan") else "")
+            + (f" · {e['scope']}" if e.get("scope") else "")
+            + f" · {e['window']} window"
+        )
         click.echo(head)
         click.echo(f"  {e['summary']}")
         q = e.get("quantity") or "x"
         if e.get("method") == "inferred":
-            click.echo(f"  Limit:     {amount(e['limit'], q)} {e['unit']} ({amount(e['low'], q)} to "
-                       f"{amount(e['high'], q)}), inferred")  # fmt: skip
+            click.echo(
+                f"  Limit:     {amount(e['limit'], q)} {e['unit']} ({amount(e['low'], q)} to "
+                f"{amount(e['high'], q)}), inferred"
+            )
             if e.get("weights") and e.get("candidate") in ("weighted", "weighted_per_model"):
                 click.echo("  Weights:   " + ", ".join(f"{k} {v:g}" for k, v in e["weights"].items()))
                 if e.get("model_weights"):
-                    click.echo("  Models:    " + ", ".join(f"{k} x{v:g}" for k, v in e["model_weights"].items()
-                                                          if v is not None))  # fmt: skip
+                    click.echo(
+                        "  Models:    "
+                        + ", ".join(f"{k} x{v:g}" for k, v in e["model_weights"].items() if v is not None)
+                    )
             for alt in (e.get("alternatives") or [])[:3]:
-                fit = f"misfit {alt['rms_pp']:.2f} pp, BIC +{alt['delta_bic']:g}" if "rms_pp" in alt else \
-                    f"spread {alt['spread_log']:.3f}"
+                fit = (
+                    f"misfit {alt['rms_pp']:.2f} pp, BIC +{alt['delta_bic']:g}"
+                    if "rms_pp" in alt
+                    else f"spread {alt['spread_log']:.3f}"
+                )
                 click.echo(f"  Instead:   {alt['label']}: {fit}")
             for seg in e.get("segments") or []:
                 if len(e["segments"]) > 1:
-                    click.echo(f"  Segment:   {seg['from'][:16]} to {seg['to'][:16]}: {amount(seg['limit'], q)} "
-                               f"({seg['readings']} readings)")  # fmt: skip
+                    click.echo(
+                        f"  Segment:   {seg['from'][:16]} to {seg['to'][:16]}: {amount(seg['limit'], q)} "
+                        f"({seg['readings']} readings)"
+                    )
         click.echo("")
 
 
 @click.command(name="infer-limit")
 @click.option("--plan", help="Only this plan (as readings name it); labels signals that carry no plan name.")
-@click.option("--agent", "agents", multiple=True, callback=_agent_callback,
-              help="Only this agent (repeat or comma-separate), e.g. codex, claude-code.")  # fmt: skip
-@click.option("--window", "windows", multiple=True, callback=_window_callback,
-              help="Only this window length: 5h, 7d, or minutes (repeatable).")  # fmt: skip
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    callback=_agent_callback,
+    help="Only this agent (repeat or comma-separate), e.g. codex, claude-code.",
+)
+@click.option(
+    "--window",
+    "windows",
+    multiple=True,
+    callback=_window_callback,
+    help="Only this window length: 5h, 7d, or minutes (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per (agent or plan, window).")
 @click.option("--no-save", is_flag=True, help="Do not write the estimates to the limit_estimates table.")
 @click.option("--fresh", is_flag=True, help="Fit again even when nothing changed since the last fit.")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import click
 
 from analyzer.api import hookimpl
-from analyzer.store import database as store
 from analyzer.commands.options import db_option, open_store
+from analyzer.store import database as store
 
 if TYPE_CHECKING:
     from analyzer.ingest.ingester import IngestStats
@@ -87,6 +87,7 @@ def ingest(paths, verbose, db_path):
         raise click.ClickException(str(exc)) from exc
     report_stats(stats, verbose=verbose)
 
+
 @click.command(name="start")
 @click.option("--sample", is_flag=True, help="Use the bundled sample logs even if you have your own.")
 @db_option
@@ -97,8 +98,8 @@ def start(sample, db_path):
     bundled sample logs into a separate sample store instead, so you can see
     what the tool does; your own store is left alone.
     """
-    from analyzer.registry.parsers import get_parsers
     from analyzer.ingest.discovery import discover
+    from analyzer.registry.parsers import get_parsers
 
     env = None
     if sample or not discover(list(get_parsers().values()), os.environ).found:
@@ -107,12 +108,23 @@ def start(sample, db_path):
                 "no agent logs found, and the bundled sample logs are not here "
                 f"({SAMPLE_HOME}); run from a source checkout or point ingest at your logs"
             )
-        click.echo(f"No agent logs found here{' (or --sample given)' if sample else ''}; "
-                   f"using the bundled sample logs in {SAMPLE_HOME}.", err=True)  # fmt: skip
+        click.echo(
+            f"No agent logs found here{' (or --sample given)' if sample else ''}; "
+            f"using the bundled sample logs in {SAMPLE_HOME}.",
+            err=True,
+        )
         db_path = (db_path or store.default_db_path()).with_name("sample.db")
         env = {**os.environ, "HOME": str(SAMPLE_HOME)}
-        for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
-                    "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "OPENCODE_DB"):  # fmt: skip
+        for var in (
+            "CLAUDE_CONFIG_DIR",
+            "CODEX_HOME",
+            "KIMI_SHARE_DIR",
+            "KIMI_CODE_HOME",
+            "GEMINI_CLI_HOME",
+            "QWEN_RUNTIME_DIR",
+            "XDG_DATA_HOME",
+            "OPENCODE_DB",
+        ):
             env.pop(var, None)
     db = open_store(db_path)
     try:
@@ -121,9 +133,9 @@ def start(sample, db_path):
         raise click.ClickException(str(exc)) from exc
     report_stats(stats)
     click.echo(f"Store: {db_path or store.default_db_path()}", err=True)
-    from analyzer.reports.usage import Filters
-    from analyzer.contract.timeutil import resolve_tz
     from analyzer.commands.report import print_daily
+    from analyzer.contract.timeutil import resolve_tz
+    from analyzer.reports.usage import Filters
 
     print_daily(db, Filters(tz=resolve_tz(None)), "table")
 

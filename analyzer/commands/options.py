@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from analyzer.store import database as store
-from analyzer.reports.filters import Filters
 from analyzer.contract.timeutil import parse_day_or_instant, resolve_tz
+from analyzer.reports.filters import Filters
+from analyzer.store import database as store
+
 
 def db_option(fn):
     """``--db PATH``; defaults to ANALYZER_DB, else the user data folder."""
@@ -50,8 +51,13 @@ def _agent_callback(ctx, param, value):
 def filter_options(fn):
     """``--agent``, ``--since``, ``--until``, ``--tz`` -> a ``filters`` argument."""
 
-    @click.option("--agent", "agents", multiple=True, callback=_agent_callback,
-                  help="Only this agent (repeat or comma-separate), e.g. claude-code, codex.")
+    @click.option(
+        "--agent",
+        "agents",
+        multiple=True,
+        callback=_agent_callback,
+        help="Only this agent (repeat or comma-separate), e.g. claude-code, codex.",
+    )
     @click.option("--since", help="From this local day (YYYY-MM-DD) or ISO instant.")
     @click.option("--until", help="Up to and including this local day (YYYY-MM-DD), or before this ISO instant.")
     @click.option("--tz", "tz_name", help="IANA time zone for days and times (default: the local zone).")

@@ -40,9 +40,17 @@ def plans_cmd(plan_id, fmt, db_path):
     body = []
     for p in catalogue:
         for i, lim in enumerate(p.limits or [None]):
-            body.append([p.id if i == 0 else "", f"{p.price:g} {p.currency}" if i == 0 and p.price is not None else "",
-                         window_name(lim.window_minutes) if lim else "", lim.unit if lim else "", _limit_text(lim),
-                         (lim.basis + (" *" if lim.primary else "")) if lim else "", (lim.as_of or "") if lim else ""])  # fmt: skip
+            body.append(
+                [
+                    p.id if i == 0 else "",
+                    f"{p.price:g} {p.currency}" if i == 0 and p.price is not None else "",
+                    window_name(lim.window_minutes) if lim else "",
+                    lim.unit if lim else "",
+                    _limit_text(lim),
+                    (lim.basis + (" *" if lim.primary else "")) if lim else "",
+                    (lim.as_of or "") if lim else "",
+                ]
+            )
     click.echo(table(body, ["Plan", "Price/month", "Window", "Unit", "Limit", "Basis", "As of"], align="lrllrll"))
     click.echo(f"* used by compare-plans. Your own plans: {pricing.config_dir() / 'plans.toml'}")
 
@@ -75,29 +83,66 @@ def compare_cmd(plan_ids, filters, fmt, db_path):
     if not r["requests"]:
         click.echo("No usage recorded in this range: nothing to compare. Run `analyzer ingest` first?")
         return
-    click.echo(f"Your usage: {tokens(r['requests'])} requests, {tokens(r['prompts'])} prompts over {r['days']:g} days; "
-               f"{short_tokens(r['tokens_per_request'])} tokens/request, {number(r['requests_per_prompt'])} "
-               f"requests/prompt, cache ratio {percent(r['cache_ratio'])}; at API prices "
-               f"{usd(r['usage_cost_usd_per_month'])} per 30 days.")  # fmt: skip
+    click.echo(
+        f"Your usage: {tokens(r['requests'])} requests, {tokens(r['prompts'])} prompts over {r['days']:g} days; "
+        f"{short_tokens(r['tokens_per_request'])} tokens/request, {number(r['requests_per_prompt'])} "
+        f"requests/prompt, cache ratio {percent(r['cache_ratio'])}; at API prices "
+        f"{usd(r['usage_cost_usd_per_month'])} per 30 days."
+    )
     body = []
     for row in rows:
-        over = ", ".join(f"{window_name(o['window_minutes'])} x{o['windows_exceeded']}" for o in row["exceeded"]
-                         if o["windows_exceeded"]) or "no"  # fmt: skip
+        over = (
+            ", ".join(
+                f"{window_name(o['window_minutes'])} x{o['windows_exceeded']}"
+                for o in row["exceeded"]
+                if o["windows_exceeded"]
+            )
+            or "no"
+        )
         basis = "/".join(sorted({lim["basis"] for lim in row["limits"]}))
-        body.append([row["plan"], f"{row['price']:g} {row['currency']}", basis,
-                     short_tokens(row["per_5h"]["requests"]), short_tokens(row["per_week"]["requests"]),
-                     short_tokens(row["per_month"]["requests"]), short_tokens(row["per_month"]["prompts"]),
-                     short_tokens(row["per_month"]["tokens"]),
-                     row["value_basis"].replace("your models' list prices", "yours").replace(" list price", ""),
-                     usd(row["api_value_usd_per_month"]),
-                     "n/a" if row["worth_x_fee"] is None else f"{row['worth_x_fee']:g}x",
-                     "n/a" if row["usage_x_fee"] is None else f"{row['usage_x_fee']:g}x", over])  # fmt: skip
-    click.echo(table(body, ["Plan", "Fee", "Basis", "Req/5h", "Req/week", "Req/month", "Prompts/mo",
-                            "Tokens/mo", "Priced as", "API value/mo", "Worth", "Your use", "Exceeded"],
-                     align="lrl" + "r" * 5 + "l" + "r" * 3 + "l"))  # fmt: skip
-    click.echo("Worth = the plan's monthly maximum of your requests at the API price of the plan's model (Priced as; "
-               "yours: your own models) / its fee; Your use = your usage per 30 days priced the same way / the fee. "
-               "Basis: stated (vendor), community, blog, derived.")  # fmt: skip
+        body.append(
+            [
+                row["plan"],
+                f"{row['price']:g} {row['currency']}",
+                basis,
+                short_tokens(row["per_5h"]["requests"]),
+                short_tokens(row["per_week"]["requests"]),
+                short_tokens(row["per_month"]["requests"]),
+                short_tokens(row["per_month"]["prompts"]),
+                short_tokens(row["per_month"]["tokens"]),
+                row["value_basis"].replace("your models' list prices", "yours").replace(" list price", ""),
+                usd(row["api_value_usd_per_month"]),
+                "n/a" if row["worth_x_fee"] is None else f"{row['worth_x_fee']:g}x",
+                "n/a" if row["usage_x_fee"] is None else f"{row['usage_x_fee']:g}x",
+                over,
+            ]
+        )
+    click.echo(
+        table(
+            body,
+            [
+                "Plan",
+                "Fee",
+                "Basis",
+                "Req/5h",
+                "Req/week",
+                "Req/month",
+                "Prompts/mo",
+                "Tokens/mo",
+                "Priced as",
+                "API value/mo",
+                "Worth",
+                "Your use",
+                "Exceeded",
+            ],
+            align="lrl" + "r" * 5 + "l" + "r" * 3 + "l",
+        )
+    )
+    click.echo(
+        "Worth = the plan's monthly maximum of your requests at the API price of the plan's model (Priced as; "
+        "yours: your own models) / its fee; Your use = your usage per 30 days priced the same way / the fee. "
+        "Basis: stated (vendor), community, blog, derived."
+    )
 
 
 @hookimpl
@@ -120,7 +165,20 @@ def _limit_text(lim) -> str:
 
 
 def _plan_json(p) -> dict:
-    return {"id": p.id, "vendor": p.vendor, "name": p.name, "region": p.region, "price": p.price,
-            "currency": p.currency, "period": p.period, "agents": list(p.agents), "models": p.models,
-            "multipliers": p.multipliers, "notes": p.notes, "source": p.source, "as_of": p.as_of, "origin": p.origin,
-            "limits": [lim.__dict__ for lim in p.limits]}  # fmt: skip
+    return {
+        "id": p.id,
+        "vendor": p.vendor,
+        "name": p.name,
+        "region": p.region,
+        "price": p.price,
+        "currency": p.currency,
+        "period": p.period,
+        "agents": list(p.agents),
+        "models": p.models,
+        "multipliers": p.multipliers,
+        "notes": p.notes,
+        "source": p.source,
+        "as_of": p.as_of,
+        "origin": p.origin,
+        "limits": [lim.__dict__ for lim in p.limits],
+    }

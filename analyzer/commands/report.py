@@ -9,15 +9,26 @@ from click_default_group import DefaultGroup
 
 from analyzer.api import hookimpl
 from analyzer.commands.lazy import LazyModule
-from analyzer.commands.output import window_name, emit_csv, emit_json, money, short_tokens, table, tokens
 from analyzer.commands.options import db_option, filter_options, format_options, open_store
+from analyzer.commands.output import emit_csv, emit_json, money, short_tokens, table, tokens, window_name
 
 reports = LazyModule("analyzer.reports.usage")
 windows = LazyModule("analyzer.windows.usage")
 pricing = LazyModule("analyzer.pricing.prices")
 
-DAILY_COLUMNS = ["date", "agent", "requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens",
-                 "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]  # fmt: skip
+DAILY_COLUMNS = [
+    "date",
+    "agent",
+    "requests",
+    "prompts",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+]
 
 
 def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
@@ -33,21 +44,53 @@ def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
         click.echo("No usage recorded in this range. Run `analyzer ingest` first?")
         return
     body = [
-        [r[key], r["agent"], tokens(r["requests"]), tokens(r["prompts"]), tokens(r["input_tokens"]),
-         tokens(r["cache_read_tokens"]), tokens(r["cache_write_tokens"]), tokens(r["output_tokens"]),
-         tokens(r["total_tokens"]), money(r)]
+        [
+            r[key],
+            r["agent"],
+            tokens(r["requests"]),
+            tokens(r["prompts"]),
+            tokens(r["input_tokens"]),
+            tokens(r["cache_read_tokens"]),
+            tokens(r["cache_write_tokens"]),
+            tokens(r["output_tokens"]),
+            tokens(r["total_tokens"]),
+            money(r),
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
     totals = _sum(rows)
-    body.append(["Total", "", tokens(totals["requests"]), tokens(totals["prompts"]), tokens(totals["input_tokens"]),
-                 tokens(totals["cache_read_tokens"]), tokens(totals["cache_write_tokens"]),
-                 tokens(totals["output_tokens"]), tokens(totals["total_tokens"]), money(totals)])  # fmt: skip
-    headers = [key.capitalize(), "Agent", "Requests", "Prompts", "Input", "Cache read", "Cache write", "Output",
-               "Total tokens", "Cost (API)"]  # fmt: skip
+    body.append(
+        [
+            "Total",
+            "",
+            tokens(totals["requests"]),
+            tokens(totals["prompts"]),
+            tokens(totals["input_tokens"]),
+            tokens(totals["cache_read_tokens"]),
+            tokens(totals["cache_write_tokens"]),
+            tokens(totals["output_tokens"]),
+            tokens(totals["total_tokens"]),
+            money(totals),
+        ]
+    )
+    headers = [
+        key.capitalize(),
+        "Agent",
+        "Requests",
+        "Prompts",
+        "Input",
+        "Cache read",
+        "Cache write",
+        "Output",
+        "Total tokens",
+        "Cost (API)",
+    ]
     click.echo(table(body, headers, align="ll" + "r" * 8))
     if totals["unpriced_requests"]:
-        click.echo(f"? = cost unknown: {totals['unpriced_requests']} requests use models with no known price "
-                   "(`analyzer db status` lists them).")  # fmt: skip
+        click.echo(
+            f"? = cost unknown: {totals['unpriced_requests']} requests use models with no known price "
+            "(`analyzer db status` lists them)."
+        )
 
 
 def clean_errors(fn):
@@ -78,8 +121,18 @@ def emitted(rows: list[dict], fmt: str, empty: str) -> bool:
 
 
 def _sum(rows: list[dict]) -> dict:
-    fields = ["requests", "prompts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-              "reasoning_tokens", "total_tokens", "cost_usd_known", "unpriced_requests"]  # fmt: skip
+    fields = [
+        "requests",
+        "prompts",
+        "input_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd_known",
+        "unpriced_requests",
+    ]
     totals = {f: sum(r.get(f) or 0 for r in rows) for f in fields}
     totals["cost_usd"] = None if totals["unpriced_requests"] else totals["cost_usd_known"]
     return totals
@@ -98,10 +151,12 @@ def report_command(group, name: str):
 def report():
     """Usage reports: daily (default), weekly, monthly, session, blocks, prompts, limits."""
 
+
 @report_command(report, "daily")
 def report_daily(filters, fmt, db_path):
     """Usage per local day and agent: requests, prompts, tokens, API cost."""
     print_daily(open_store(db_path), filters, fmt)
+
 
 @report_command(report, "session")
 @click.option("--id", "session_id", help="Only this session id.")
@@ -111,19 +166,47 @@ def report_session(session_id, filters, fmt, db_path):
     if emitted(rows, fmt, "No sessions in this range."):
         return
     body = [
-        [_minute(r["last_ts"], filters.tz), r["agent"], r["session_id"][:13],
-         _project(r["project"]), tokens(r["prompts"]), tokens(r["requests"]), tokens(r["sidechain_requests"]),
-         short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
-         short_tokens(r["output_tokens"]), money(r)]
+        [
+            _minute(r["last_ts"], filters.tz),
+            r["agent"],
+            r["session_id"][:13],
+            _project(r["project"]),
+            tokens(r["prompts"]),
+            tokens(r["requests"]),
+            tokens(r["sidechain_requests"]),
+            short_tokens(r["input_tokens"] + r["cache_write_tokens"]),
+            short_tokens(r["cache_read_tokens"]),
+            short_tokens(r["output_tokens"]),
+            money(r),
+        ]
         for r in rows
-    ]  # fmt: skip
-    click.echo(table(body, ["Last activity", "Agent", "Session", "Project", "Prompts", "Requests", "Subagent",
-                            "Input+write", "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 7))  # fmt: skip
+    ]
+    click.echo(
+        table(
+            body,
+            [
+                "Last activity",
+                "Agent",
+                "Session",
+                "Project",
+                "Prompts",
+                "Requests",
+                "Subagent",
+                "Input+write",
+                "Cache read",
+                "Output",
+                "Cost (API)",
+            ],
+            align="llll" + "r" * 7,
+        )
+    )
+
 
 @report_command(report, "blocks")
 def report_blocks(filters, fmt, db_path):
     """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
     print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
+
 
 @report_command(report, "weekly")
 @click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
@@ -135,10 +218,12 @@ def report_weekly(calendar, filters, fmt, db_path):
     else:
         print_windows(db, filters, fmt, windows.WEEK)
 
+
 @report_command(report, "monthly")
 def report_monthly(filters, fmt, db_path):
     """Usage per calendar month (in --tz) and agent."""
     print_daily(open_store(db_path), filters, fmt, period="month")
+
 
 @report_command(report, "prompts")
 def report_prompts(filters, fmt, db_path):
@@ -146,12 +231,40 @@ def report_prompts(filters, fmt, db_path):
     rows = reports.prompts(open_store(db_path), filters)
     if emitted(rows, fmt, "No prompts in this range."):
         return
-    body = [[_minute(r["ts"], filters.tz), r["agent"], r["session_id"][:13],
-             _project(r["project"]), tokens(r["text_length"]), tokens(r["requests"]),
-             short_tokens(r["input_tokens"] + r["cache_write_tokens"]), short_tokens(r["cache_read_tokens"]),
-             short_tokens(r["output_tokens"]), money(r)] for r in rows]  # fmt: skip
-    click.echo(table(body, ["Time", "Agent", "Session", "Project", "Chars", "Requests", "Input+write",
-                            "Cache read", "Output", "Cost (API)"], align="llll" + "r" * 6))  # fmt: skip
+    body = [
+        [
+            _minute(r["ts"], filters.tz),
+            r["agent"],
+            r["session_id"][:13],
+            _project(r["project"]),
+            tokens(r["text_length"]),
+            tokens(r["requests"]),
+            short_tokens(r["input_tokens"] + r["cache_write_tokens"]),
+            short_tokens(r["cache_read_tokens"]),
+            short_tokens(r["output_tokens"]),
+            money(r),
+        ]
+        for r in rows
+    ]
+    click.echo(
+        table(
+            body,
+            [
+                "Time",
+                "Agent",
+                "Session",
+                "Project",
+                "Chars",
+                "Requests",
+                "Input+write",
+                "Cache read",
+                "Output",
+                "Cost (API)",
+            ],
+            align="llll" + "r" * 6,
+        )
+    )
+
 
 @report_command(report, "limits")
 def report_limits(filters, fmt, db_path):
@@ -159,11 +272,17 @@ def report_limits(filters, fmt, db_path):
     rows = reports.limit_hits(open_store(db_path), filters)
     if emitted(rows, fmt, "No limit hits recorded in this range."):
         return
-    body = [[_minute(r["ts"], filters.tz), r["agent"],
-             window_name(r["window_minutes"])
-             + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
-             _minute(r["reset_at"], filters.tz) if r["reset_at"] else "?",
-             _wait(r["minutes_until_reset"]), (r["model"] or "-")[:28]] for r in rows]  # fmt: skip
+    body = [
+        [
+            _minute(r["ts"], filters.tz),
+            r["agent"],
+            window_name(r["window_minutes"]) + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
+            _minute(r["reset_at"], filters.tz) if r["reset_at"] else "?",
+            _wait(r["minutes_until_reset"]),
+            (r["model"] or "-")[:28],
+        ]
+        for r in rows
+    ]
     click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
 
 
@@ -178,16 +297,44 @@ def print_windows(db, filters, fmt: str, minutes: int) -> None:
     if emitted(rows, fmt, "No usage in this range."):
         return
     body = [
-        [_minute(r["start"], filters.tz) + (" *" if r["is_active"] else ""),
-         _minute(r["end"], filters.tz), r["agent"], r["kind"],
-         tokens(r["prompts"]), tokens(r["requests"]), short_tokens(r["input_tokens"]),
-         short_tokens(r["cache_read_tokens"]), short_tokens(r["cache_write_tokens"]), short_tokens(r["output_tokens"]),
-         short_tokens(r["total_tokens"]), "-" if r["max_used_percent"] is None else f"{r['max_used_percent']:g}%",
-         money(r)]
+        [
+            _minute(r["start"], filters.tz) + (" *" if r["is_active"] else ""),
+            _minute(r["end"], filters.tz),
+            r["agent"],
+            r["kind"],
+            tokens(r["prompts"]),
+            tokens(r["requests"]),
+            short_tokens(r["input_tokens"]),
+            short_tokens(r["cache_read_tokens"]),
+            short_tokens(r["cache_write_tokens"]),
+            short_tokens(r["output_tokens"]),
+            short_tokens(r["total_tokens"]),
+            "-" if r["max_used_percent"] is None else f"{r['max_used_percent']:g}%",
+            money(r),
+        ]
         for r in rows
-    ]  # fmt: skip
-    click.echo(table(body, ["Start", "Resets", "Agent", "Window", "Prompts", "Requests", "Input", "Cache read",
-                            "Cache write", "Output", "Total", "Max used", "Cost (API)"], align="llll" + "r" * 9))  # fmt: skip
+    ]
+    click.echo(
+        table(
+            body,
+            [
+                "Start",
+                "Resets",
+                "Agent",
+                "Window",
+                "Prompts",
+                "Requests",
+                "Input",
+                "Cache read",
+                "Cache write",
+                "Output",
+                "Total",
+                "Max used",
+                "Cost (API)",
+            ],
+            align="llll" + "r" * 9,
+        )
+    )
     if any(r["is_active"] for r in rows):
         click.echo("* active window")
     click.echo("anchored: the vendor gave the reset time; estimated: reconstructed from the requests.")

@@ -22,8 +22,10 @@ from analyzer.commands.options import db_option, open_store
 HOST = "127.0.0.1"
 # Local use: give the window queries time on a large store, and charts every row of a year of windows.
 SETTINGS = {"sql_time_limit_ms": 20000, "max_returned_rows": 10000, "facet_time_limit_ms": 1000}
-INSTALL_HINT = ("Datasette is not installed. Install the extra: pip install 'coding-plan-analyzer[datasette]'"
-                " (in a checkout: .venv/bin/pip install -e '.[datasette]').")  # fmt: skip
+INSTALL_HINT = (
+    "Datasette is not installed. Install the extra: pip install 'coding-plan-analyzer[datasette]'"
+    " (in a checkout: .venv/bin/pip install -e '.[datasette]')."
+)
 
 
 def require_datasette() -> None:
@@ -42,8 +44,9 @@ def parse_settings(pairs: tuple[tuple[str, str], ...]) -> dict:
     settings = dict(SETTINGS)
     for name, value in pairs:
         if name not in DEFAULT_SETTINGS:
-            raise click.BadParameter(f"{name!r} is not a Datasette setting (see `datasette --help-settings`)",
-                                     param_hint="--setting")  # fmt: skip
+            raise click.BadParameter(
+                f"{name!r} is not a Datasette setting (see `datasette --help-settings`)", param_hint="--setting"
+            )
         default = DEFAULT_SETTINGS[name]
         try:
             if isinstance(default, bool):
@@ -55,8 +58,9 @@ def parse_settings(pairs: tuple[tuple[str, str], ...]) -> dict:
             else:
                 settings[name] = value
         except ValueError:
-            raise click.BadParameter(f"{name} needs a {type(default).__name__}, not {value!r}",
-                                     param_hint="--setting") from None  # fmt: skip
+            raise click.BadParameter(
+                f"{name} needs a {type(default).__name__}, not {value!r}", param_hint="--setting"
+            ) from None
     return settings
 
 
@@ -90,15 +94,22 @@ def check_port(port: int) -> None:
         try:
             sock.bind((HOST, port))
         except OSError as exc:
-            raise click.ClickException(f"cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port") from exc
+            raise click.ClickException(
+                f"cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port"
+            ) from exc
 
 
 @click.command(name="serve")
-@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
-              help="Port on 127.0.0.1.")  # fmt: skip
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
 @click.option("-o", "--open", "open_browser", is_flag=True, help="Open the dashboard in a web browser.")
-@click.option("--setting", "settings", type=(str, str), multiple=True, metavar="NAME VALUE",
-              help="A Datasette setting (repeatable), e.g. --setting sql_time_limit_ms 60000.")  # fmt: skip
+@click.option(
+    "--setting",
+    "settings",
+    type=(str, str),
+    multiple=True,
+    metavar="NAME VALUE",
+    help="A Datasette setting (repeatable), e.g. --setting sql_time_limit_ms 60000.",
+)
 @db_option
 def serve(port, open_browser, settings, db_path):
     """Browse the store in Datasette on 127.0.0.1: tables, canned queries, the dashboard.

@@ -41,9 +41,11 @@ def status_cmd(plan_id, agents, fmt, db_path):
         w, used, lim = s["window"], s["used"], s["limit"]
         pct = "?" if s["percent_used"] is None else f"{s['percent_used']:.1f}% ({s['percent_source']})"
         limit_text = "unknown" if not lim else f"{number(lim['value'], 0)} {lim['quantity']} ({lim['source']})"
-        click.echo(f"{head} [{w['kind']}] {w['start'][:16]} -> resets {w['end'][:16]}Z: {tokens(used['requests'])} "
-                   f"requests, {short_tokens(used['total_tokens'])} tokens; limit {limit_text}; used {pct}. "
-                   f"{s['message']}")  # fmt: skip
+        click.echo(
+            f"{head} [{w['kind']}] {w['start'][:16]} -> resets {w['end'][:16]}Z: {tokens(used['requests'])} "
+            f"requests, {short_tokens(used['total_tokens'])} tokens; limit {limit_text}; used {pct}. "
+            f"{s['message']}"
+        )
 
 
 @hookimpl

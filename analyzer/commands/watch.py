@@ -8,35 +8,71 @@ from pathlib import Path
 import click
 
 from analyzer.api import hookimpl
-from analyzer.store import database as store
-from analyzer.daemon.lifecycle import LOG_LEVELS, AlreadyRunning, DaemonLock, WatchSettings, logging_to_stderr, stop_on_signals
 from analyzer.commands.options import db_option, open_store
-
+from analyzer.daemon.lifecycle import (
+    LOG_LEVELS,
+    AlreadyRunning,
+    DaemonLock,
+    WatchSettings,
+    logging_to_stderr,
+    stop_on_signals,
+)
+from analyzer.store import database as store
 
 defaults = WatchSettings()
 
+
 @click.command(name="watch")
 @click.option("--once", is_flag=True, help="One catch-up pass over every folder, then exit.")
-@click.option("--polling", is_flag=True,
-              help="Poll the folders instead of using the system's file events (network drives, WSL2 /mnt, "
-                   "Docker bind mounts). Used automatically when file events are unavailable.")  # fmt: skip
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=defaults.poll_interval,
-              show_default=True, help="Seconds between two looks when polling.")  # fmt: skip
-@click.option("--debounce", type=click.FloatRange(min=0), default=defaults.debounce, show_default=True,
-              help="Seconds a file must be quiet before it is read.")  # fmt: skip
-@click.option("--max-wait", type=click.FloatRange(min=0), default=defaults.max_wait, show_default=True,
-              help="Seconds after which a file still being written is read anyway.")  # fmt: skip
-@click.option("--rescan-interval", type=click.FloatRange(min=1), default=defaults.rescan_interval,
-              show_default=True, help="Seconds between two full rescans (they catch dropped events).")  # fmt: skip
-@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
-              help="Log level (default: info; -v means debug).")  # fmt: skip
+@click.option(
+    "--polling",
+    is_flag=True,
+    help="Poll the folders instead of using the system's file events (network drives, WSL2 /mnt, "
+    "Docker bind mounts). Used automatically when file events are unavailable.",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=defaults.poll_interval,
+    show_default=True,
+    help="Seconds between two looks when polling.",
+)
+@click.option(
+    "--debounce",
+    type=click.FloatRange(min=0),
+    default=defaults.debounce,
+    show_default=True,
+    help="Seconds a file must be quiet before it is read.",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0),
+    default=defaults.max_wait,
+    show_default=True,
+    help="Seconds after which a file still being written is read anyway.",
+)
+@click.option(
+    "--rescan-interval",
+    type=click.FloatRange(min=1),
+    default=defaults.rescan_interval,
+    show_default=True,
+    help="Seconds between two full rescans (they catch dropped events).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Log level (default: info; -v means debug).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every flush (the same as --log-level debug).")
-@click.option("--quota-every", type=click.FloatRange(min=1), metavar="MINUTES",
-              help="Also read the vendors' usage endpoints (`analyzer quota poll`) every MINUTES minutes. "
-                   "Off by default: nothing leaves the machine unless you ask.")  # fmt: skip
+@click.option(
+    "--quota-every",
+    type=click.FloatRange(min=1),
+    metavar="MINUTES",
+    help="Also read the vendors' usage endpoints (`analyzer quota poll`) every MINUTES minutes. "
+    "Off by default: nothing leaves the machine unless you ask.",
+)
 @db_option
-def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log_level, verbose, quota_every,
-          db_path):  # fmt: skip
+def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log_level, verbose, quota_every, db_path):
     """Follow the agents' logs and ingest new lines as they are written.
 
     Catches up on what changed while it was not running, then reads each
@@ -49,8 +85,13 @@ def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log
     """
     if max_wait < debounce:
         raise click.BadParameter("must be at least --debounce", param_hint="--max-wait")
-    settings = WatchSettings(debounce=debounce, max_wait=max_wait, rescan_interval=rescan_interval,
-                             polling=polling, poll_interval=poll_interval)  # fmt: skip
+    settings = WatchSettings(
+        debounce=debounce,
+        max_wait=max_wait,
+        rescan_interval=rescan_interval,
+        polling=polling,
+        poll_interval=poll_interval,
+    )
     db_file = db_path or store.default_db_path()
     with logging_to_stderr(log_level or ("debug" if verbose else "info")):
         try:
@@ -79,14 +120,20 @@ def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log
         finally:
             lock.release()
 
+
 @click.group(name="service")
 def service_group():
     """Run `analyzer watch` in the background from login (systemd on Linux, launchd on macOS)."""
 
+
 @service_group.command(name="install")
 @click.option("--dry-run", is_flag=True, help="Print the service file and the commands; change nothing.")
-@click.option("--quota-every", type=click.FloatRange(min=1), metavar="MINUTES",
-              help="The daemon also reads the vendors' usage endpoints every MINUTES minutes (off by default).")
+@click.option(
+    "--quota-every",
+    type=click.FloatRange(min=1),
+    metavar="MINUTES",
+    help="The daemon also reads the vendors' usage endpoints every MINUTES minutes (off by default).",
+)
 @db_option
 def service_install(dry_run, quota_every, db_path):
     """Install, enable and start the service for this store (--db)."""
@@ -102,6 +149,7 @@ def service_install(dry_run, quota_every, db_path):
     click.echo(f"It runs: {' '.join(service.program())}")
     click.echo(("Running. " if status.running else "Not running yet. ") + status.detail)
 
+
 @service_group.command(name="uninstall")
 @db_option
 def service_uninstall(db_path):
@@ -112,6 +160,7 @@ def service_uninstall(db_path):
     else:
         click.echo(f"Not installed ({service.path} does not exist).")
 
+
 @service_group.command(name="status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @db_option
@@ -119,8 +168,18 @@ def service_status(as_json, db_path):
     """Say whether the service is installed and running."""
     status = _do(_service(db_path).status)
     if as_json:
-        click.echo(json.dumps({"installed": status.installed, "running": status.running, "path": str(status.path),
-                               "command": status.command, "detail": status.detail}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "installed": status.installed,
+                    "running": status.running,
+                    "path": str(status.path),
+                    "command": status.command,
+                    "detail": status.detail,
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"{'Installed' if status.installed else 'Not installed'}: {status.path}")
     if status.command:

@@ -48,8 +48,7 @@ class AlreadyRunning(Exception):
         who = f"pid {pid}" if pid else "another process"
         stop = f"stop it first (kill {pid})" if pid else "stop it first"
         super().__init__(
-            f"analyzer watch is already running for this store ({who}, lock {lock_file}); "
-            f"{stop}, or use another --db"
+            f"analyzer watch is already running for this store ({who}, lock {lock_file}); {stop}, or use another --db"
         )
 
 

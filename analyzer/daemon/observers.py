@@ -23,6 +23,7 @@ from watchdog.events import FileSystemEventHandler
 
 log = logging.getLogger("analyzer.watch")
 
+
 def plan_watches(roots: Iterable[Path]) -> dict[Path, bool]:
     """The folders to watch (path -> recursive): each existing root, recursively;
     for a missing root, its nearest existing ancestor, not recursively."""
@@ -83,8 +84,14 @@ class Observers:
     events, log advice and switch to polling for good.
     """
 
-    def __init__(self, handler: FileSystemEventHandler, *, polling: bool, poll_interval: float,
-                 factory: ObserverFactory | None = None):  # fmt: skip
+    def __init__(
+        self,
+        handler: FileSystemEventHandler,
+        *,
+        polling: bool,
+        poll_interval: float,
+        factory: ObserverFactory | None = None,
+    ):
         self.handler = handler
         self.polling = polling
         self.poll_interval = poll_interval
@@ -118,8 +125,9 @@ class Observers:
                 continue
             try:
                 # A root that is a symlink (~/.claude -> elsewhere) is watched where it points.
-                watch = self.observer.schedule(self.handler, str(path), recursive=recursive,
-                                               follow_symlink=path.is_symlink())  # fmt: skip
+                watch = self.observer.schedule(
+                    self.handler, str(path), recursive=recursive, follow_symlink=path.is_symlink()
+                )
             except (FileNotFoundError, NotADirectoryError):
                 continue  # gone since the plan was made; the next plan sees it
             except OSError as exc:
@@ -143,11 +151,16 @@ class Observers:
     def _fall_back(self, exc: OSError) -> None:
         if exc.errno in _LIMIT_ADVICE:
             what, advice = _LIMIT_ADVICE[exc.errno]
-            log.warning("%s; falling back to polling every %g s (slower, costs more CPU); %s",
-                        what.format(watches=_proc_value("max_user_watches"), instances=_proc_value("max_user_instances")),
-                        self.poll_interval, advice)  # fmt: skip
+            log.warning(
+                "%s; falling back to polling every %g s (slower, costs more CPU); %s",
+                what.format(watches=_proc_value("max_user_watches"), instances=_proc_value("max_user_instances")),
+                self.poll_interval,
+                advice,
+            )
         else:
-            log.warning("native file events unavailable (%s); falling back to polling every %g s", exc, self.poll_interval)
+            log.warning(
+                "native file events unavailable (%s); falling back to polling every %g s", exc, self.poll_interval
+            )
         self.stop()
         self.polling = True
         self.observer = self.factory(True, self.poll_interval)

@@ -34,9 +34,16 @@ LAUNCHD_LABEL = "coding-plan-analyzer.watch"
 
 # The folder variables parsers read (see each parser's ``roots``), and the plugin switch.
 CARRIED_ENV = (
-    "CLAUDE_CONFIG_DIR", "CODEX_HOME", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "GEMINI_CLI_HOME",
-    "QWEN_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "ANALYZER_LOAD_PLUGINS",
-)  # fmt: skip
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "KIMI_SHARE_DIR",
+    "KIMI_CODE_HOME",
+    "GEMINI_CLI_HOME",
+    "QWEN_RUNTIME_DIR",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "ANALYZER_LOAD_PLUGINS",
+)
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
@@ -209,13 +216,20 @@ class SystemdService(Service):
             state = (active.stdout or "").strip() or f"unknown (exit {active.returncode})"
         except FileNotFoundError:
             state = "unknown (systemctl not found)"
-        return ServiceStatus(installed, state == "active", self.path, command,
-                             f"systemd state: {state}; log: journalctl --user -u {UNIT_NAME.removesuffix('.service')}")  # fmt: skip
+        return ServiceStatus(
+            installed,
+            state == "active",
+            self.path,
+            command,
+            f"systemd state: {state}; log: journalctl --user -u {UNIT_NAME.removesuffix('.service')}",
+        )
 
     def hint(self, message: str) -> str:
         if "bus" in message.lower() or "XDG_RUNTIME_DIR" in message:
-            return (" (no systemd user session here: log in graphically or over ssh with"
-                    " `loginctl enable-linger $USER`, or run `analyzer watch` another way)")  # fmt: skip
+            return (
+                " (no systemd user session here: log in graphically or over ssh with"
+                " `loginctl enable-linger $USER`, or run `analyzer watch` another way)"
+            )
         return ""
 
 

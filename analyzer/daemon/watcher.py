@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from analyzer.store import database as store
 from analyzer.daemon.lifecycle import WatchSettings  # noqa: F401  (re-exported)
-from analyzer.ingest.ingester import Ingester, IngestStats, link_orphan_requests
 from analyzer.daemon.observers import ObserverFactory, Observers, plan_watches
 from analyzer.ingest.discovery import Found, discover
+from analyzer.ingest.ingester import Ingester, IngestStats, link_orphan_requests
+from analyzer.store import database as store
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -114,7 +114,11 @@ class Coalescer:
         """Pop and return the paths due now, oldest first."""
         with self._cond:
             now = self.clock()
-            ready = [p for p, (first, last) in self._dirty.items() if now - last >= self.debounce or now - first >= self.max_wait]
+            ready = [
+                p
+                for p, (first, last) in self._dirty.items()
+                if now - last >= self.debounce or now - first >= self.max_wait
+            ]
             ready.sort(key=lambda p: self._dirty[p][0])
             for p in ready:
                 del self._dirty[p]
@@ -218,8 +222,12 @@ class Watcher:
                 log.warning("parser %s: cannot list its folders: %s", getattr(parser, "name", parser), exc)
         self.coalescer = Coalescer(self.settings.debounce, self.settings.max_wait, clock)
         self.handler = DirtyHandler(self.coalescer, self.roots)
-        self.observers = Observers(self.handler, polling=self.settings.polling,
-                                   poll_interval=self.settings.poll_interval, factory=observer_factory)  # fmt: skip
+        self.observers = Observers(
+            self.handler,
+            polling=self.settings.polling,
+            poll_interval=self.settings.poll_interval,
+            factory=observer_factory,
+        )
         self.tasks = list(watch_tasks() if tasks is None else tasks)
         self.known: dict[Path, Found] = {}
         self._stop = threading.Event()

@@ -120,8 +120,16 @@ def borrow(prepared: list[Prepared]) -> None:
             source = q.fits[0]
             if source.candidate.free is None or source.borrowed:
                 continue
-            f = fit_borrowed(source, q.stream.minutes, window_name(q.stream.minutes), p.obs,
-                             [o.percent for o in p.obs], p.ledger, p.step, p.cautious)  # fmt: skip
+            f = fit_borrowed(
+                source,
+                q.stream.minutes,
+                window_name(q.stream.minutes),
+                p.obs,
+                [o.percent for o in p.obs],
+                p.ledger,
+                p.step,
+                p.cautious,
+            )
             if f is not None:
                 added.append(f)
         if added:
@@ -146,8 +154,9 @@ def estimate(p: Prepared) -> dict:
     )
 
 
-def infer(db: sqlite_utils.Database, *, agents: tuple[str, ...] = (), plan: str | None = None,
-          windows: tuple[int, ...] = ()) -> list[dict]:  # fmt: skip
+def infer(
+    db: sqlite_utils.Database, *, agents: tuple[str, ...] = (), plan: str | None = None, windows: tuple[int, ...] = ()
+) -> list[dict]:
     """Estimates for every stream that matches the filters."""
     ledgers: dict = {}
     prepared = []

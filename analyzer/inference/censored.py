@@ -84,6 +84,9 @@ def fit_hits(stream: Stream, ledger: Ledger) -> list[CensoredFit]:
         clean_below = sorted(b for b in below if b <= limit)
         if clean_below:
             lo = max(lo, clean_below[-1])
-        out.append(CensoredFit(c, limit, min(lo, limit), max(hi, limit), spread, contradicted, len(with_hit),
-                               len(below), instances))  # fmt: skip
+        out.append(
+            CensoredFit(
+                c, limit, min(lo, limit), max(hi, limit), spread, contradicted, len(with_hit), len(below), instances
+            )
+        )
     return sorted(out, key=lambda f: (f.spread + f.contradicted, [c.name for c in NAMED].index(f.candidate.name)))

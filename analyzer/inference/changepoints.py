@@ -36,8 +36,9 @@ def _key(o: Obs, piece: int, eligible: bool, since: float):
     return ANCHOR if eligible and o.start >= since else ("F", o.chain, piece)
 
 
-def best_split(ys, xs, obs: list[Obs], piece: list[int], eligible: list[bool], rows: list[int], since: float,
-               floor: float) -> tuple[float, int] | None:  # fmt: skip
+def best_split(
+    ys, xs, obs: list[Obs], piece: list[int], eligible: list[bool], rows: list[int], since: float, floor: float
+) -> tuple[float, int] | None:
     """(BIC gain, position in ``rows`` where the right side starts) of the best split, if any helps."""
     n = len(rows)
     if n < 2 * MIN_SIDE:

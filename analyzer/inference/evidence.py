@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from analyzer.contract.timeutil import parse_iso
 from analyzer.pricing.prices import normalise_model
 from analyzer.reports.usage import ensure_prices
-from analyzer.contract.timeutil import parse_iso
 
 CLASSES = ("input", "cache_read", "cache_write", "output")
 BASE = (*CLASSES, "requests", "prompts", "api_cost")
@@ -232,8 +232,9 @@ def load_streams(db: sqlite_utils.Database, agents: tuple[str, ...] = ()) -> lis
         seen.add(dup)
         key = (agent, plan, account, scope, minutes)
         stream = streams.setdefault(key, Stream(agent, plan, account, scope, minutes))
-        stream.readings.append(Reading(epoch(observed), observed, float(percent), epoch(resets) if resets else None,
-                                       source))  # fmt: skip
+        stream.readings.append(
+            Reading(epoch(observed), observed, float(percent), epoch(resets) if resets else None, source)
+        )
     for agent, ts, reset, minutes, limit_type in db.execute(
         f"select agent, ts, reset_at, window_minutes, limit_type from limit_hits{where} order by ts", params
     ).fetchall():

@@ -229,14 +229,19 @@ def _bic(st: Structure, n: int, k: int, step: float) -> float:
 def score(fit: CandidateFit, step: float) -> CandidateFit:
     st = fit.structure
     fit.rss = sum(f.rss for f in st.fits)
-    k = 1 if fit.borrowed else len([w for w in (fit.class_weights or [1.0]) if w > 0]) + len(fit.multipliers or [None]) - 1
+    k = (
+        1
+        if fit.borrowed
+        else len([w for w in (fit.class_weights or [1.0]) if w > 0]) + len(fit.multipliers or [None]) - 1
+    )
     fit.params = k + 2 * (len(st.bounds) - 1) + len(set(st.keys))
     fit.bic = _bic(st, fit.n, k, step)
     return fit
 
 
-def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float,
-              cautious: bool = False) -> CandidateFit | None:  # fmt: skip
+def fit_named(
+    c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float, cautious: bool = False
+) -> CandidateFit | None:
     if c.weights is not None:
         w = c.weights
         raw = [sum(wc * o.x[j] for j, wc in enumerate(w)) for o in obs]
@@ -249,8 +254,9 @@ def fit_named(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, ste
     return score(CandidateFit(c, *column, 0.0, 0), step) if column else None
 
 
-def fit_column(raw: list[float], obs: list[Obs], ys: list[float], step: float,
-               cautious: bool) -> tuple[list[float], float, Structure] | None:  # fmt: skip
+def fit_column(
+    raw: list[float], obs: list[Obs], ys: list[float], step: float, cautious: bool
+) -> tuple[list[float], float, Structure] | None:
     """Scale one column, find its segments and breaks; None when it cannot explain rising readings."""
     scaled = _scaled(raw)
     if scaled is None:

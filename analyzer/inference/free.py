@@ -17,7 +17,16 @@ from __future__ import annotations
 import math
 
 from analyzer.inference.evidence import CLASSES, Ledger
-from analyzer.inference.fit import Candidate, CandidateFit, _scaled, fit_column, floor_variance, robust, score, structure
+from analyzer.inference.fit import (
+    Candidate,
+    CandidateFit,
+    _scaled,
+    fit_column,
+    floor_variance,
+    robust,
+    score,
+    structure,
+)
 from analyzer.inference.groups import gram, nnls, rss_of, solve
 from analyzer.inference.instances import Obs
 
@@ -34,7 +43,9 @@ def _weighted(rows_x, mu, active, w) -> list[float]:
 
 
 def _model_design(rows_x, lam, segs, w, active):
-    return [[lam[segs[i]] * sum(wc * block[c] for wc, c in zip(w, active)) for block in x] for i, x in enumerate(rows_x)]
+    return [
+        [lam[segs[i]] * sum(wc * block[c] for wc, c in zip(w, active)) for block in x] for i, x in enumerate(rows_x)
+    ]
 
 
 def _alternate(ys, rows_x, st, lam, mu, active):
@@ -84,8 +95,9 @@ def _prune(ys, rows_x, st, lam, mu, active, w, step):
     return [active[a] for a in current], ws
 
 
-def fit_free(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float,
-             cautious: bool = False) -> CandidateFit | None:  # fmt: skip
+def fit_free(
+    c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step: float, cautious: bool = False
+) -> CandidateFit | None:
     if c.free == "model":
         if len(ledger.models) < 2:
             return None  # one model: nothing to weigh apart
@@ -128,8 +140,19 @@ def fit_free(c: Candidate, obs: list[Obs], ys: list[float], ledger: Ledger, step
     ref = max(range(4), key=lambda k: share[k])
     mix = [sum(m * totals[b[k]] for m, b in zip(mu, blocks)) / colscale[k] for k in range(4)]
     own, borrowed = _uncertainty(ys, rows_x, st, lam, mu, active, w, ref, step, mix)
-    fit = CandidateFit(c, xs, scale, st, 0.0, 0, class_weights=per_token, multipliers=mu if len(mu) > 1 else None,
-                       ref=ref, rel_se=own, mix_se=borrowed)  # fmt: skip
+    fit = CandidateFit(
+        c,
+        xs,
+        scale,
+        st,
+        0.0,
+        0,
+        class_weights=per_token,
+        multipliers=mu if len(mu) > 1 else None,
+        ref=ref,
+        rel_se=own,
+        mix_se=borrowed,
+    )
     return score(fit, step)
 
 
@@ -158,8 +181,16 @@ def _uncertainty(ys, rows_x, st, lam, mu, active, w, ref, step, mix) -> tuple[fl
     return own, math.sqrt(max(0.0, var))
 
 
-def fit_borrowed(source: CandidateFit, minutes: int, label: str, obs: list[Obs], ys: list[float], ledger: Ledger,
-                 step: float, cautious: bool = False) -> CandidateFit | None:  # fmt: skip
+def fit_borrowed(
+    source: CandidateFit,
+    minutes: int,
+    label: str,
+    obs: list[Obs],
+    ys: list[float],
+    ledger: Ledger,
+    step: float,
+    cautious: bool = False,
+) -> CandidateFit | None:
     """The weights another window of the same plan found, held fixed: one slope to fit, not a dozen."""
     v = source.class_weights or [0.0] * 4
     if source.multipliers:
@@ -172,8 +203,23 @@ def fit_borrowed(source: CandidateFit, minutes: int, label: str, obs: list[Obs],
     if column is None:
         return None
     xs, scale, st = column
-    c = Candidate(source.candidate.name, "tokens", f"{source.candidate.label} (weights of the {label} window)",
-                  free=source.candidate.free)  # fmt: skip
-    fit = CandidateFit(c, xs, scale, st, 0.0, 0, class_weights=list(v), multipliers=source.multipliers,
-                       ref=source.ref, rel_se=source.mix_se, borrowed=minutes)  # fmt: skip
+    c = Candidate(
+        source.candidate.name,
+        "tokens",
+        f"{source.candidate.label} (weights of the {label} window)",
+        free=source.candidate.free,
+    )
+    fit = CandidateFit(
+        c,
+        xs,
+        scale,
+        st,
+        0.0,
+        0,
+        class_weights=list(v),
+        multipliers=source.multipliers,
+        ref=source.ref,
+        rel_se=source.mix_se,
+        borrowed=minutes,
+    )
     return score(fit, step)

@@ -23,7 +23,12 @@ WINDOW_NAMES = {300: "5-hour", 1440: "Daily", 10080: "Weekly", 43200: "Monthly"}
 UNITS = {"tokens": "tokens", "requests": "requests", "prompts": "prompts", "api_cost": "USD"}
 CLEAR_BIC = 6.0  # a BIC lead below this is not strong evidence (Kass and Raftery)
 WEIGHT_SE_WIDTH = 3.0  # standard errors: readings' rounding errors are not independent
-CLASS_WORDS = {"input": "uncached input", "cache_read": "cache reads", "cache_write": "cache writes", "output": "output"}
+CLASS_WORDS = {
+    "input": "uncached input",
+    "cache_read": "cache reads",
+    "cache_write": "cache writes",
+    "output": "output",
+}
 
 
 def window_name(minutes: int) -> str:
@@ -42,7 +47,7 @@ def amount(value: float | None, quantity: str, digits: int = 3) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= size:
             return f"{value / size:.{digits}g}{unit}"
-    return f"{value:,.{max(0, digits - len(str(int(abs(value)))))}f}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+    return f"{value:,.{max(0, digits - len(str(int(abs(value)))))}f}" if abs(value) < 10**digits else f"{value:,.0f}"
 
 
 def span_text(low: float | None, high: float | None, quantity: str) -> str:
@@ -55,8 +60,14 @@ def span_text(low: float | None, high: float | None, quantity: str) -> str:
 
 
 def _base(stream: Stream) -> dict:
-    return {"agent": stream.agent, "plan": stream.plan, "account": stream.account, "scope": stream.scope,
-            "window_minutes": stream.minutes, "window": window_name(stream.minutes)}  # fmt: skip
+    return {
+        "agent": stream.agent,
+        "plan": stream.plan,
+        "account": stream.account,
+        "scope": stream.scope,
+        "window_minutes": stream.minutes,
+        "window": window_name(stream.minutes),
+    }
 
 
 def _days(first: float | None, last: float | None) -> float:
@@ -88,7 +99,9 @@ def _tidy(value: float) -> float:
 
 def _counts_phrase(fit_name: str, label: str, weights: dict | None, models: dict | None, ledger: Ledger) -> str:
     if fit_name == "uncached_io":
-        return "counts uncached input + output only (cache reads" + (" and writes free)" if ledger.has_cache_writes else " free)")
+        return "counts uncached input + output only (cache reads" + (
+            " and writes free)" if ledger.has_cache_writes else " free)"
+        )
     if fit_name in ("weighted", "weighted_per_model") and weights:
         parts = [f"{CLASS_WORDS[n]} x{w:.3g}" if w else f"{CLASS_WORDS[n]} free" for n, w in weights.items()]
         text = "counts a weighted sum of tokens: " + ", ".join(parts)
@@ -137,8 +150,12 @@ def _unexplained(obs: list[Obs], fit: CandidateFit, step: float) -> dict:
         explained += (st.fits[st.segs[i]].beta or 0.0) * fit.xs[i]
     excess = sum(big)
     share = excess / (excess + explained) if excess + explained > 0 else 0.0
-    return {"share": round(share, 3), "percent_points": round(excess, 1), "jumps": len(big),
-            "idle_allowance_pp": round(hidden, 3)}  # fmt: skip
+    return {
+        "share": round(share, 3),
+        "percent_points": round(excess, 1),
+        "jumps": len(big),
+        "idle_allowance_pp": round(hidden, 3),
+    }
 
 
 def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[CandidateFit], step: float) -> dict:
@@ -154,8 +171,9 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     segments = []
     for s, f in enumerate(st.fits):
         rows = [i for i in range(len(obs)) if st.segs[i] == s]
-        lo_b, hi_b, slack = slope_interval(_segment_groups(obs, best, s), step, f.beta,
-                                           unexplained["idle_allowance_pp"])  # fmt: skip
+        lo_b, hi_b, slack = slope_interval(
+            _segment_groups(obs, best, s), step, f.beta, unexplained["idle_allowance_pp"]
+        )
         first, last = obs[rows[0]].t, obs[rows[-1]].t
         limit, low, high = to_limit(f.beta), to_limit(hi_b), to_limit(lo_b)
         if best.rel_se and limit:
@@ -163,8 +181,15 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
             spread = WEIGHT_SE_WIDTH * best.rel_se
             low = min(low or limit, limit / (1 + spread))
             high = max(high or limit, limit / (1 - spread)) if spread < 1 else None
-        seg = {"from": iso(first), "to": iso(last), "limit": limit, "low": low, "high": high, "readings": len(rows),
-               "slack_pp": round(slack, 3)}  # fmt: skip
+        seg = {
+            "from": iso(first),
+            "to": iso(last),
+            "limit": limit,
+            "low": low,
+            "high": high,
+            "readings": len(rows),
+            "slack_pp": round(slack, 3),
+        }
         if s > 0:
             before = max(i for i in range(len(obs)) if st.segs[i] == s - 1)
             seg["changed_between"] = [iso(obs[before].t), iso(first)]
@@ -186,11 +211,17 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     for f in fits[1:]:
         w, _, u = _weights(f, ledger)
         beta = f.structure.fits[-1].beta
-        alternatives.append({
-            "candidate": f.candidate.name, "quantity": f.candidate.quantity, "label": f.candidate.label,
-            "weights": w, "rms_pp": round(f.rms, 3), "delta_bic": round(f.bic - best.bic, 1),
-            "limit": 100.0 * f.scale / (beta * u) if beta else None,
-        })  # fmt: skip
+        alternatives.append(
+            {
+                "candidate": f.candidate.name,
+                "quantity": f.candidate.quantity,
+                "label": f.candidate.label,
+                "weights": w,
+                "rms_pp": round(f.rms, 3),
+                "delta_bic": round(f.bic - best.bic, 1),
+                "limit": 100.0 * f.scale / (beta * u) if beta else None,
+            }
+        )
     free_unit = c.free is not None and weights is not None
     out = {
         **_base(stream),
@@ -213,13 +244,17 @@ def from_readings(stream: Stream, ledger: Ledger, obs: list[Obs], fits: list[Can
     }
     phrase = _counts_phrase(c.name, c.label, weights, models, ledger)
     unit_word = "" if c.quantity == "api_cost" else " " + out["unit"]
-    text = (f"{window_name(stream.minutes)}: {phrase}; about {amount(out['limit'], c.quantity)}{unit_word}, "
-            f"{span_text(out['low'], out['high'], c.quantity)}, from {evidence['readings']} readings "
-            f"over {_plural_days(evidence['days'])}")  # fmt: skip
+    text = (
+        f"{window_name(stream.minutes)}: {phrase}; about {amount(out['limit'], c.quantity)}{unit_word}, "
+        f"{span_text(out['low'], out['high'], c.quantity)}, from {evidence['readings']} readings "
+        f"over {_plural_days(evidence['days'])}"
+    )
     if len(segments) > 1:
         prev = segments[-2]
-        text += (f"; the limit changed around {current['changed_at'][:10]} from about "
-                 f"{amount(prev['limit'], c.quantity)} to {amount(current['limit'], c.quantity)}")  # fmt: skip
+        text += (
+            f"; the limit changed around {current['changed_at'][:10]} from about "
+            f"{amount(prev['limit'], c.quantity)} to {amount(current['limit'], c.quantity)}"
+        )
     rivals = [a for a in alternatives if not _same_weights(a.get("weights"), weights)]
     if rivals:
         nxt = rivals[0]
@@ -269,22 +304,48 @@ def from_hits(stream: Stream, ledger: Ledger, fits: list[CensoredFit]) -> dict:
     c = best.candidate
     weights = dict(zip(CLASSES, map(float, c.weights))) if c.weights else None
     starts = [i.start for i in best.instances]
-    evidence = {"readings": 0, "hits": best.hits, "quiet_windows": best.quiet,
-                "days": _days(min(starts), ledger.last), "spread_log": round(best.spread, 4)}  # fmt: skip
+    evidence = {
+        "readings": 0,
+        "hits": best.hits,
+        "quiet_windows": best.quiet,
+        "days": _days(min(starts), ledger.last),
+        "spread_log": round(best.spread, 4),
+    }
     out = {
         **_base(stream),
-        "quantity": c.quantity, "candidate": c.name, "label": c.label, "weights": weights, "model_weights": None,
-        "unit": UNITS[c.quantity], "limit": best.limit, "low": best.low, "high": best.high, "method": "inferred",
-        "evidence": evidence, "segments": [], "unexplained": None,
-        "alternatives": [{"candidate": f.candidate.name, "quantity": f.candidate.quantity, "label": f.candidate.label,
-                          "spread_log": round(f.spread, 4), "limit": f.limit} for f in fits[1:]],
-        "stated": stated_limit(stream.agent, stream.plan, stream.minutes), "needs": None,
-    }  # fmt: skip
+        "quantity": c.quantity,
+        "candidate": c.name,
+        "label": c.label,
+        "weights": weights,
+        "model_weights": None,
+        "unit": UNITS[c.quantity],
+        "limit": best.limit,
+        "low": best.low,
+        "high": best.high,
+        "method": "inferred",
+        "evidence": evidence,
+        "segments": [],
+        "unexplained": None,
+        "alternatives": [
+            {
+                "candidate": f.candidate.name,
+                "quantity": f.candidate.quantity,
+                "label": f.candidate.label,
+                "spread_log": round(f.spread, 4),
+                "limit": f.limit,
+            }
+            for f in fits[1:]
+        ],
+        "stated": stated_limit(stream.agent, stream.plan, stream.minutes),
+        "needs": None,
+    }
     unit_word = "" if c.quantity == "api_cost" else " " + UNITS[c.quantity]
-    out["summary"] = (f"{window_name(stream.minutes)}: {_counts_phrase(c.name, c.label, weights, None, ledger)}; "
-                      f"about {amount(best.limit, c.quantity)}{unit_word}, "
-                      f"{span_text(best.low, best.high, c.quantity)}, from {best.hits} limit hits and {best.quiet} windows without "
-                      "one (no % readings: a rougher estimate)")  # fmt: skip
+    out["summary"] = (
+        f"{window_name(stream.minutes)}: {_counts_phrase(c.name, c.label, weights, None, ledger)}; "
+        f"about {amount(best.limit, c.quantity)}{unit_word}, "
+        f"{span_text(best.low, best.high, c.quantity)}, from {best.hits} limit hits and {best.quiet} windows without "
+        "one (no % readings: a rougher estimate)"
+    )
     return out
 
 
@@ -295,18 +356,33 @@ def insufficient(stream: Stream, why: str) -> dict:
     stated = stated_limit(stream.agent, stream.plan, stream.minutes)
     out = {
         **_base(stream),
-        "quantity": None, "candidate": None, "label": None, "weights": None, "model_weights": None, "unit": None,
-        "limit": None, "low": None, "high": None, "method": "none",
+        "quantity": None,
+        "candidate": None,
+        "label": None,
+        "weights": None,
+        "model_weights": None,
+        "unit": None,
+        "limit": None,
+        "low": None,
+        "high": None,
+        "method": "none",
         "evidence": {"readings": len(stream.readings), "hits": len(stream.hits)},
-        "segments": [], "alternatives": [], "unexplained": None, "stated": stated,
+        "segments": [],
+        "alternatives": [],
+        "unexplained": None,
+        "stated": stated,
         "needs": why,
-    }  # fmt: skip
-    text = (f"{window_name(stream.minutes)}: not enough evidence yet ({_count(len(stream.readings), 'reading')}, "
-            f"{_count(len(stream.hits), 'limit hit')}); {why}. ")  # fmt: skip
+    }
+    text = (
+        f"{window_name(stream.minutes)}: not enough evidence yet ({_count(len(stream.readings), 'reading')}, "
+        f"{_count(len(stream.hits), 'limit hit')}); {why}. "
+    )
     if stated:
         out.update(method="stated", limit=stated["limit"], unit=stated.get("unit"))
-        text += (f"The plans catalogue gives {amount(stated['limit'], 'x')} {stated.get('unit') or ''} for {stated['plan']}"
-                 f" ({stated.get('basis') or 'stated'}, not inferred).")  # fmt: skip
+        text += (
+            f"The plans catalogue gives {amount(stated['limit'], 'x')} {stated.get('unit') or ''} for {stated['plan']}"
+            f" ({stated.get('basis') or 'stated'}, not inferred)."
+        )
     else:
         text += "No stated figure is known for this plan."
     out["summary"] = text.strip()

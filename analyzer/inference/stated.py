@@ -42,11 +42,18 @@ def stated_limit(agent: str, plan: str | None, minutes: int) -> dict | None:
     found = find_plan(agent, plan)
     if found is None:
         return None
-    limits = [lim for lim in found.limits if lim.window_minutes == minutes and lim.limit is not None
-              and lim.unit != "percent"]  # fmt: skip
+    limits = [
+        lim for lim in found.limits if lim.window_minutes == minutes and lim.limit is not None and lim.unit != "percent"
+    ]
     if not limits:
         return None
     rank = {b: i for i, b in enumerate(BASIS_ORDER)}
     best = min(limits, key=lambda lim: (not lim.primary, rank.get(lim.basis, len(rank))))
-    return {"limit": float(best.limit), "unit": best.unit, "basis": best.basis, "plan": found.id,
-            "date": best.as_of or found.as_of, "source": best.source or found.source}  # fmt: skip
+    return {
+        "limit": float(best.limit),
+        "unit": best.unit,
+        "basis": best.basis,
+        "plan": found.id,
+        "date": best.as_of or found.as_of,
+        "source": best.source or found.source,
+    }

@@ -17,14 +17,42 @@ import sqlite_utils
 from analyzer.contract.timeutil import format_utc, now_utc
 
 JSON_COLUMNS = ("weights", "model_weights", "evidence", "segments", "alternatives", "unexplained", "stated")
-COLUMNS = ("key", "agent", "plan", "account", "scope", "window_minutes", "quantity", "candidate", "label", "weights",
-           "model_weights", "limit", "low", "high", "unit", "method", "evidence", "segments", "alternatives",
-           "unexplained", "stated", "needs", "summary", "created_at")  # fmt: skip
+COLUMNS = (
+    "key",
+    "agent",
+    "plan",
+    "account",
+    "scope",
+    "window_minutes",
+    "quantity",
+    "candidate",
+    "label",
+    "weights",
+    "model_weights",
+    "limit",
+    "low",
+    "high",
+    "unit",
+    "method",
+    "evidence",
+    "segments",
+    "alternatives",
+    "unexplained",
+    "stated",
+    "needs",
+    "summary",
+    "created_at",
+)
 
 
 def row_key(estimate: dict) -> str:
-    parts = [estimate["agent"], estimate.get("plan"), estimate.get("account"), estimate.get("scope"),
-             str(estimate["window_minutes"])]  # fmt: skip
+    parts = [
+        estimate["agent"],
+        estimate.get("plan"),
+        estimate.get("account"),
+        estimate.get("scope"),
+        str(estimate["window_minutes"]),
+    ]
     return "|".join(p or "" for p in parts)
 
 

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from analyzer.contract.parsing import SourceContext
+from analyzer.contract.records import BadLine
+from analyzer.contract.timeutil import format_utc, now_utc
+from analyzer.ingest.discovery import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
+from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines
 from analyzer.store import database as store
 from analyzer.store.writer import RecordWriter
-from analyzer.contract.parsing import SourceContext
-from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines
-from analyzer.contract.records import BadLine
-from analyzer.ingest.discovery import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
-from analyzer.contract.timeutil import format_utc, now_utc
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -56,7 +56,9 @@ class IngestStats:
     files: int = 0
     files_read: int = 0
     bytes_read: int = 0
-    records: dict[str, int] = field(default_factory=lambda: {"requests": 0, "prompts": 0, "limit_hits": 0, "quota_readings": 0})
+    records: dict[str, int] = field(
+        default_factory=lambda: {"requests": 0, "prompts": 0, "limit_hits": 0, "quota_readings": 0}
+    )
     new_requests: int = 0
     new_prompts: int = 0
     bad_lines: dict[str, int] = field(default_factory=dict)
@@ -196,8 +198,10 @@ class Ingester:
         bulk = False
         try:
             # Every known file's row in one query, not one query per file.
-            self._sources = {row[1]: dict(zip(_SOURCE_COLUMNS, row))
-                             for row in self.db.conn.execute(f"select {', '.join(_SOURCE_COLUMNS)} from sources")}  # fmt: skip
+            self._sources = {
+                row[1]: dict(zip(_SOURCE_COLUMNS, row))
+                for row in self.db.conn.execute(f"select {', '.join(_SOURCE_COLUMNS)} from sources")
+            }
             jobs = [job for item in items if (job := self._plan(item, stats))]
             self._sources = {}
             bulk = sum(j.todo for j in jobs) > BATCH_BYTES
@@ -306,8 +310,10 @@ class Ingester:
                 stats.reread_files.append(str(path))
             if offset >= st.st_size:
                 self._begin()
-                self.db.conn.execute("update sources set size = ?, mtime = ?, updated_at = ? where id = ?",
-                                     [st.st_size, st.st_mtime, _now(), source["id"]])  # fmt: skip
+                self.db.conn.execute(
+                    "update sources set size = ?, mtime = ?, updated_at = ? where id = ?",
+                    [st.st_size, st.st_mtime, _now(), source["id"]],
+                )
                 return None
             head_fp = fingerprint(path, st.st_size) if offset == 0 else source["head_fp"]
             return _Job(item, source, st, offset, state, head_fp)
@@ -340,9 +346,19 @@ class Ingester:
             " values (?, ?, ?, ?, ?, 0, null, 0, null, ?, ?)",
             [path_text, item.parser.name, item.parser.agent, st.st_dev, st.st_ino, now, now],
         )
-        return {"id": cur.lastrowid, "path": path_text, "parser": item.parser.name, "dev": st.st_dev,
-                "inode": st.st_ino, "size": 0, "mtime": None, "offset": 0, "head_fp": None,
-                "tail_fp": None, "state": None}  # fmt: skip
+        return {
+            "id": cur.lastrowid,
+            "path": path_text,
+            "parser": item.parser.name,
+            "dev": st.st_dev,
+            "inode": st.st_ino,
+            "size": 0,
+            "mtime": None,
+            "offset": 0,
+            "head_fp": None,
+            "tail_fp": None,
+            "state": None,
+        }
 
     # --- reading -------------------------------------------------------------------
 
@@ -371,7 +387,9 @@ class Ingester:
         ctx = SourceContext(path=path, root=job.item.root)
         writer = self._writer(job)
         saved = False
-        for chunk in read_new_lines(job.item.parser, path, job.offset, job.state, ctx, job.st.st_size, self.chunk_bytes):
+        for chunk in read_new_lines(
+            job.item.parser, path, job.offset, job.state, ctx, job.st.st_size, self.chunk_bytes
+        ):
             self._apply(job, writer, chunk.records, chunk.end, chunk.at_eof)
             saved = True
             self._read(chunk.end - chunk.start, stats)
@@ -395,9 +413,19 @@ class Ingester:
         self.db.conn.execute(
             "update sources set dev = ?, inode = ?, size = ?, mtime = ?, offset = ?, head_fp = ?, tail_fp = ?,"
             " state = ?, status = 'ok', updated_at = ? where id = ?",
-            [st.st_dev, st.st_ino, st.st_size if at_eof else end, st.st_mtime, end, job.head_fp, tail,
-             orjson.dumps(job.state).decode() if job.state else None, _now(), job.source["id"]],
-        )  # fmt: skip
+            [
+                st.st_dev,
+                st.st_ino,
+                st.st_size if at_eof else end,
+                st.st_mtime,
+                end,
+                job.head_fp,
+                tail,
+                orjson.dumps(job.state).decode() if job.state else None,
+                _now(),
+                job.source["id"],
+            ],
+        )
 
     def _run_whole(self, job: _Job, stats: IngestStats) -> None:
         stats.files_read += 1
@@ -448,8 +476,21 @@ class Ingester:
         small = sorted((j for j in jobs if j.whole is None and j.todo <= self.worker_max_bytes), key=lambda j: -j.todo)
         local = [j for j in jobs if j.whole is not None or j.todo > self.worker_max_bytes]
         by_path = {str(j.item.path): j for j in small}
-        work = [(j.item.parser.name, str(j.item.path), str(j.item.root) if j.item.root else None, j.offset, j.state,
-                 j.st.st_size, self.chunk_bytes, j.source["id"], self.machine, self.keep_text) for j in small]  # fmt: skip
+        work = [
+            (
+                j.item.parser.name,
+                str(j.item.path),
+                str(j.item.root) if j.item.root else None,
+                j.offset,
+                j.state,
+                j.st.st_size,
+                self.chunk_bytes,
+                j.source["id"],
+                self.machine,
+                self.keep_text,
+            )
+            for j in small
+        ]
         if not work:
             for job in local:
                 self._run_job(job, stats)

@@ -68,8 +68,9 @@ def parse_lines(parser, lines: list[tuple[int, bytes]], state: dict, ctx: Source
     return out
 
 
-def read_new_lines(parser, path: Path, offset: int, state: dict, ctx: SourceContext, size: int,
-                   chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:  # fmt: skip
+def read_new_lines(
+    parser, path: Path, offset: int, state: dict, ctx: SourceContext, size: int, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
     """Parse the complete lines after ``offset``, one chunk at a time (``state`` is updated in place)."""
     with open(path, "rb") as f:
         f.seek(offset)

@@ -108,9 +108,22 @@ def _limit(data: dict, where: str) -> Limit:
         value = data.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise PlanFileError(f"{where}: {name} must be a non-negative number, not {value!r}")
-    return Limit(minutes, unit, str(data.get("basis", "stated")), data.get("limit"), data.get("low"), data.get("high"),
-                 data.get("weights"), data.get("requests_per_unit"), data.get("window_kind"), data.get("confidence"),
-                 data.get("source"), data.get("as_of"), data.get("note"), bool(data.get("primary")))  # fmt: skip
+    return Limit(
+        minutes,
+        unit,
+        str(data.get("basis", "stated")),
+        data.get("limit"),
+        data.get("low"),
+        data.get("high"),
+        data.get("weights"),
+        data.get("requests_per_unit"),
+        data.get("window_kind"),
+        data.get("confidence"),
+        data.get("source"),
+        data.get("as_of"),
+        data.get("note"),
+        bool(data.get("primary")),
+    )
 
 
 def _plan(data: dict, origin: str, where: str) -> Plan:
@@ -124,10 +137,24 @@ def _plan(data: dict, origin: str, where: str) -> Plan:
     if currency not in ("USD", "CNY"):
         raise PlanFileError(f"{here}: currency must be USD or CNY, not {currency!r}")
     limits = tuple(_limit(lim, here) for lim in data.get("limits", []))
-    return Plan(str(data["id"]), str(data.get("vendor", "")), str(data["name"]), price, currency,
-                str(data.get("period", "month")), data.get("region"), tuple(data.get("agents") or ()),
-                data.get("models"), data.get("multipliers"), data.get("notes"), data.get("source"), data.get("as_of"),
-                origin, limits, data.get("price_model"))  # fmt: skip
+    return Plan(
+        str(data["id"]),
+        str(data.get("vendor", "")),
+        str(data["name"]),
+        price,
+        currency,
+        str(data.get("period", "month")),
+        data.get("region"),
+        tuple(data.get("agents") or ()),
+        data.get("models"),
+        data.get("multipliers"),
+        data.get("notes"),
+        data.get("source"),
+        data.get("as_of"),
+        origin,
+        limits,
+        data.get("price_model"),
+    )
 
 
 def _bundled_text() -> str:
@@ -174,19 +201,57 @@ def sync_catalogue(db: sqlite_utils.Database, plans: list[Plan] | None = None) -
             db.conn.executemany(
                 "insert into plans (plan_id, vendor, name, region, agents, price, currency, period, models, multipliers,"
                 " notes, source, as_of, origin) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(p.id, p.vendor, p.name, p.region, dumps(list(p.agents)), p.price, p.currency, p.period, p.models,
-                  dumps(p.multipliers), p.notes, p.source, p.as_of, p.origin) for p in plans],
-            )  # fmt: skip
+                [
+                    (
+                        p.id,
+                        p.vendor,
+                        p.name,
+                        p.region,
+                        dumps(list(p.agents)),
+                        p.price,
+                        p.currency,
+                        p.period,
+                        p.models,
+                        dumps(p.multipliers),
+                        p.notes,
+                        p.source,
+                        p.as_of,
+                        p.origin,
+                    )
+                    for p in plans
+                ],
+            )
             db.conn.executemany(
                 'insert or replace into plan_limits (plan_id, window_minutes, unit, basis, "limit", low, high, weights,'
                 " requests_per_unit, window_kind, confidence, source, as_of, note, is_primary)"
                 " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(p.id, lim.window_minutes, lim.unit, lim.basis, lim.limit, lim.low, lim.high, dumps(lim.weights),
-                  lim.requests_per_unit, lim.window_kind, lim.confidence, lim.source, lim.as_of, lim.note,
-                  int(lim.primary)) for p in plans for lim in p.limits],
-            )  # fmt: skip
-            db.execute("insert into meta (key, value) values ('plans_fingerprint', ?)"
-                       " on conflict(key) do update set value = excluded.value", [stamp])  # fmt: skip
+                [
+                    (
+                        p.id,
+                        lim.window_minutes,
+                        lim.unit,
+                        lim.basis,
+                        lim.limit,
+                        lim.low,
+                        lim.high,
+                        dumps(lim.weights),
+                        lim.requests_per_unit,
+                        lim.window_kind,
+                        lim.confidence,
+                        lim.source,
+                        lim.as_of,
+                        lim.note,
+                        int(lim.primary),
+                    )
+                    for p in plans
+                    for lim in p.limits
+                ],
+            )
+            db.execute(
+                "insert into meta (key, value) values ('plans_fingerprint', ?)"
+                " on conflict(key) do update set value = excluded.value",
+                [stamp],
+            )
     except Exception as exc:  # a reader that cannot take the write lock still gets the catalogue
         import sqlite3
 

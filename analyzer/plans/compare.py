@@ -38,16 +38,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from analyzer.plans.catalogue import Limit, Plan
-from analyzer.pricing.prices import PriceSources, load_sources
-from analyzer.plans.replay import MS, Events, Ledger
-from analyzer.reports.usage import Filters, ensure_prices
 from analyzer.contract.timeutil import parse_iso
+from analyzer.plans.catalogue import Limit, Plan
+from analyzer.plans.replay import MS, Events, Ledger
+from analyzer.pricing.prices import PriceSources, load_sources
+from analyzer.reports.usage import Filters, ensure_prices
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 PERIODS = {"5h": 300, "week": 10080, "month": 43200}
+
 
 def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
     """The measured ratios of the period, and its requests (a ``Ledger``) and typed prompts in time order."""
@@ -58,7 +59,7 @@ def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
         " coalesce(sum(cache_read_tokens), 0), coalesce(sum(cost_usd is null), 0), coalesce(sum(coalesce(cost_usd, 0)), 0),"
         f" min(ts), max(ts) from priced_requests {where}",
         params,
-    ).fetchone()  # fmt: skip
+    ).fetchone()
     cond = (where + " and is_sidechain = 0") if where else " where is_sidechain = 0"
     prompts = db.execute(f"select ts, {MS} from prompts {cond} order by ts", params).fetchall()
     if filters.since and filters.until:
@@ -70,18 +71,22 @@ def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
     days = max((end - start).total_seconds() / 86400.0, 1.0) if start else None
     fx = db.execute("select cast(value as real) from meta where key = 'usd_cny'").fetchone()
     return {
-        "ledger": Ledger(db, where, params, n), "prompts": Events([p[0] for p in prompts], [p[1] for p in prompts]),
+        "ledger": Ledger(db, where, params, n),
+        "prompts": Events([p[0] for p in prompts], [p[1] for p in prompts]),
         "ratios": {
-            "requests": n, "prompts": len(prompts), "days": round(days, 3) if days else None,
+            "requests": n,
+            "prompts": len(prompts),
+            "days": round(days, 3) if days else None,
             "tokens_per_request": (total / n) if n else None,
             "requests_per_prompt": (n / len(prompts)) if prompts else None,
             "cache_ratio": (cache_read / sent) if sent else None,
             "cost_usd_per_request": None if unpriced or not n else cost / n,
-            "cost_usd_known": round(cost, 6), "unpriced_requests": unpriced,
+            "cost_usd_known": round(cost, 6),
+            "unpriced_requests": unpriced,
             "usage_cost_usd_per_month": None if unpriced or not days else round(cost * 30 / days, 4),
         },
         "usd_cny": fx[0] if fx and fx[0] else None,
-    }  # fmt: skip
+    }
 
 
 def _per_request(limit: Limit, usage: dict) -> tuple[Events, object, list[float] | None] | None:
@@ -149,9 +154,16 @@ def exceeded(plan: Plan, usage: dict) -> list[dict]:
             hits = events.sliding_hits(lim.window_minutes, lim.limit, quantities)
         else:
             hits = events.fixed_hits(lim.window_minutes, lim.limit, quantities, key)
-        out.append({"window_minutes": lim.window_minutes, "unit": lim.unit, "limit": lim.limit,
-                    "windows_exceeded": len(hits), "first_exceeded_at": hits[0] if hits else None,
-                    "exceeded_at": hits[:20]})  # fmt: skip
+        out.append(
+            {
+                "window_minutes": lim.window_minutes,
+                "unit": lim.unit,
+                "limit": lim.limit,
+                "windows_exceeded": len(hits),
+                "first_exceeded_at": hits[0] if hits else None,
+                "exceeded_at": hits[:20],
+            }
+        )
     return out
 
 
@@ -180,24 +192,42 @@ def compare(plans: list[Plan], usage: dict, sources: PriceSources | None = None)
         value_basis = f"{plan.price_model} list price"
         if per_req is None:
             per_req, value_basis = ratios["cost_usd_per_request"], "your models' list prices"
-        value = cap["month"]["requests"] * per_req if cap["month"]["requests"] is not None and per_req is not None else None
+        value = (
+            cap["month"]["requests"] * per_req if cap["month"]["requests"] is not None and per_req is not None else None
+        )
         days = ratios["days"]
         monthly = per_req * ratios["requests"] * 30 / days if per_req is not None and days else None
         over = exceeded(plan, usage)
-        rows.append({
-            "plan": plan.id, "name": plan.name, "vendor": plan.vendor, "price": plan.price, "currency": plan.currency,
-            "fee_usd": round(fee_usd, 2) if fee_usd is not None else None,
-            "limits": [{"window_minutes": lim.window_minutes, "unit": lim.unit, "limit": lim.limit, "basis": lim.basis,
-                        "confidence": lim.confidence, "as_of": lim.as_of} for lim in plan.primary()],
-            "per_5h": cap["5h"], "per_week": cap["week"], "per_month": cap["month"],
-            "value_basis": value_basis,
-            "api_value_usd_per_month": round(value, 2) if value is not None else None,
-            "worth_x_fee": round(value / fee_usd, 1) if value is not None and fee_usd else None,
-            "usage_cost_usd_per_month": round(monthly, 4) if monthly is not None else None,
-            "usage_x_fee": round(monthly / fee_usd, 2) if monthly is not None and fee_usd else None,
-            "exceeded": over,
-            "would_exceed": any(o["windows_exceeded"] for o in over),
-        })  # fmt: skip
+        rows.append(
+            {
+                "plan": plan.id,
+                "name": plan.name,
+                "vendor": plan.vendor,
+                "price": plan.price,
+                "currency": plan.currency,
+                "fee_usd": round(fee_usd, 2) if fee_usd is not None else None,
+                "limits": [
+                    {
+                        "window_minutes": lim.window_minutes,
+                        "unit": lim.unit,
+                        "limit": lim.limit,
+                        "basis": lim.basis,
+                        "confidence": lim.confidence,
+                        "as_of": lim.as_of,
+                    }
+                    for lim in plan.primary()
+                ],
+                "per_5h": cap["5h"],
+                "per_week": cap["week"],
+                "per_month": cap["month"],
+                "value_basis": value_basis,
+                "api_value_usd_per_month": round(value, 2) if value is not None else None,
+                "worth_x_fee": round(value / fee_usd, 1) if value is not None and fee_usd else None,
+                "usage_cost_usd_per_month": round(monthly, 4) if monthly is not None else None,
+                "usage_x_fee": round(monthly / fee_usd, 2) if monthly is not None and fee_usd else None,
+                "exceeded": over,
+                "would_exceed": any(o["windows_exceeded"] for o in over),
+            }
+        )
     rows.sort(key=lambda r: (r["would_exceed"], -(r["worth_x_fee"] or 0)))
     return rows
-

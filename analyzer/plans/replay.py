@@ -176,7 +176,7 @@ class Ledger:
             for weights, named in by_weights.items():
                 if weights == default:
                     continue
-                tests = (["model is null"] if None in named else [])
+                tests = ["model is null"] if None in named else []
                 if any(m is not None for m in named):
                     tests.append(f"model in ({', '.join('?' * sum(m is not None for m in named))})")
                     params.extend(m for m in named if m is not None)
@@ -188,8 +188,9 @@ class Ledger:
         if self._events is None:
             columns[:0] = ["ts", MS]
         # ts, then rowid: one order however often the ledger is read.
-        rows = self.db.execute(f"select {', '.join(columns)} from requests {self.where} order by ts, rowid",
-                               [*params, *self.params]).fetchall()  # fmt: skip
+        rows = self.db.execute(
+            f"select {', '.join(columns)} from requests {self.where} order by ts, rowid", [*params, *self.params]
+        ).fetchall()
         read = [list(c) for c in zip(*rows)] if rows else [[] for _ in columns]
         if self._events is None:
             self._events = Events(read.pop(0), read.pop(0))
@@ -226,9 +227,11 @@ class Ledger:
         sums = [f"coalesce(sum({c}), 0)" for c in columns]
         sums += [f"coalesce(sum(case when {context} > {t} then {c} end), 0)" for t in thresholds for c in columns]
         row = self.db.execute(f"select {', '.join(sums)} from requests {self.where}", self.params).fetchone()
-        above = [row[i:i + 4] for i in range(0, len(row), 4)]  # tokens of requests over each threshold (0: all)
-        bands = [(bound, [a - b for a, b in zip(above[i], above[i + 1])] if i + 1 < len(above) else list(above[i]))
-                 for i, bound in enumerate([None, *thresholds])]  # fmt: skip
+        above = [row[i : i + 4] for i in range(0, len(row), 4)]  # tokens of requests over each threshold (0: all)
+        bands = [
+            (bound, [a - b for a, b in zip(above[i], above[i + 1])] if i + 1 < len(above) else list(above[i]))
+            for i, bound in enumerate([None, *thresholds])
+        ]
         for model, (price, factor) in chosen.items():
             total = 0.0
             for bound, (inp, read_tokens, write_tokens, out) in bands:
@@ -236,7 +239,11 @@ class Ledger:
                 for t in price.tiers[1:]:
                     if bound is not None and t.above <= bound:
                         tier = t  # the band's contexts all exceed bound >= the tier's threshold
-                write = tier.cache_write_5m if tier.cache_write_5m is not None else tier.input * (1.25 if price.mode == "anthropic" else 1.0)
+                write = (
+                    tier.cache_write_5m
+                    if tier.cache_write_5m is not None
+                    else tier.input * (1.25 if price.mode == "anthropic" else 1.0)
+                )
                 read = tier.cache_read if tier.cache_read is not None else tier.input
                 total += (inp * tier.input + read_tokens * read + write_tokens * write + out * tier.output) / 1e6
             self.model_costs[model] = factor * total / self.n

@@ -34,7 +34,10 @@ _UPDATE = (
 
 def has_unpriced(db: Store) -> bool:
     """Whether any request's stored costs are not current (a probe of the partial index)."""
-    return db.execute("select exists(select 1 from requests indexed by requests_unpriced where priced = 0)").fetchone()[0] == 1
+    return (
+        db.execute("select exists(select 1 from requests indexed by requests_unpriced where priced = 0)").fetchone()[0]
+        == 1
+    )
 
 
 def prices_changed(db: Store, sources: PriceSources) -> bool:
@@ -172,10 +175,12 @@ class PriceBook:
             out_costs.append(cost_cny)
         mode = usd[6] if usd else cny[6] if cny else None
         return (
-            key, mode, *out_costs,
+            key,
+            mode,
+            *out_costs,
             "list" if usd else "converted" if cny else None,
             "list" if cny else "converted" if usd else None,
-        )  # fmt: skip
+        )
 
 
 _UNPRICED = (None,) * 10

@@ -153,7 +153,7 @@ def _price_from_entry(entry: dict, origin: str, where: str) -> Price:
             raise ValueError(f"mode must be openai or anthropic, not {mode!r}")
         raw_tiers = entry.get("tiers") or entry.get("tier")
         tiers = [_tier({"above": 0, **entry} if "tiers" not in entry else raw_tiers[0])]
-        for extra in (raw_tiers or [])[(1 if "tiers" in entry else 0):]:
+        for extra in (raw_tiers or [])[(1 if "tiers" in entry else 0) :]:
             tiers.append(_tier(extra))
     except (KeyError, TypeError, IndexError) as exc:
         raise PriceFileError(f"{where}: price entry {entry!r} lacks a field: {exc}") from exc
@@ -315,8 +315,13 @@ def library_price(model: str) -> Price | None:
     except LookupError:
         return None
     prices = info.get_prices(datetime.now(timezone.utc))
-    keys = {"input": "input_mtok", "output": "output_mtok", "cache_read": "cache_read_mtok",
-            "cache_write_5m": "cache_write_mtok", "cache_write_1h": "cache_write_1h_mtok"}  # fmt: skip
+    keys = {
+        "input": "input_mtok",
+        "output": "output_mtok",
+        "cache_read": "cache_read_mtok",
+        "cache_write_5m": "cache_write_mtok",
+        "cache_write_1h": "cache_write_1h_mtok",
+    }
     raw = {name: getattr(prices, key, None) for name, key in keys.items()}
     if raw["input"] is None or raw["output"] is None:
         return None
@@ -335,8 +340,9 @@ def library_price(model: str) -> Price | None:
 
     tiers = tuple(Tier(above=s, **{n: at(v, s) for n, v in raw.items()}) for s in [0, *starts])
     mode = "anthropic" if found_provider.id == "anthropic" else "openai"
-    return Price(name, "USD", mode, tiers, f"genai-prices {library_version()} {found_provider.id}/{info.id}",
-                 None, "library")  # fmt: skip
+    return Price(
+        name, "USD", mode, tiers, f"genai-prices {library_version()} {found_provider.id}/{info.id}", None, "library"
+    )
 
 
 def resolve_all(model: str, sources: PriceSources) -> dict[str, Price | None]:
@@ -374,8 +380,15 @@ def cached_prices(db: sqlite_utils.Database, models: list[str], sources: PriceSo
 def _price_json(price: Price | None) -> dict | None:
     if price is None:
         return None
-    return {"key": price.key, "currency": price.currency, "mode": price.mode, "source": price.source,
-            "as_of": price.as_of, "origin": price.origin, "tiers": [t.__dict__ for t in price.tiers]}  # fmt: skip
+    return {
+        "key": price.key,
+        "currency": price.currency,
+        "mode": price.mode,
+        "source": price.source,
+        "as_of": price.as_of,
+        "origin": price.origin,
+        "tiers": [t.__dict__ for t in price.tiers],
+    }
 
 
 def _price_from_json(data: dict | None) -> Price | None:
@@ -405,12 +418,15 @@ def _get_meta(db: sqlite_utils.Database, key: str) -> str | None:
 
 
 def _set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
-    db.execute("insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value",
-               [key, value])  # fmt: skip
+    db.execute(
+        "insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value",
+        [key, value],
+    )
 
 
-def refresh_model_prices(db: sqlite_utils.Database, *, all_models: bool = False,
-                         sources: PriceSources | None = None) -> int:  # fmt: skip
+def refresh_model_prices(
+    db: sqlite_utils.Database, *, all_models: bool = False, sources: PriceSources | None = None
+) -> int:
     """Resolve prices for models the store has not priced yet (all of them when a source changed)."""
     sources = sources or load_sources()
     conn = db.conn
@@ -447,26 +463,49 @@ def store_model_prices(db: sqlite_utils.Database, models: list[str], sources: Pr
         main = usd or cny
         base = usd.base if usd else None
         above = usd.tiers[1] if usd and len(usd.tiers) > 1 else None
-        summary.append((
-            model, main.key if main else None,
-            base.input if base else None, base.output if base else None, base.cache_read if base else None,
-            base.cache_write_5m if base else None, base.cache_write_1h if base else None,
-            above.above if above else None, above.input if above else None, above.output if above else None,
-            above.cache_read if above else None, above.cache_write_5m if above else None,
-            above.cache_write_1h if above else None,
-            "+".join(p.currency for p in (usd, cny) if p) or None, main.mode if main else None,
-            "; ".join(f"{p.currency}: {p.source}" for p in (usd, cny) if p) or None,
-        ))  # fmt: skip
+        summary.append(
+            (
+                model,
+                main.key if main else None,
+                base.input if base else None,
+                base.output if base else None,
+                base.cache_read if base else None,
+                base.cache_write_5m if base else None,
+                base.cache_write_1h if base else None,
+                above.above if above else None,
+                above.input if above else None,
+                above.output if above else None,
+                above.cache_read if above else None,
+                above.cache_write_5m if above else None,
+                above.cache_write_1h if above else None,
+                "+".join(p.currency for p in (usd, cny) if p) or None,
+                main.mode if main else None,
+                "; ".join(f"{p.currency}: {p.source}" for p in (usd, cny) if p) or None,
+            )
+        )
         for price in (usd, cny):
             if price is None:
                 continue
             for t in price.tiers:
-                tiers.append((model, price.currency, t.above, t.input, t.output, t.cache_read, t.cache_write_5m,
-                              t.cache_write_1h, price.mode, price.key, price.origin, price.source, price.as_of))  # fmt: skip
+                tiers.append(
+                    (
+                        model,
+                        price.currency,
+                        t.above,
+                        t.input,
+                        t.output,
+                        t.cache_read,
+                        t.cache_write_5m,
+                        t.cache_write_1h,
+                        price.mode,
+                        price.key,
+                        price.origin,
+                        price.source,
+                        price.as_of,
+                    )
+                )
     if models:
-        conn.executemany(
-            "delete from price_tiers where model = ?", [(m,) for m in models]
-        )
+        conn.executemany("delete from price_tiers where model = ?", [(m,) for m in models])
         conn.executemany(
             "insert into model_prices (model, price_key, input, output, cache_read, cache_write_5m, cache_write_1h,"
             " tier_threshold, input_above, output_above, cache_read_above, cache_write_5m_above, cache_write_1h_above,"

@@ -19,7 +19,9 @@ def get_parsers() -> dict[str, object]:
         missing += [m for m in ("parse",) if mode == "lines" and not hasattr(parser, m)]
         missing += [m for m in ("parse_file",) if mode == "file" and not hasattr(parser, m)]
         if missing or not name:
-            broken_plugins.append(BrokenPlugin(str(name or parser), None, f"parser lacks {', '.join(missing) or 'a name'}"))
+            broken_plugins.append(
+                BrokenPlugin(str(name or parser), None, f"parser lacks {', '.join(missing) or 'a name'}")
+            )
             continue
         if name in parsers:
             warnings.warn(f"two parsers are named {name!r}; keeping the first", stacklevel=2)

@@ -98,16 +98,34 @@ def profile(db: sqlite_utils.Database, filters: Filters) -> dict:
     for g in GROUPS:
         rows = []
         for key, s in sums[g].items():
-            row = {g: key, **_finish(s, totals[g][key], fanout.get((g, key)) if g != "model" else None,
-                                     prompt_counts.get((g, key), 0) if g != "model" else None)}  # fmt: skip
+            row = {
+                g: key,
+                **_finish(
+                    s,
+                    totals[g][key],
+                    fanout.get((g, key)) if g != "model" else None,
+                    prompt_counts.get((g, key), 0) if g != "model" else None,
+                ),
+            }
             rows.append(row)
         rows.sort(key=lambda r: (-r["total_tokens"], str(r[g])))
         result[f"by_{g}"] = rows
     return result
 
 
-_FIELDS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
-           "cost_usd", "cost_usd_openai", "cost_usd_anthropic", "cost_cny", "unpriced_requests")  # fmt: skip
+_FIELDS = (
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "cost_usd_openai",
+    "cost_usd_anthropic",
+    "cost_cny",
+    "unpriced_requests",
+)
 
 
 def _zero() -> dict:

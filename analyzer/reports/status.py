@@ -24,9 +24,9 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from analyzer.contract.timeutil import format_utc, now_utc, parse_iso
 from analyzer.plans.catalogue import Plan, load_catalogue
 from analyzer.reports.usage import Filters, ensure_prices
-from analyzer.contract.timeutil import format_utc, now_utc, parse_iso
 from analyzer.windows.usage import FIVE_HOURS, WEEK, windows
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def latest_estimate(db: sqlite_utils.Database, agent: str, minutes: int) -> dict
         return None
     try:
         cur = db.execute(
-            'select * from limit_estimates where agent = ? and window_minutes = ? order by created_at desc limit 1',
+            "select * from limit_estimates where agent = ? and window_minutes = ? order by created_at desc limit 1",
             [agent, minutes],
         )
         row = cur.fetchone()
@@ -95,7 +95,12 @@ def _counted(window: dict, by_model: list[tuple], quantity: str, weights, reques
             w = weights(model) if callable(weights) else weights
             if not w:
                 continue
-            total += w.get("input", 0) * inp + w.get("cache_read", 0) * cr + w.get("cache_write", 0) * cw + w.get("output", 0) * out
+            total += (
+                w.get("input", 0) * inp
+                + w.get("cache_read", 0) * cr
+                + w.get("cache_write", 0) * cw
+                + w.get("output", 0) * out
+            )
         return total
     return None
 
@@ -113,35 +118,64 @@ def _official(db, agent: str, minutes: int, end: datetime, now: datetime) -> dic
     return {"observed_at": row[0], "used_percent": row[1], "resets_at": row[2], "plan_type": row[3], "source": row[4]}
 
 
-def status(db: sqlite_utils.Database, *, now: datetime | None = None, agents: tuple[str, ...] = (),
-           plan_id: str | None = None) -> list[dict]:  # fmt: skip
+def status(
+    db: sqlite_utils.Database, *, now: datetime | None = None, agents: tuple[str, ...] = (), plan_id: str | None = None
+) -> list[dict]:
     """One entry per (agent, window length) in use: usage, limit, % used, reset, burn rate, projection."""
     ensure_prices(db)
     now = now or now_utc()
     week_ago = format_utc(now - timedelta(days=7))
     used_agents = {a for (a,) in db.execute("select distinct agent from requests where ts >= ?", [week_ago])}
-    used_agents |= {a for (a,) in db.execute("select distinct agent from quota_readings where observed_at >= ?", [week_ago])}
+    used_agents |= {
+        a for (a,) in db.execute("select distinct agent from quota_readings where observed_at >= ?", [week_ago])
+    }
     if agents:
         used_agents &= set(agents)
     plans = load_catalogue()
     out = []
     for agent in sorted(used_agents):
-        plan_type = (db.execute("select plan_type from quota_readings where agent = ? and plan_type is not null"
-                                " order by observed_at desc limit 1", [agent]).fetchone() or [None])[0]  # fmt: skip
+        plan_type = (
+            db.execute(
+                "select plan_type from quota_readings where agent = ? and plan_type is not null"
+                " order by observed_at desc limit 1",
+                [agent],
+            ).fetchone()
+            or [None]
+        )[0]
         plan = pick_plan(plans, agent, plan_id, plan_type)
         for minutes in (FIVE_HOURS, WEEK):
-            found = windows(db, Filters(agents=(agent,), since=format_utc(now - LOOKBACK[minutes])), minutes=minutes, now=now)
-            current = next((w for w in found if parse_iso(w["start"]) <= now < parse_iso(w["end"])
-                            and (w["kind"] == "anchored" or w["is_active"])), None)  # fmt: skip
+            found = windows(
+                db, Filters(agents=(agent,), since=format_utc(now - LOOKBACK[minutes])), minutes=minutes, now=now
+            )
+            current = next(
+                (
+                    w
+                    for w in found
+                    if parse_iso(w["start"]) <= now < parse_iso(w["end"])
+                    and (w["kind"] == "anchored" or w["is_active"])
+                ),
+                None,
+            )
             out.append(_entry(db, agent, minutes, current, plan, now))
     return out
 
 
 def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None, now: datetime) -> dict:
-    entry = {"agent": agent, "plan": plan.id if plan else None, "window_minutes": minutes, "window": None,
-             "used": None, "limit": None, "percent_used": None, "percent_source": None, "resets_at": None,
-             "burn_rate_per_hour": None, "limit_reached_at": None, "reaches_limit_before_reset": None,
-             "message": "no open window: the next request opens one"}  # fmt: skip
+    entry = {
+        "agent": agent,
+        "plan": plan.id if plan else None,
+        "window_minutes": minutes,
+        "window": None,
+        "used": None,
+        "limit": None,
+        "percent_used": None,
+        "percent_source": None,
+        "resets_at": None,
+        "burn_rate_per_hour": None,
+        "limit_reached_at": None,
+        "reaches_limit_before_reset": None,
+        "message": "no open window: the next request opens one",
+    }
     if window is None:
         return entry
     start, end = parse_iso(window["start"]), parse_iso(window["end"])
@@ -154,19 +188,36 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
     stated = next((lim for lim in (plan.primary() if plan else []) if lim.window_minutes == minutes), None)
     if estimate is not None:
         quantity, weights = estimate.get("quantity") or "tokens", _class_weights(estimate.get("weights"))
-        limit = {"source": "inferred", "quantity": quantity, "value": estimate["limit"], "low": estimate.get("low"),
-                 "high": estimate.get("high"), "summary": estimate.get("summary")}  # fmt: skip
+        limit = {
+            "source": "inferred",
+            "quantity": quantity,
+            "value": estimate["limit"],
+            "low": estimate.get("low"),
+            "high": estimate.get("high"),
+            "summary": estimate.get("summary"),
+        }
         used["counted"] = _counted(window, by_model, quantity, weights)
     elif stated is not None:
-        limit = {"source": "stated", "quantity": stated.unit, "value": stated.limit, "low": stated.low,
-                 "high": stated.high, "summary": f"{plan.name}: {stated.basis} figure ({stated.source}, {stated.as_of})"}  # fmt: skip
+        limit = {
+            "source": "stated",
+            "quantity": stated.unit,
+            "value": stated.limit,
+            "low": stated.low,
+            "high": stated.high,
+            "summary": f"{plan.name}: {stated.basis} figure ({stated.source}, {stated.as_of})",
+        }
         used["counted"] = _counted(window, by_model, stated.unit, stated.weight_for, stated.requests_per_unit)
     entry["used"], entry["limit"] = used, limit
     elapsed_h = max((now - start).total_seconds() / 3600.0, 1e-9)
     official = _official(db, agent, minutes, end, now)
     if official is not None:
-        pct, entry["percent_source"] = official["used_percent"], f"official ({official['source']}, {official['observed_at']})"
-        rate = official["used_percent"] / max((parse_iso(official["observed_at"]) - start).total_seconds() / 3600.0, 1e-9)
+        pct, entry["percent_source"] = (
+            official["used_percent"],
+            f"official ({official['source']}, {official['observed_at']})",
+        )
+        rate = official["used_percent"] / max(
+            (parse_iso(official["observed_at"]) - start).total_seconds() / 3600.0, 1e-9
+        )
         entry["burn_rate_per_hour"] = {"percent": round(rate, 3)}
         remaining = (100.0 - pct) / rate if rate > 0 else None
         base = parse_iso(official["observed_at"])
@@ -178,8 +229,10 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
         remaining = (limit["value"] - used["counted"]) / rate_q if rate_q > 0 else None
         base = now
     else:
-        entry["burn_rate_per_hour"] = {"tokens": round(window["total_tokens"] / elapsed_h, 1),
-                                       "requests": round(window["requests"] / elapsed_h, 3)}  # fmt: skip
+        entry["burn_rate_per_hour"] = {
+            "tokens": round(window["total_tokens"] / elapsed_h, 1),
+            "requests": round(window["requests"] / elapsed_h, 3),
+        }
         entry["message"] = "no limit known: add a plan (--plan), run infer-limit, or record a quota reading"
         return entry
     entry["percent_used"] = round(pct, 2)
@@ -194,8 +247,11 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
         before = at < end
         entry["reaches_limit_before_reset"] = before
         entry["limit_reached_at"] = format_utc(at) if before else None
-        entry["message"] = (f"at this pace the limit is reached at {format_utc(at)}" if before
-                            else "at this pace the limit is not reached before the reset")  # fmt: skip
+        entry["message"] = (
+            f"at this pace the limit is reached at {format_utc(at)}"
+            if before
+            else "at this pace the limit is not reached before the reset"
+        )
     return entry
 
 
@@ -207,4 +263,3 @@ def _class_weights(weights) -> dict | None:
         return {k: float(weights.get(k, 0) or 0) for k in ("input", "cache_read", "cache_write", "output")}
     except (TypeError, ValueError):
         return None
-

@@ -20,8 +20,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from analyzer.reports.filters import Filters  # noqa: F401  (re-exported: reports take Filters)
 from analyzer.contract.timeutil import UTC, format_utc, parse_iso
+from analyzer.reports.filters import Filters  # noqa: F401  (re-exported: reports take Filters)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -50,8 +50,14 @@ def _labeller(tz: tzinfo, period: str):
 
 
 def _empty_row() -> dict:
-    return {"requests": 0, "prompts": 0, **{f: 0 for f in TOKEN_FIELDS}, "total_tokens": 0,
-            "cost_usd": 0.0, "unpriced_requests": 0}  # fmt: skip
+    return {
+        "requests": 0,
+        "prompts": 0,
+        **{f: 0 for f in TOKEN_FIELDS},
+        "total_tokens": 0,
+        "cost_usd": 0.0,
+        "unpriced_requests": 0,
+    }
 
 
 def _finish_cost(row: dict) -> dict:
@@ -74,8 +80,10 @@ def ensure_prices(db: sqlite_utils.Database) -> None:
     ensure_costs(db)
 
 
-_SUMS = ("count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),"
-         " sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd is null)")
+_SUMS = (
+    "count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens),"
+    " sum(reasoning_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd is null)"
+)
 _QUARTERS = ("00", "15", "30", "45", ";")  # bounds of an hour's quarters as text (':' < ';' ends the hour)
 
 
@@ -98,8 +106,9 @@ def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -
     label_of = _labeller(filters.tz, period)
     # Requests per UTC hour (an index holds them in that order), split into quarters
     # only where the local date changes inside the hour (zones 30 or 45 minutes off).
-    hours = db.execute(f"select agent, substr(ts, 1, 13) as hour, {_SUMS} from priced_requests {where} group by agent, hour",
-                       params).fetchall()  # fmt: skip
+    hours = db.execute(
+        f"select agent, substr(ts, 1, 13) as hour, {_SUMS} from priced_requests {where} group by agent, hour", params
+    ).fetchall()
     for agent, hour, *values in hours:
         # The date can change once within an hour at most: the same date at its first and last
         # quarter is the date of the whole hour.
@@ -110,8 +119,10 @@ def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -
         labels = [label_of(f"{hour}:{q}") for q in _QUARTERS[:4]]
         cond = (where + " and agent = ? and ts >= ? and ts < ?") if where else " where agent = ? and ts >= ? and ts < ?"
         for label, lo, hi in zip(labels, _QUARTERS, _QUARTERS[1:]):
-            part = db.execute(f"select {_SUMS} from priced_requests {cond}",
-                              [*params, agent, f"{hour}:{lo}", f"{hour}:{hi}" if hi != ";" else f"{hour};"]).fetchone()  # fmt: skip
+            part = db.execute(
+                f"select {_SUMS} from priced_requests {cond}",
+                [*params, agent, f"{hour}:{lo}", f"{hour}:{hi}" if hi != ";" else f"{hour};"],
+            ).fetchone()
             if part[0]:
                 _add_usage(groups[(label, agent)], part)
     pwhere, pparams = filters.where()
@@ -125,7 +136,9 @@ def daily(db: sqlite_utils.Database, filters: Filters, *, period: str = "day") -
     key_name = {"day": "date", "week": "week", "month": "month"}[period]
     out = []
     for (label, agent), row in sorted(groups.items()):
-        row["total_tokens"] = row["input_tokens"] + row["cache_read_tokens"] + row["cache_write_tokens"] + row["output_tokens"]
+        row["total_tokens"] = (
+            row["input_tokens"] + row["cache_read_tokens"] + row["cache_write_tokens"] + row["output_tokens"]
+        )
         out.append({key_name: label, "agent": agent, **_finish_cost(row)})
     return out
 
@@ -178,18 +191,29 @@ def sessions(db: sqlite_utils.Database, filters: Filters, *, session_id: str | N
         ).fetchall()
     }
     out = []
-    for (agent, sid, first, last, n, side, inp, cr, cw, o, rea, cost, unpriced, models, project, parent) in db.execute(
+    for agent, sid, first, last, n, side, inp, cr, cw, o, rea, cost, unpriced, models, project, parent in db.execute(
         sql, params
     ).fetchall():
         row = {
-            "agent": agent, "session_id": sid, "project": project, "parent_session_id": parent,
-            "first_ts": first, "last_ts": last, "requests": n, "sidechain_requests": side,
+            "agent": agent,
+            "session_id": sid,
+            "project": project,
+            "parent_session_id": parent,
+            "first_ts": first,
+            "last_ts": last,
+            "requests": n,
+            "sidechain_requests": side,
             "prompts": prompt_counts.get((agent, sid), 0),
-            "input_tokens": inp, "cache_read_tokens": cr, "cache_write_tokens": cw, "output_tokens": o,
-            "reasoning_tokens": rea, "total_tokens": inp + cr + cw + o,
+            "input_tokens": inp,
+            "cache_read_tokens": cr,
+            "cache_write_tokens": cw,
+            "output_tokens": o,
+            "reasoning_tokens": rea,
+            "total_tokens": inp + cr + cw + o,
             "models": sorted(models.split(",")) if models else [],
-            "cost_usd": cost, "unpriced_requests": unpriced,
-        }  # fmt: skip
+            "cost_usd": cost,
+            "unpriced_requests": unpriced,
+        }
         out.append(_finish_cost(row))
     return out
 
@@ -229,9 +253,18 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
         window, window_basis = minutes, "logged" if minutes else None
         if window is None and wait is not None:
             window, window_basis = (300 if wait <= 300 else 10080), "inferred from the wait"
-        out.append({
-            "ts": ts, "agent": agent, "session_id": session, "window_minutes": window,
-            "window_basis": window_basis, "limit_type": kind, "reset_at": reset,
-            "minutes_until_reset": wait, "model": model, "message": message,
-        })  # fmt: skip
+        out.append(
+            {
+                "ts": ts,
+                "agent": agent,
+                "session_id": session,
+                "window_minutes": window,
+                "window_basis": window_basis,
+                "limit_type": kind,
+                "reset_at": reset,
+                "minutes_until_reset": wait,
+                "model": model,
+                "message": message,
+            }
+        )
     return out

@@ -60,9 +60,9 @@ class SimResult:
 
     def load(self, db) -> None:
         """Ingest the logs (the real parser) and store the statusline readings."""
+        from analyzer.ingest.ingester import Ingester
         from analyzer.store import database as store
         from analyzer.store.writer import RecordWriter
-        from analyzer.ingest.ingester import Ingester
 
         Ingester(db, env={"HOME": str(self.home)}).run()
         if self.readings:
@@ -86,8 +86,9 @@ def _shown(scenario: Scenario, meter: Meter, ts: datetime) -> list[tuple[int, fl
     for i, window in enumerate(scenario.plan.windows):
         percent = meter.percent(i, ts)
         if percent is not None:
-            shown.append((window.minutes, _quantise(percent, scenario.resolution, scenario.rounding),
-                          meter.states[i].end))  # fmt: skip
+            shown.append(
+                (window.minutes, _quantise(percent, scenario.resolution, scenario.rounding), meter.states[i].end)
+            )
     return shown
 
 
@@ -118,7 +119,9 @@ def simulate(scenario: Scenario, home: Path, writer: LogWriter | None = None) ->
     rng = random.Random(scenario.seed)
     sessions = generate(scenario.person, rng)
     if writer is None:
-        writer = CodexWriter(rng) if scenario.agent == "codex" else ClaudeCodeWriter(rng, usage_in_log=scenario.usage_in_log)
+        writer = (
+            CodexWriter(rng) if scenario.agent == "codex" else ClaudeCodeWriter(rng, usage_in_log=scenario.usage_in_log)
+        )
     plan = scenario.plan
     meter = Meter(plan)
     readings: list[QuotaReading] = []
@@ -153,10 +156,18 @@ def simulate(scenario: Scenario, home: Path, writer: LogWriter | None = None) ->
             if shown and not writer.reading(session, ts, shown):
                 stamp = format_utc(ts)
                 for minutes, percent, resets in shown:
-                    readings.append(QuotaReading(
-                        key=f"sim:{scenario.name}:{minutes}:{stamp}", agent=writer.agent, observed_at=stamp,
-                        used_percent=percent, window_minutes=minutes, resets_at=format_utc(resets),
-                        plan_type=plan.name, source="statusline"))  # fmt: skip
+                    readings.append(
+                        QuotaReading(
+                            key=f"sim:{scenario.name}:{minutes}:{stamp}",
+                            agent=writer.agent,
+                            observed_at=stamp,
+                            used_percent=percent,
+                            window_minutes=minutes,
+                            resets_at=format_utc(resets),
+                            plan_type=plan.name,
+                            source="statusline",
+                        )
+                    )
     files = writer.finish(home)
     stats = {}
     for window, state in zip(plan.windows, meter.states):

@@ -40,13 +40,16 @@ W_ALL = {"input": 1.0, "cache_read": 1.0, "cache_write": 1.0, "output": 1.0}
 W_UNCACHED = {"input": 1.0, "cache_read": 0.0, "cache_write": 0.0, "output": 1.0}
 
 
-def token_plan(name: str = "token-plan", *, other_share: float = 0.0, cut: bool = False, seed: int = 1,
-               usage_in_log: bool = False) -> Scenario:  # fmt: skip
+def token_plan(
+    name: str = "token-plan", *, other_share: float = 0.0, cut: bool = False, seed: int = 1, usage_in_log: bool = False
+) -> Scenario:
     """5-hour window counts every token; the weekly one only uncached input + output (the notes' Kimi rule)."""
     five = [(None, 15e6)] + ([(CHANGE_AT, 5e6)] if cut else [])
     # With a cut, a roomier week: cut to a third mid-week, it must leave some room (or nothing shows the change).
     week = [(None, 3.6e6), (CHANGE_AT, 1.2e6)] if cut else [(None, 2.4e6)]
-    plan = Plan("sim-token", [Window(300, ALL_TOKENS, five), Window(10080, UNCACHED_IO, week, fixed_anchor=WEEK_ANCHOR)])
+    plan = Plan(
+        "sim-token", [Window(300, ALL_TOKENS, five), Window(10080, UNCACHED_IO, week, fixed_anchor=WEEK_ANCHOR)]
+    )
     return Scenario(
         name=name,
         description="token plan: 5h counts all tokens, weekly counts uncached input + output",
@@ -58,25 +61,39 @@ def token_plan(name: str = "token-plan", *, other_share: float = 0.0, cut: bool 
             300: _tokens_truth("all_tokens", W_ALL, five, change_at=CHANGE_AT if cut else None),
             10080: _tokens_truth("uncached_io", W_UNCACHED, week, change_at=CHANGE_AT if cut else None),
         },
-        )
+    )
 
 
 def request_plan(seed: int = 1) -> Scenario:
     """Counts model calls (Volcengine, Bailian, MiniMax's token plan); readings with two decimals."""
     five, week = [(None, 400.0)], [(None, 2500.0)]
     plan = Plan("sim-requests", [Window(300, REQUESTS, five), Window(10080, REQUESTS, week, fixed_anchor=WEEK_ANCHOR)])
-    return Scenario("request-plan", "request plan: every model call counts one", Person(start=START), plan,
-                    resolution=0.01, seed=seed,
-                    truth={300: {"quantity": "requests", "candidate": "requests", "limits": five},
-                           10080: {"quantity": "requests", "candidate": "requests", "limits": week}})  # fmt: skip
+    return Scenario(
+        "request-plan",
+        "request plan: every model call counts one",
+        Person(start=START),
+        plan,
+        resolution=0.01,
+        seed=seed,
+        truth={
+            300: {"quantity": "requests", "candidate": "requests", "limits": five},
+            10080: {"quantity": "requests", "candidate": "requests", "limits": week},
+        },
+    )
 
 
 def prompt_plan(seed: int = 1) -> Scenario:
     """Counts typed prompts (MiniMax's prompt era): a 5-hour window only, integer readings."""
     five = [(None, 40.0)]
     plan = Plan("sim-prompts", [Window(300, PROMPTS, five)])
-    return Scenario("prompt-plan", "prompt plan: every typed prompt counts one", Person(start=START), plan, seed=seed,
-                    truth={300: {"quantity": "prompts", "candidate": "prompts", "limits": five}})  # fmt: skip
+    return Scenario(
+        "prompt-plan",
+        "prompt plan: every typed prompt counts one",
+        Person(start=START),
+        plan,
+        seed=seed,
+        truth={300: {"quantity": "prompts", "candidate": "prompts", "limits": five}},
+    )
 
 
 def credit_plan(seed: int = 1) -> Scenario:
@@ -88,10 +105,18 @@ def credit_plan(seed: int = 1) -> Scenario:
     # most of the count, so a test divides the credit limit by that class's weight here.
     weights = {"input": 0.4, "cache_read": 0.0, "cache_write": 0.0, "output": 2.0}
     models = {"claude-sonnet-4-5": 1.0, "claude-opus-4-5": 5 / 3, "claude-haiku-4-5": 1 / 3}
-    return Scenario("credit-plan", "credit plan: output 5x input, models weighted", person, plan, rounding="floor",
-                    seed=seed,
-                    truth={m: _tokens_truth("weighted_per_model", weights, limits, models=models)
-                           for m, limits in ((300, five), (10080, week))})  # fmt: skip
+    return Scenario(
+        "credit-plan",
+        "credit plan: output 5x input, models weighted",
+        person,
+        plan,
+        rounding="floor",
+        seed=seed,
+        truth={
+            m: _tokens_truth("weighted_per_model", weights, limits, models=models)
+            for m, limits in ((300, five), (10080, week))
+        },
+    )
 
 
 def codex_plan(seed: int = 1) -> Scenario:
@@ -101,19 +126,33 @@ def codex_plan(seed: int = 1) -> Scenario:
     dollars = Rule("tokens", (1.25e-6, 0.125e-6, 0, 10e-6))
     plan = Plan("plus", [Window(300, dollars, five), Window(10080, dollars, week, fixed_anchor=WEEK_ANCHOR)])
     person = Person(start=START, models=(("gpt-5-codex", 1.0),), cache_writes=False)
-    return Scenario("codex-plan", "Codex: usage metered like API cost, readings in the rollout", person, plan,
-                    agent="codex", seed=seed,
-                    truth={m: {"quantity": "api_cost", "candidate": "api_cost", "limits": lim}
-                           for m, lim in ((300, five), (10080, week))})  # fmt: skip
+    return Scenario(
+        "codex-plan",
+        "Codex: usage metered like API cost, readings in the rollout",
+        person,
+        plan,
+        agent="codex",
+        seed=seed,
+        truth={
+            m: {"quantity": "api_cost", "candidate": "api_cost", "limits": lim}
+            for m, lim in ((300, five), (10080, week))
+        },
+    )
 
 
 def hits_only(seed: int = 1) -> Scenario:
     """A plan with no quota display: only refusals tell (Bailian-like, a request limit per 5 hours)."""
     five = [(None, 90.0)]
     plan = Plan("sim-hits", [Window(300, REQUESTS, five)])
-    return Scenario("hits-only", "request plan seen only through limit hits", Person(start=START), plan,
-                    readings=False, seed=seed,
-                    truth={300: {"quantity": "requests", "candidate": "requests", "limits": five}})  # fmt: skip
+    return Scenario(
+        "hits-only",
+        "request plan seen only through limit hits",
+        Person(start=START),
+        plan,
+        readings=False,
+        seed=seed,
+        truth={300: {"quantity": "requests", "candidate": "requests", "limits": five}},
+    )
 
 
 def all_scenarios(seed: int = 1) -> list[Scenario]:

@@ -106,9 +106,17 @@ def _session(rng: random.Random, person: Person, sid: str, start: datetime, loca
             out = _lognormal(rng, person.output)
             t += timedelta(seconds=rng.uniform(3, 35))
             prompt.requests.append(
-                SimRequest(t, f"{sid}-p{p}-r{r}", model, input=new - write, cache_read=context,
-                           cache_write=write, output=out, first_of_prompt=(r == 0))
-            )  # fmt: skip
+                SimRequest(
+                    t,
+                    f"{sid}-p{p}-r{r}",
+                    model,
+                    input=new - write,
+                    cache_read=context,
+                    cache_write=write,
+                    output=out,
+                    first_of_prompt=(r == 0),
+                )
+            )
             context += new + out
             if context > person.compact_at:
                 context = rng.randint(*person.context_start) * 2
@@ -154,5 +162,6 @@ def generate(person: Person, rng: random.Random) -> list[SimSession]:
 
 
 def _tokens(sessions: list[SimSession]) -> float:
-    return float(sum(r.input + r.cache_read + r.cache_write + r.output for s in sessions for p in s.prompts
-                     for r in p.requests))  # fmt: skip
+    return float(
+        sum(r.input + r.cache_read + r.cache_write + r.output for s in sessions for p in s.prompts for r in p.requests)
+    )

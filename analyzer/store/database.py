@@ -211,7 +211,10 @@ def get_meta(db: sqlite_utils.Database, key: str) -> str | None:
 
 
 def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
-    db.execute("insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value", [key, value])
+    db.execute(
+        "insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value",
+        [key, value],
+    )
 
 
 def machine_id(db: sqlite_utils.Database) -> str:

@@ -71,11 +71,16 @@ def migrations():
 
 # The priced columns of a request, in the order ``priced_requests`` shows them.
 COST_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("price_key", "text"), ("price_mode", "text"),
-    ("cost_usd", "real"), ("cost_cny", "real"),
-    ("cost_usd_openai", "real"), ("cost_cny_openai", "real"),
-    ("cost_usd_anthropic", "real"), ("cost_cny_anthropic", "real"),
-    ("usd_basis", "text"), ("cny_basis", "text"),
+    ("price_key", "text"),
+    ("price_mode", "text"),
+    ("cost_usd", "real"),
+    ("cost_cny", "real"),
+    ("cost_usd_openai", "real"),
+    ("cost_cny_openai", "real"),
+    ("cost_usd_anthropic", "real"),
+    ("cost_cny_anthropic", "real"),
+    ("usd_basis", "text"),
+    ("cny_basis", "text"),
 )
 COST_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COST_COLUMNS)
 
@@ -332,13 +337,21 @@ def m004_request_costs(db):
     for table in ("model_prices", "price_tiers"):
         for event, rows in (("insert", ("new",)), ("delete", ("old",)), ("update", ("old", "new"))):
             body = " ".join(_stale_model(row) for row in rows)
-            db.execute(f"create trigger if not exists {table}_{event}_cost_stale after {event} on {table}"
-                       f" begin {body} end")  # fmt: skip
-    for event, when in (("insert", "new.key = 'usd_cny'"), ("delete", "old.key = 'usd_cny'"),
-                        ("update", "(new.key = 'usd_cny' or old.key = 'usd_cny')"
-                                   " and (new.value is not old.value or new.key is not old.key)")):  # fmt: skip
-        db.execute(f"create trigger if not exists meta_{event}_cost_stale after {event} on meta when {when}"
-                   " begin update requests set priced = 0 where priced = 1; end")  # fmt: skip
+            db.execute(
+                f"create trigger if not exists {table}_{event}_cost_stale after {event} on {table} begin {body} end"
+            )
+    for event, when in (
+        ("insert", "new.key = 'usd_cny'"),
+        ("delete", "old.key = 'usd_cny'"),
+        (
+            "update",
+            "(new.key = 'usd_cny' or old.key = 'usd_cny') and (new.value is not old.value or new.key is not old.key)",
+        ),
+    ):
+        db.execute(
+            f"create trigger if not exists meta_{event}_cost_stale after {event} on meta when {when}"
+            " begin update requests set priced = 0 where priced = 1; end"
+        )
 
 
 @_migration

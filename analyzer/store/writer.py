@@ -27,12 +27,30 @@ if TYPE_CHECKING:
     from analyzer.store.database import Store
 
 _REQUEST_COLUMNS = (
-    "key", "agent", "session_id", "ts", "model", "provider", "project",
-    "input_tokens", "cache_read_tokens", "cache_write_tokens",
-    "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
-    "trigger", "prompt_key", "is_sidechain", "complete", "speed", "raw_usage",
-    "source_id", "source_offset", "machine_id",
-)  # fmt: skip
+    "key",
+    "agent",
+    "session_id",
+    "ts",
+    "model",
+    "provider",
+    "project",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "trigger",
+    "prompt_key",
+    "is_sidechain",
+    "complete",
+    "speed",
+    "raw_usage",
+    "source_id",
+    "source_offset",
+    "machine_id",
+)
 
 
 def _rank(prefix: str) -> str:
@@ -124,6 +142,7 @@ def prompt_hash(text: str) -> str:
 
 def _better(new: tuple, old: tuple) -> bool:
     """The upsert's best-record order, in Python, on two ``request_row`` tuples."""
+
     def rank(r: tuple) -> tuple:
         return (r[12], r[17], r[7] + r[8] + r[9], 1 - r[16], r[15] is not None)
 
@@ -167,62 +186,137 @@ class RecordWriter:
             text = record.text or ""
             self.prompts.append(
                 (
-                    record.key, record.agent, record.session_id, record.ts, record.project,
-                    prompt_hash(text), len(text), text if self.keep_text else None, int(record.is_sidechain),
-                    self.source_id, offset, self.machine,
+                    record.key,
+                    record.agent,
+                    record.session_id,
+                    record.ts,
+                    record.project,
+                    prompt_hash(text),
+                    len(text),
+                    text if self.keep_text else None,
+                    int(record.is_sidechain),
+                    self.source_id,
+                    offset,
+                    self.machine,
                 )
-            )  # fmt: skip
+            )
         elif isinstance(record, LimitHit):
             self.hits.append(
                 (
-                    record.key, record.agent, record.session_id, record.ts, record.reset_at, record.window_minutes,
-                    record.limit_type, record.message, record.model, self.source_id, offset, self.machine,
+                    record.key,
+                    record.agent,
+                    record.session_id,
+                    record.ts,
+                    record.reset_at,
+                    record.window_minutes,
+                    record.limit_type,
+                    record.message,
+                    record.model,
+                    self.source_id,
+                    offset,
+                    self.machine,
                 )
-            )  # fmt: skip
+            )
         elif isinstance(record, QuotaReading):
             self.readings.append(self.reading_row(record))
         elif isinstance(record, Session):
             self.sessions.append(
                 (
-                    record.agent, record.session_id, record.project, record.cwd, record.parent_session_id,
-                    record.client_version, record.title, int(record.is_subagent), self.machine,
+                    record.agent,
+                    record.session_id,
+                    record.project,
+                    record.cwd,
+                    record.parent_session_id,
+                    record.client_version,
+                    record.title,
+                    int(record.is_subagent),
+                    self.machine,
                 )
-            )  # fmt: skip
+            )
         elif isinstance(record, BadLine):
             self.errors.append(
-                (self.source_id if self.source_id is not None else 0, record.offset, record.kind, record.reason,
-                 record.snippet, format_utc(now_utc()))
-            )  # fmt: skip
+                (
+                    self.source_id if self.source_id is not None else 0,
+                    record.offset,
+                    record.kind,
+                    record.reason,
+                    record.snippet,
+                    format_utc(now_utc()),
+                )
+            )
             self.bad_kinds[record.kind] = self.bad_kinds.get(record.kind, 0) + 1
         else:
             raise TypeError(f"not a record: {record!r}")
 
     def request_row(self, r: Request, offset: int | None) -> tuple:
         return (
-            r.key, r.agent, r.session_id, r.ts, r.model, r.provider, r.project,
-            int(r.input_tokens), int(r.cache_read_tokens), int(r.cache_write_tokens),
-            r.cache_write_5m_tokens, r.cache_write_1h_tokens, int(r.output_tokens), int(r.reasoning_tokens),
-            r.trigger, r.prompt_key, int(r.is_sidechain), int(r.complete), r.speed, _json(r.raw_usage),
-            self.source_id, offset, self.machine,
-        )  # fmt: skip
+            r.key,
+            r.agent,
+            r.session_id,
+            r.ts,
+            r.model,
+            r.provider,
+            r.project,
+            int(r.input_tokens),
+            int(r.cache_read_tokens),
+            int(r.cache_write_tokens),
+            r.cache_write_5m_tokens,
+            r.cache_write_1h_tokens,
+            int(r.output_tokens),
+            int(r.reasoning_tokens),
+            r.trigger,
+            r.prompt_key,
+            int(r.is_sidechain),
+            int(r.complete),
+            r.speed,
+            _json(r.raw_usage),
+            self.source_id,
+            offset,
+            self.machine,
+        )
 
     def reading_row(self, r: QuotaReading) -> tuple:
         return (
-            r.key, r.agent, r.observed_at, float(r.used_percent), r.window_minutes, r.resets_at, r.plan_type,
-            r.scope, r.source, r.account, _json(r.raw), self.source_id, self.machine,
-        )  # fmt: skip
+            r.key,
+            r.agent,
+            r.observed_at,
+            float(r.used_percent),
+            r.window_minutes,
+            r.resets_at,
+            r.plan_type,
+            r.scope,
+            r.source,
+            r.account,
+            _json(r.raw),
+            self.source_id,
+            self.machine,
+        )
 
     def extend(self, records: Iterable) -> None:
         for record in records:
             self.add(record)
 
     def pending(self) -> int:
-        return len(self.requests) + len(self.prompts) + len(self.hits) + len(self.readings) + len(self.sessions) + len(self.errors)
+        return (
+            len(self.requests)
+            + len(self.prompts)
+            + len(self.hits)
+            + len(self.readings)
+            + len(self.sessions)
+            + len(self.errors)
+        )
 
     def payload(self) -> tuple:
         """The rows built so far, plain and picklable (a worker hands them over)."""
-        return (list(self.requests.values()), self.prompts, self.hits, self.readings, self.sessions, self.errors,
-                self.bad_kinds)  # fmt: skip
+        return (
+            list(self.requests.values()),
+            self.prompts,
+            self.hits,
+            self.readings,
+            self.sessions,
+            self.errors,
+            self.bad_kinds,
+        )
 
     def absorb(self, payload: tuple) -> None:
         """Take rows another writer built (``payload``), as if added here."""
@@ -246,8 +340,10 @@ class RecordWriter:
         if self.requests:
             if self.prices is not None:
                 cost = self.prices.costs
-                execmany(_PRICED_UPSERT, [(*r, *cost(r[4], r[7], r[8], r[9], r[11], r[12]), 1)
-                                          for r in self.requests.values()])  # fmt: skip
+                execmany(
+                    _PRICED_UPSERT,
+                    [(*r, *cost(r[4], r[7], r[8], r[9], r[11], r[12]), 1) for r in self.requests.values()],
+                )
             else:
                 execmany(_REQUEST_UPSERT, list(self.requests.values()))
         if self.prompts:

@@ -17,20 +17,40 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from analyzer.reports.usage import Filters, ensure_prices, hourly_where
 from analyzer.contract.timeutil import UTC, format_utc, ms_datetime, ms_stored, now_utc, parse_iso, stored_ms
+from analyzer.reports.usage import Filters, ensure_prices, hourly_where
 from analyzer.windows import rule
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 FIVE_HOURS, WEEK = rule.FIVE_HOURS, rule.WEEK
-_SUMS = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
-         "cost_usd", "cost_usd_openai", "cost_usd_anthropic", "cost_cny", "unpriced_requests")  # fmt: skip
-_AGGREGATES = ("count(*)", "sum(input_tokens)", "sum(cache_read_tokens)", "sum(cache_write_tokens)",
-               "sum(output_tokens)", "sum(reasoning_tokens)", "sum(coalesce(cost_usd, 0))",
-               "sum(coalesce(cost_usd_openai, 0))", "sum(coalesce(cost_usd_anthropic, 0))", "sum(coalesce(cost_cny, 0))",
-               "sum(cost_usd is null)")  # fmt: skip
+_SUMS = (
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "cost_usd_openai",
+    "cost_usd_anthropic",
+    "cost_cny",
+    "unpriced_requests",
+)
+_AGGREGATES = (
+    "count(*)",
+    "sum(input_tokens)",
+    "sum(cache_read_tokens)",
+    "sum(cache_write_tokens)",
+    "sum(output_tokens)",
+    "sum(reasoning_tokens)",
+    "sum(coalesce(cost_usd, 0))",
+    "sum(coalesce(cost_usd_openai, 0))",
+    "sum(coalesce(cost_usd_anthropic, 0))",
+    "sum(coalesce(cost_cny, 0))",
+    "sum(cost_usd is null)",
+)
 _VALUES = ", ".join(_AGGREGATES)
 
 
@@ -129,10 +149,27 @@ def _instances(agent: str, minutes: int, rows: list) -> list[Window]:
     found: list[Window] = []
     for begin, end in spans:
         _start, _reset, readings, hits, used = by_end[end]
-        what = " and ".join(p for p in (f"{readings} quota reading{'s' * (readings != 1)}" if readings else "",
-                                        f"{hits} limit hit{'s' * (hits != 1)}" if hits else "") if p)  # fmt: skip
-        found.append(Window(agent, minutes, ms_datetime(begin), ms_datetime(end), "anchored",
-                            f"vendor reset time from {what}", readings, hits, used))  # fmt: skip
+        what = " and ".join(
+            p
+            for p in (
+                f"{readings} quota reading{'s' * (readings != 1)}" if readings else "",
+                f"{hits} limit hit{'s' * (hits != 1)}" if hits else "",
+            )
+            if p
+        )
+        found.append(
+            Window(
+                agent,
+                minutes,
+                ms_datetime(begin),
+                ms_datetime(end),
+                "anchored",
+                f"vendor reset time from {what}",
+                readings,
+                hits,
+                used,
+            )
+        )
     return found
 
 
@@ -141,7 +178,9 @@ class _Sweep:
 
     def __init__(self, agent: str, minutes: int, anchored: list[Window]):
         self.agent, self.minutes = agent, minutes
-        self.rule = rule.Sweep(minutes, [(stored_ms(format_utc(w.start)), stored_ms(format_utc(w.end))) for w in anchored])
+        self.rule = rule.Sweep(
+            minutes, [(stored_ms(format_utc(w.start)), stored_ms(format_utc(w.end))) for w in anchored]
+        )
         self.windows: list[Window] = list(anchored)
 
     def assign(self, ts: str) -> Window:
@@ -153,13 +192,15 @@ class _Sweep:
                 basis = "first request floored to the hour"
             else:
                 basis = f"7-day period extrapolated from the vendor reset {ms_stored(found.reference)}"
-            self.windows.append(Window(self.agent, self.minutes, ms_datetime(found.start), ms_datetime(found.end),
-                                       "estimated", basis))
+            self.windows.append(
+                Window(self.agent, self.minutes, ms_datetime(found.start), ms_datetime(found.end), "estimated", basis)
+            )
         return self.windows[-1]  # an estimated window is always the one opened last
 
 
-def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_HOURS,
-            now: datetime | None = None) -> list[dict]:  # fmt: skip
+def windows(
+    db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_HOURS, now: datetime | None = None
+) -> list[dict]:
     """5-hour (``minutes=300``) or weekly (``10080``) windows per agent, oldest first."""
     ensure_prices(db)
     now = now or now_utc()
@@ -193,9 +234,10 @@ def windows(db: sqlite_utils.Database, filters: Filters, *, minutes: int = FIVE_
             hour_end = f"{hour};"
             while first is not None:
                 part_end = min(format_utc(target.end), hour_end)
-                lo, hi, *part, first = db.execute(f"select {_PART}, min(ts) filter (where ts >= ?) from priced_requests"
-                                                  f" where 1{cond}", [*[part_end] * _PART_ARGS, part_end, agent, first,
-                                                                      hour_end, *params]).fetchone()  # fmt: skip
+                lo, hi, *part, first = db.execute(
+                    f"select {_PART}, min(ts) filter (where ts >= ?) from priced_requests where 1{cond}",
+                    [*[part_end] * _PART_ARGS, part_end, agent, first, hour_end, *params],
+                ).fetchone()
                 target.add(lo, hi, part)
                 if first is not None:
                     target = sweep.assign(first)

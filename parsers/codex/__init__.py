@@ -1,9 +1,10 @@
 """Codex CLI: rollouts (``rollout``), their compressed and archived copies (``archive``),
 rate limits and refusals (``limits``), and where a fork's replay of its parent ends (``replay``)."""
 
-from analyzer.api import hookimpl
 from analyzer.parsers.codex.archive import CodexArchiveParser
 from analyzer.parsers.codex.rollout import AGENT, CodexParser, codex_roots
+
+from analyzer.api import hookimpl
 
 __all__ = ["AGENT", "CodexArchiveParser", "CodexParser", "codex_roots"]
 

@@ -15,9 +15,9 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from analyzer.api import BadLine, Record, SourceContext
-
 from analyzer.parsers.codex.rollout import AGENT, CodexParser, codex_roots
+
+from analyzer.api import BadLine, Record, SourceContext
 
 
 class CodexArchiveParser:

@@ -88,9 +88,14 @@ def read_snapshot(rate_limits: dict, line_ts: str) -> Snapshot | None:
             after = rate_limits.get(f"{slot}_reset_after_seconds", rate_limits.get(f"{slot}_resets_in_seconds"))
             raw = {k: v for k, v in rate_limits.items() if k.startswith(slot)}
             windows.append(
-                Window(slot, float(used), classify_window(rate_limits.get(f"{slot}_window_minutes")),
-                       _after(line_ts, after), raw)
-            )  # fmt: skip
+                Window(
+                    slot,
+                    float(used),
+                    classify_window(rate_limits.get(f"{slot}_window_minutes")),
+                    _after(line_ts, after),
+                    raw,
+                )
+            )
     else:
         for slot in ("primary", "secondary"):
             window = rate_limits.get(slot)
@@ -101,7 +106,9 @@ def read_snapshot(rate_limits: dict, line_ts: str) -> Snapshot | None:
             else:
                 resets = _after(line_ts, window.get("resets_in_seconds"))
             windows.append(
-                Window(slot, float(window["used_percent"]), classify_window(window.get("window_minutes")), resets, window)
+                Window(
+                    slot, float(window["used_percent"]), classify_window(window.get("window_minutes")), resets, window
+                )
             )
     limit_id = rate_limits.get("limit_id")
     reached = rate_limits.get("rate_limit_reached_type")

@@ -44,6 +44,9 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from analyzer.parsers.codex import replay
+from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal
+
 from analyzer.api import (
     BadLine,
     JsonlParser,
@@ -58,30 +61,49 @@ from analyzer.api import (
     utc_iso,
 )
 
-from analyzer.parsers.codex import replay
-from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal
-
 AGENT = "codex"
 
 ENVELOPE_TYPES = frozenset(
     {
-        "session_meta", "turn_context", "response_item", "event_msg", "compacted", "token_usage_record",
-        "world_state", "inter_agent_communication", "inter_agent_communication_metadata", "retained_context",
-        "realtime_item", "agent_response_observation", "security_risk_score",
+        "session_meta",
+        "turn_context",
+        "response_item",
+        "event_msg",
+        "compacted",
+        "token_usage_record",
+        "world_state",
+        "inter_agent_communication",
+        "inter_agent_communication_metadata",
+        "retained_context",
+        "realtime_item",
+        "agent_response_observation",
+        "security_risk_score",
     }
-)  # fmt: skip
+)
 
 # Text Codex injects as a "user" message: context, instructions, notifications.
 INJECTED_PREFIXES = (
-    "<environment_context>", "<user_instructions>", "# AGENTS.md instructions", "<recommended_plugins>",
-    "<INSTRUCTIONS>", "<user_shell_command>", "<turn_aborted>", "<subagent_notification>",
-    "<permissions instructions>", "<collaboration_mode>", "<skill>",
-)  # fmt: skip
+    "<environment_context>",
+    "<user_instructions>",
+    "# AGENTS.md instructions",
+    "<recommended_plugins>",
+    "<INSTRUCTIONS>",
+    "<user_shell_command>",
+    "<turn_aborted>",
+    "<subagent_notification>",
+    "<permissions instructions>",
+    "<collaboration_mode>",
+    "<skill>",
+)
 TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "tool_search_output"})
 # Events that end a turn, or begin the next one: a pending refusal is confirmed there.
-TURN_BOUNDARIES = frozenset({"task_complete", "turn_complete", "turn_aborted", "task_started", "turn_started", "user_message"})
+TURN_BOUNDARIES = frozenset(
+    {"task_complete", "turn_complete", "turn_aborted", "task_started", "turn_started", "user_message"}
+)
 
-_ENVELOPE_START = re.compile(rb'\s*\{"timestamp":\s*"[^"]*",\s*(?:"ordinal":\s*\d+,\s*)?"type":\s*"([a-z_]+)",\s*"payload":\s*\{')
+_ENVELOPE_START = re.compile(
+    rb'\s*\{"timestamp":\s*"[^"]*",\s*(?:"ordinal":\s*\d+,\s*)?"type":\s*"([a-z_]+)",\s*"payload":\s*\{'
+)
 _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.I)
 
 Usage = tuple[int, int, int, int, int, int]  # input, cached, cache_write, output, reasoning, total
@@ -98,8 +120,14 @@ def read_usage(obj) -> Usage | None:
     if not isinstance(obj, dict) or "input_tokens" not in obj and "output_tokens" not in obj:
         return None
     values = []
-    for name in ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens",
-                 "reasoning_output_tokens", "total_tokens"):  # fmt: skip
+    for name in (
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_input_tokens",
+        "output_tokens",
+        "reasoning_output_tokens",
+        "total_tokens",
+    ):
         value = obj.get(name) or 0
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} is not a token count: {value!r}")
@@ -217,7 +245,9 @@ class CodexParser(JsonlParser):
             if isinstance(item, dict) and item.get("type") == "UserMessage":
                 yield from self._confirm_hit(state)
                 parts = item.get("content") if isinstance(item.get("content"), list) else []
-                text = "".join(str(p.get("text") or "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
+                text = "".join(
+                    str(p.get("text") or "") for p in parts if isinstance(p, dict) and p.get("type") == "text"
+                )
                 has_images = any(isinstance(p, dict) and p.get("type") in ("image", "local_image") for p in parts)
                 yield from self._prompt("i", text, has_images, item.get("id"), ts, offset, state, ctx)
         elif etype == "context_compacted":
@@ -293,8 +323,17 @@ class CodexParser(JsonlParser):
 
     # --- prompts ------------------------------------------------------------------------
 
-    def _prompt(self, source: str, text: str, has_images: bool, item_id, ts: str | None, offset: int, state: dict,
-                ctx: SourceContext) -> Iterator[Record]:  # fmt: skip
+    def _prompt(
+        self,
+        source: str,
+        text: str,
+        has_images: bool,
+        item_id,
+        ts: str | None,
+        offset: int,
+        state: dict,
+        ctx: SourceContext,
+    ) -> Iterator[Record]:
         if not text.strip() and not has_images:
             return
         if _is_injected(text):
@@ -317,7 +356,9 @@ class CodexParser(JsonlParser):
 
     # --- model calls --------------------------------------------------------------------
 
-    def _token_count(self, payload: dict, ts: str | None, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
+    def _token_count(
+        self, payload: dict, ts: str | None, offset: int, state: dict, ctx: SourceContext
+    ) -> Iterator[Record]:
         if not ts:
             yield BadLine(offset, "bad_shape", "token_count without a timestamp")
             return
@@ -338,11 +379,22 @@ class CodexParser(JsonlParser):
                     state["rsum"] = list(ZERO)
                 if _counts(usage):
                     called = True
-                    yield self._request(key, usage, ts, {"total_token_usage": info.get("total_token_usage"),
-                                                          "last_token_usage": info.get("last_token_usage")}, state, ctx)  # fmt: skip
+                    yield self._request(
+                        key,
+                        usage,
+                        ts,
+                        {
+                            "total_token_usage": info.get("total_token_usage"),
+                            "last_token_usage": info.get("last_token_usage"),
+                        },
+                        state,
+                        ctx,
+                    )
         yield from self._rate_limits(payload.get("rate_limits"), ts, called, state, ctx)
 
-    def _change(self, total: Usage | None, last: Usage | None, ts: str, sid: str, state: dict) -> tuple[Usage | None, str]:
+    def _change(
+        self, total: Usage | None, last: Usage | None, ts: str, sid: str, state: dict
+    ) -> tuple[Usage | None, str]:
         """The usage of the call this event reports, if it reports one, and its key."""
         if total is None:
             if last is None or not _counts(last):
@@ -363,7 +415,9 @@ class CodexParser(JsonlParser):
         segment = f"{state['seg']}:" if state.get("seg") else ""
         return usage, f"{AGENT}:{sid}:{segment}{'/'.join(map(str, total))}"  # type: ignore[return-value]
 
-    def _usage_record(self, payload: dict, ts: str | None, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
+    def _usage_record(
+        self, payload: dict, ts: str | None, offset: int, state: dict, ctx: SourceContext
+    ) -> Iterator[Record]:
         usage = read_usage(payload.get("usage"))
         if usage is None:
             yield BadLine(offset, "bad_shape", "token_usage_record without a usage object")

@@ -51,6 +51,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import orjson
+from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
+from analyzer.parsers.kimi_code.refusals import refusal
+from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text
 
 from analyzer.api import (
     BadLine,
@@ -66,28 +69,68 @@ from analyzer.api import (
     utc_iso,
 )
 
-from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
-from analyzer.parsers.kimi_code.refusals import refusal
-from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text
-
 KNOWN_TYPES = frozenset(
     {
-        "config.update", "context.append_loop_event", "context.append_message", "context.apply_compaction",
-        "context.clear", "context.undo", "cron.add", "cron.cursor", "cron.delete", "forked", "full_compaction.begin",
-        "full_compaction.cancel", "full_compaction.complete", "goal.clear", "goal.create", "goal.update",
-        "interaction.request", "interaction.resolved", "interruptionReminder.recorded", "llm.request",
-        "llm.tools_snapshot", "mcp.tools_discovered", "permission.record_approval_result", "permission.set_mode",
-        "plan_mode.cancel", "plan_mode.enter", "plan_mode.exit", "plan.revision", "plugin.session_start",
-        "profile.bind", "prompt.accepted", "runtime.set_binding", "staleGuard.cleared", "staleGuard.recorded",
-        "swarm_mode.enter", "swarm_mode.exit", "task.started", "task.terminated", "task.waitDelivered",
-        "token_counting.measured", "token_counting.rebased", "token_counting.truncated",
-        "token_counting.turn_recorded", "tools.register_user_tool", "tools.reset_active_tools",
-        "tools.set_active_tools", "tools.unregister_user_tool", "tools.update_store", "tower_mode.enter",
-        "tower_mode.exit", "turn.cancel", "turn.ended", "turn.prompt", "turn.steer", "usage.record",
+        "config.update",
+        "context.append_loop_event",
+        "context.append_message",
+        "context.apply_compaction",
+        "context.clear",
+        "context.undo",
+        "cron.add",
+        "cron.cursor",
+        "cron.delete",
+        "forked",
+        "full_compaction.begin",
+        "full_compaction.cancel",
+        "full_compaction.complete",
+        "goal.clear",
+        "goal.create",
+        "goal.update",
+        "interaction.request",
+        "interaction.resolved",
+        "interruptionReminder.recorded",
+        "llm.request",
+        "llm.tools_snapshot",
+        "mcp.tools_discovered",
+        "permission.record_approval_result",
+        "permission.set_mode",
+        "plan_mode.cancel",
+        "plan_mode.enter",
+        "plan_mode.exit",
+        "plan.revision",
+        "plugin.session_start",
+        "profile.bind",
+        "prompt.accepted",
+        "runtime.set_binding",
+        "staleGuard.cleared",
+        "staleGuard.recorded",
+        "swarm_mode.enter",
+        "swarm_mode.exit",
+        "task.started",
+        "task.terminated",
+        "task.waitDelivered",
+        "token_counting.measured",
+        "token_counting.rebased",
+        "token_counting.truncated",
+        "token_counting.turn_recorded",
+        "tools.register_user_tool",
+        "tools.reset_active_tools",
+        "tools.set_active_tools",
+        "tools.unregister_user_tool",
+        "tools.update_store",
+        "tower_mode.enter",
+        "tower_mode.exit",
+        "turn.cancel",
+        "turn.ended",
+        "turn.prompt",
+        "turn.steer",
+        "usage.record",
         # legacy engine (protocol 1.4) only
-        "micro_compaction.apply", "context.update_token_count",
+        "micro_compaction.apply",
+        "context.update_token_count",
     }
-)  # fmt: skip
+)
 
 # --- files -------------------------------------------------------------------------------
 
@@ -345,8 +388,15 @@ class KimiCodeParser(KimiParser):
             return  # the steer that started this turn repeats its prompt
         stamp, ts, agent_id = self._stamp(obj, where)
         key = f"{AGENT}:p:{agent_id}:{stamp}:{digest(text)}"
-        yield Prompt(key=key, agent=AGENT, session_id=where.session_id, ts=ts, text=text,
-                     project=self.project(where), is_sidechain=agent_id != "main")  # fmt: skip
+        yield Prompt(
+            key=key,
+            agent=AGENT,
+            session_id=where.session_id,
+            ts=ts,
+            text=text,
+            project=self.project(where),
+            is_sidechain=agent_id != "main",
+        )
         state["p"] = key
         state["t"] = "prompt"
         state["h"] = 1

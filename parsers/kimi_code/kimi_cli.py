@@ -49,21 +49,49 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
-
 from analyzer.parsers.kimi_code.shared import AGENT, FALLBACK_MODEL, KimiParser, as_int, digest, model_for, parts_text
+
+from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
 
 NAME = "kimi-cli"
 
 KNOWN_TYPES = frozenset(
     {
-        "TurnBegin", "SteerInput", "TurnEnd", "StepBegin", "StepInterrupted", "StepRetry", "CompactionBegin",
-        "CompactionEnd", "StatusUpdate", "SubagentEvent", "ToolResult", "ToolCall", "ToolCallPart", "ContentPart",
-        "TextPart", "ThinkPart", "ImageURLPart", "AudioURLPart", "VideoURLPart", "ApprovalRequest", "ApprovalResponse",
-        "ApprovalRequestResolved", "ToolCallRequest", "QuestionRequest", "HookRequest", "HookTriggered", "HookResolved",
-        "MCPLoadingBegin", "MCPLoadingEnd", "Notification", "PlanDisplay", "BtwBegin", "BtwEnd",
+        "TurnBegin",
+        "SteerInput",
+        "TurnEnd",
+        "StepBegin",
+        "StepInterrupted",
+        "StepRetry",
+        "CompactionBegin",
+        "CompactionEnd",
+        "StatusUpdate",
+        "SubagentEvent",
+        "ToolResult",
+        "ToolCall",
+        "ToolCallPart",
+        "ContentPart",
+        "TextPart",
+        "ThinkPart",
+        "ImageURLPart",
+        "AudioURLPart",
+        "VideoURLPart",
+        "ApprovalRequest",
+        "ApprovalResponse",
+        "ApprovalRequestResolved",
+        "ToolCallRequest",
+        "QuestionRequest",
+        "HookRequest",
+        "HookTriggered",
+        "HookResolved",
+        "MCPLoadingBegin",
+        "MCPLoadingEnd",
+        "Notification",
+        "PlanDisplay",
+        "BtwBegin",
+        "BtwEnd",
     }
-)  # fmt: skip
+)
 
 # Turns the agent starts itself: background-task notices, imported context.
 SYNTHETIC_PREFIXES = ("<system-reminder>", "<system>", "[Imported context from")
@@ -203,8 +231,12 @@ class KimiCliParser(KimiParser):
         elif kind == "ToolResult":
             state["t"] = "tool_result"
         elif kind == "StepRetry":
-            state["retry"] = [as_int(payload.get("status_code")), as_int(payload.get("next_attempt")),
-                              as_int(payload.get("max_attempts")), as_int(payload.get("n"))]  # fmt: skip
+            state["retry"] = [
+                as_int(payload.get("status_code")),
+                as_int(payload.get("next_attempt")),
+                as_int(payload.get("max_attempts")),
+                as_int(payload.get("n")),
+            ]
         elif kind == "StepInterrupted":
             state.pop("cmd", None)
             hit = self._refused(line, state.pop("retry", None))
@@ -223,8 +255,13 @@ class KimiCliParser(KimiParser):
         project = self.project(where)
         meta = self.side.load(where.session_dir / "state.json")
         title = meta.get("custom_title") if isinstance(meta, dict) else None
-        return Session(agent=AGENT, session_id=where.session_id, project=project, cwd=project,
-                       title=title if isinstance(title, str) else None)  # fmt: skip
+        return Session(
+            agent=AGENT,
+            session_id=where.session_id,
+            project=project,
+            cwd=project,
+            title=title if isinstance(title, str) else None,
+        )
 
     def _typed(self, line: _Line, user_input, *, turn: bool) -> Iterator[Record]:
         """A TurnBegin or SteerInput: the person's prompt, a command, or a synthetic turn."""
@@ -247,8 +284,14 @@ class KimiCliParser(KimiParser):
                 state["cmd"] = [key, line.ts, text]
                 state["t"] = "other"
             return
-        yield Prompt(key=key, agent=AGENT, session_id=line.where.session_id, ts=line.ts, text=text,
-                     project=self.project(line.where))  # fmt: skip
+        yield Prompt(
+            key=key,
+            agent=AGENT,
+            session_id=line.where.session_id,
+            ts=line.ts,
+            text=text,
+            project=self.project(line.where),
+        )
         state["p"] = key
         state["t"] = "prompt"
 
@@ -281,8 +324,14 @@ class KimiCliParser(KimiParser):
             else:
                 command = state.pop("cmd", None)
                 if command:  # the slash command called the model: the person's prompt after all
-                    yield Prompt(key=command[0], agent=AGENT, session_id=where.session_id, ts=command[1],
-                                 text=command[2], project=self.project(where))  # fmt: skip
+                    yield Prompt(
+                        key=command[0],
+                        agent=AGENT,
+                        session_id=where.session_id,
+                        ts=command[1],
+                        text=command[2],
+                        project=self.project(where),
+                    )
                     state["p"] = command[0]
                     state["t"] = "prompt"
                 trigger = "compaction" if state.get("c") else state.get("t") or "other"

@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from analyzer.api import utc_iso
-
 from analyzer.parsers.kimi_code.shared import as_int
+
+from analyzer.api import utc_iso
 
 _LIMITS: list[tuple[re.Pattern, str, int | None]] = [
     (re.compile(r"weekly|7-day|seven[- ]day", re.I), "weekly", 10080),
@@ -33,7 +33,7 @@ _LIMITS: list[tuple[re.Pattern, str, int | None]] = [
         ),
         "quota",
         None,
-    ),  # fmt: skip
+    ),
 ]
 _USAGE_LIMIT = re.compile(r"usage limit|rate limit", re.I)
 _STATUS_PREFIX = re.compile(r"^\s*(\d{3})\b")

@@ -131,6 +131,7 @@ class KimiParser(JsonlParser):
     @property
     def env_vars(self) -> tuple[str, ...]:
         return (self.home_variable,) if self.home_variable else ()
+
     home_folder = ""  # e.g. .kimi
 
     def __init__(self) -> None:

@@ -28,11 +28,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from analyzer.api import Record, SourceContext, home_from, hookimpl
-
 from analyzer.parsers.opencode.database import store_records
 from analyzer.parsers.opencode.legacy import LegacyTree, is_message_file
 from analyzer.parsers.opencode.values import AGENT
+
+from analyzer.api import Record, SourceContext, home_from, hookimpl
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _STORE_NAME = re.compile(r"^opencode(-[A-Za-z0-9._-]+)?\.db$")

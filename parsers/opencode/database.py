@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-
-from analyzer.api import BadLine, Record
-
 from analyzer.parsers.opencode.model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
 from analyzer.parsers.opencode.values import created_ms
+
+from analyzer.api import BadLine, Record
 
 BUSY_SECONDS = 5.0
 
@@ -107,7 +106,11 @@ def _read(conn: sqlite3.Connection) -> Snapshot:
         data = _object(text)
         if data is None or created_ms(data) is None:
             why = "message data is not a JSON object" if data is None else "message without time.created"
-            snap.bad.append(BadLine(_ref(mid), "corrupt" if data is None else "bad_shape", f"{why} (message {mid})", str(text)[:160]))
+            snap.bad.append(
+                BadLine(
+                    _ref(mid), "corrupt" if data is None else "bad_shape", f"{why} (message {mid})", str(text)[:160]
+                )
+            )
             continue
         snap.by_session.setdefault(sid, []).append(Message(mid, sid, data))
     wanted = ", ".join(f"'{t}'" for t in NEEDED_PARTS if t != "text")
@@ -123,7 +126,9 @@ def _read(conn: sqlite3.Connection) -> Snapshot:
     for pid, mid, created, text in conn.execute(query):
         data = _object(text)
         if data is not None:
-            snap.by_message.setdefault(mid, []).append(Part(pid, mid, data, created if isinstance(created, int) else None))
+            snap.by_message.setdefault(mid, []).append(
+                Part(pid, mid, data, created if isinstance(created, int) else None)
+            )
     for pid, text in conn.execute("select id, substr(data, 1, 160) from part where not json_valid(data)"):
         snap.bad.append(BadLine(_ref(pid), "corrupt", f"part data is not JSON (part {pid})", str(text)))
     return snap
@@ -134,8 +139,9 @@ def _read_sessions(conn: sqlite3.Connection, snap: Snapshot) -> None:
     wanted = ("id", "parent_id", "directory", "version", "time_created")
     select = ", ".join(c if c in columns else "null" for c in wanted)
     for sid, parent, directory, version, created in conn.execute(f"select {select} from session"):
-        snap.sessions[sid] = SessionInfo(sid, parent or None, directory or None, version or None,
-                                         created if isinstance(created, int) else None)  # fmt: skip
+        snap.sessions[sid] = SessionInfo(
+            sid, parent or None, directory or None, version or None, created if isinstance(created, int) else None
+        )
 
 
 def _object(text) -> dict | None:

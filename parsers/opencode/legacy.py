@@ -29,18 +29,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-
-from analyzer.api import BadLine, Record
-
 from analyzer.parsers.opencode.model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
 from analyzer.parsers.opencode.values import created_ms
+
+from analyzer.api import BadLine, Record
 
 CACHE_ENTRIES = 4096
 
 
 def is_message_file(path: Path) -> bool:
     """``…/storage/message/<sessionID>/<messageID>.json``"""
-    return path.suffix == ".json" and path.parent.parent.name == "message" and path.parent.parent.parent.name == "storage"
+    return (
+        path.suffix == ".json" and path.parent.parent.name == "message" and path.parent.parent.parent.name == "storage"
+    )
 
 
 class _Cache:
@@ -131,8 +132,13 @@ class _TreeView:
         if data is None:
             return None
         created = created_ms(data)
-        return SessionInfo(session_id, data.get("parentID") or None, data.get("directory") or None,
-                           data.get("version") or None, created)  # fmt: skip
+        return SessionInfo(
+            session_id,
+            data.get("parentID") or None,
+            data.get("directory") or None,
+            data.get("version") or None,
+            created,
+        )
 
     def messages(self, session_id: str) -> list[Message]:
         messages = self.tree.session_messages(self.storage / "message" / session_id)

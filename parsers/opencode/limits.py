@@ -18,13 +18,13 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import orjson
+from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer
 
 from analyzer.api import LimitHit, format_utc, from_epoch, utc_iso
 
-from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer
-
 if TYPE_CHECKING:
     from analyzer.parsers.opencode.model import Message, Part
+
 
 def limit_hits(m: Message, parts: list[Part]) -> Iterator[LimitHit]:
     """The refusals recorded on one assistant message, keyed like its requests (by content)."""
@@ -34,7 +34,9 @@ def limit_hits(m: Message, parts: list[Part]) -> Iterator[LimitHit]:
     if _is_429(error):
         at = m.completed or m.created
         if at is not None:
-            yield _hit(m, error, at, f"{AGENT}:hit:{digest(anchor, data.get('providerID'), data.get('modelID'), 'error')}")
+            yield _hit(
+                m, error, at, f"{AGENT}:hit:{digest(anchor, data.get('providerID'), data.get('modelID'), 'error')}"
+            )
     for part in parts:
         if part.type != "retry" or not _is_429(part.data.get("error")):
             continue

@@ -49,11 +49,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
-
-from analyzer.api import Prompt, Record, Request, Session, utc_iso
-
 from analyzer.parsers.opencode.limits import limit_hits
 from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer, ms
+
+from analyzer.api import Prompt, Record, Request, Session, utc_iso
 
 MAX_MESSAGE_MS = 24 * 3600 * 1000  # how long one assistant message may plausibly run
 
@@ -300,7 +299,15 @@ def _assistant(m: Message, parts: list[Part], walk: _Walk) -> Iterator[Record]:
     else:
         tokens = data.get("tokens") if isinstance(data.get("tokens"), dict) else {}
         if not usage_of(tokens, provider).is_zero():
-            calls.append((f"{AGENT}:{digest(anchor, provider, model, 'message')}", tokens, utc_iso(created), m.completed is not None, "message"))
+            calls.append(
+                (
+                    f"{AGENT}:{digest(anchor, provider, model, 'message')}",
+                    tokens,
+                    utc_iso(created),
+                    m.completed is not None,
+                    "message",
+                )
+            )
     for key, tokens, ts, complete, origin in calls:
         if walk.in_child:
             trigger = "subagent"

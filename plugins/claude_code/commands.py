@@ -16,10 +16,19 @@ from analyzer.api import hookimpl
 
 
 @click.command(name="statusline")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), envvar="ANALYZER_DB",
-              help="SQLite store (default: ANALYZER_DB, else the user data folder).")
-@click.option("--then", "then", metavar="COMMAND",
-              help="Another status line command to run first with the same input; its line is printed above ours.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    envvar="ANALYZER_DB",
+    help="SQLite store (default: ANALYZER_DB, else the user data folder).",
+)
+@click.option(
+    "--then",
+    "then",
+    metavar="COMMAND",
+    help="Another status line command to run first with the same input; its line is printed above ours.",
+)
 def statusline(db_path, then):
     """Claude Code status line: 5-hour usage, weekly %, cache ratio; records the quota readings.
 
@@ -31,6 +40,7 @@ def statusline(db_path, then):
 
     raise SystemExit(main(db_path, then))
 
+
 @click.command(name="claude-code-hook", hidden=True)
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), envvar="ANALYZER_DB", help="SQLite store.")
 @click.option("--run", is_flag=True, help="Ingest now (the detached side); without it, start that and return.")
@@ -40,17 +50,27 @@ def claude_code_hook(db_path, run):
 
     raise SystemExit(hook.run(db_path) if run else hook.trigger(db_path))
 
+
 @click.group(name="integrate")
 def integrate():
     """Connect the analyser to other programs (Claude Code)."""
 
+
 @integrate.command(name="claude-code")
 @click.option("--uninstall", is_flag=True, help="Remove exactly what integrate added (restoring the file's bytes).")
 @click.option("--chain", is_flag=True, help="If you already have a status line, wrap it: yours first, then ours.")
-@click.option("--settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Settings file (default: $CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False),
-              help="Store the status line and hooks should use (default: theirs, i.e. ANALYZER_DB or the default).")
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: $CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Store the status line and hooks should use (default: theirs, i.e. ANALYZER_DB or the default).",
+)
 def integrate_claude_code(uninstall, chain, settings_file, db_path):
     """Add the status line and the ingest hooks to Claude Code's settings (or remove them).
 

@@ -82,8 +82,8 @@ def parse_ours(cmd, sub: str) -> dict | None:
     name = os.path.basename(argv[0]).lower() if argv else ""
     if name in ("analyzer", "analyzer.exe") and len(argv) >= 2 and argv[1] == sub:
         rest = argv[2:]
-    elif "python" in name and "-m" in argv and argv[argv.index("-m") + 1:argv.index("-m") + 3] == ["analyzer", sub]:
-        rest = argv[argv.index("-m") + 3:]
+    elif "python" in name and "-m" in argv and argv[argv.index("-m") + 1 : argv.index("-m") + 3] == ["analyzer", sub]:
+        rest = argv[argv.index("-m") + 3 :]
     else:
         return None
     opts = {}
@@ -112,8 +112,10 @@ def install(settings: dict, base: list[str], *, db: str | None = None, chain: bo
         current["command"] = command(base, STATUSLINE, db, current["command"])
         notes.append("status line: yours is kept and chained (its line, then ours)")
     else:
-        notes.append("status line: you already have one; kept it unchanged. Run again with --chain to show "
-                     "both (yours first), or the quota readings Claude Code gives it will not be recorded.")  # fmt: skip
+        notes.append(
+            "status line: you already have one; kept it unchanged. Run again with --chain to show "
+            "both (yours first), or the quota readings Claude Code gives it will not be recorded."
+        )
     hooks = new.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise SettingsError('"hooks" in the settings is not an object; fix it by hand first')
@@ -156,7 +158,9 @@ def uninstall(settings: dict, before: dict | None) -> dict:
         for group in groups:
             inner = group.get("hooks") if isinstance(group, dict) else None
             if isinstance(inner, list):
-                left = [h for h in inner if not (isinstance(h, dict) and parse_ours(h.get("command"), HOOK) is not None)]
+                left = [
+                    h for h in inner if not (isinstance(h, dict) and parse_ours(h.get("command"), HOOK) is not None)
+                ]
                 if len(left) != len(inner):
                     if not left:
                         continue

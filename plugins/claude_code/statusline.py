@@ -35,10 +35,10 @@ import sys
 import time
 from datetime import datetime
 
-from analyzer.contract.timeutil import UTC, format_utc, utc_iso
+from analyzer.plugins.claude_code import usage_window as uw
 from analyzer.plugins.quota.keys import reading_key
 
-from analyzer.plugins.claude_code import usage_window as uw
+from analyzer.contract.timeutil import UTC, format_utc, utc_iso
 
 AGENT = "claude-code"
 SOURCE = "statusline"
@@ -105,14 +105,20 @@ def readings(payload: dict, observed_at: str) -> list[dict]:
         if name in WINDOWS:
             window, scope = WINDOWS[name], None
         elif name.startswith("seven_day_"):
-            window, scope = 10080, name[len("seven_day_"):]
+            window, scope = 10080, name[len("seven_day_") :]
         else:
             window, scope = None, name
-        out.append({
-            "key": reading_key(AGENT, SOURCE, window, scope, resets, percent),
-            "observed_at": observed_at, "used_percent": percent, "window_minutes": window,
-            "resets_at": resets, "scope": scope, "raw": {name: item},
-        })  # fmt: skip
+        out.append(
+            {
+                "key": reading_key(AGENT, SOURCE, window, scope, resets, percent),
+                "observed_at": observed_at,
+                "used_percent": percent,
+                "window_minutes": window,
+                "resets_at": resets,
+                "scope": scope,
+                "raw": {name: item},
+            }
+        )
     return out
 
 
@@ -160,10 +166,20 @@ def record(conn: sqlite3.Connection, rows: list[dict], db_path: str) -> bool:
     try:
         machine = conn.execute("select value from meta where key = 'machine_id'").fetchone()
         params = [
-            (r["key"], AGENT, r["observed_at"], r["used_percent"], r["window_minutes"], r["resets_at"], r["scope"],
-             SOURCE, json.dumps(r["raw"], separators=(",", ":")), machine[0] if machine else None)
+            (
+                r["key"],
+                AGENT,
+                r["observed_at"],
+                r["used_percent"],
+                r["window_minutes"],
+                r["resets_at"],
+                r["scope"],
+                SOURCE,
+                json.dumps(r["raw"], separators=(",", ":")),
+                machine[0] if machine else None,
+            )
             for r in pending
-        ]  # fmt: skip
+        ]
         conn.execute("begin immediate")
         try:
             conn.executemany(_INSERT, params)

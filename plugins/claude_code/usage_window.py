@@ -97,7 +97,9 @@ def estimated(conn: sqlite3.Connection, agent: str, now: datetime, family: str) 
     """
     where = f"agent = ? and ts >= ? and ts <= ? and {family}"
     upto = stored(now)
-    first = conn.execute(f"select min(ts) from requests where {where}", [agent, stored(now - LOOKBACK), upto]).fetchone()[0]
+    first = conn.execute(
+        f"select min(ts) from requests where {where}", [agent, stored(now - LOOKBACK), upto]
+    ).fetchone()[0]
     window = None
     while first:
         found = rule.estimated_at(stored_ms(first), rule.FIVE_HOURS)

@@ -20,14 +20,22 @@ import sqlite3
 import time
 from pathlib import Path
 
-from datasette import hookimpl
-
 from analyzer.plugins.datasette.metadata import metadata
+from datasette import hookimpl
 
 REFRESH_SECONDS = 2.0
 # What an analyzer store has (any version this plugin's queries can run on).
-NEEDED = {"requests", "prompts", "limit_hits", "quota_readings", "priced_requests", "prompt_fanout",
-          "window_anchors", "plans", "plan_limits"}  # fmt: skip
+NEEDED = {
+    "requests",
+    "prompts",
+    "limit_hits",
+    "quota_readings",
+    "priced_requests",
+    "prompt_fanout",
+    "window_anchors",
+    "plans",
+    "plan_limits",
+}
 
 _tables: dict[str, tuple[float, frozenset[str] | None]] = {}
 _built: dict[tuple, dict] = {}
@@ -43,7 +51,9 @@ def store_tables(path: str) -> frozenset[str] | None:
     try:
         conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
         try:
-            names = frozenset(r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view')"))
+            names = frozenset(
+                r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view')")
+            )
         finally:
             conn.close()
         found = names if NEEDED <= names else None

@@ -10,15 +10,17 @@ store is empty, and nothing here reads ``limit_estimates`` unless it exists.
 
 from __future__ import annotations
 
-from analyzer.store.views.windows import FIVE_HOURS
-
 from analyzer.plugins.datasette import limits, sql
+
+from analyzer.store.views.windows import FIVE_HOURS
 
 TEMPORAL = {"type": "temporal", "title": None}
 # Every Vega-Lite chart: the version datasette-dashboards bundles (its own default names v5 and makes
 # vega-embed warn), drawn as SVG (crisp, and its marks can be inspected).
-VEGA_LITE = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
-             "usermeta": {"embedOptions": {"renderer": "svg"}}}
+VEGA_LITE = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+    "usermeta": {"embedOptions": {"renderer": "svg"}},
+}
 
 
 def _metric(title: str, field: str, query: str) -> dict:
@@ -29,9 +31,11 @@ def _headline(field: str) -> str:
     return f"select {field} as value from ({sql.SUMMARY})"
 
 
-SHORT = "case when {x} is null then '-' when {x} >= 1e9 then printf('%.2fB', {x} / 1e9)" \
-        " when {x} >= 1e6 then printf('%.2fM', {x} / 1e6) when {x} >= 1e3 then printf('%.1fK', {x} / 1e3)" \
-        " else printf('%d', {x}) end"  # fmt: skip
+SHORT = (
+    "case when {x} is null then '-' when {x} >= 1e9 then printf('%.2fB', {x} / 1e9)"
+    " when {x} >= 1e6 then printf('%.2fM', {x} / 1e6) when {x} >= 1e3 then printf('%.1fK', {x} / 1e3)"
+    " else printf('%d', {x}) end"
+)
 
 
 def _windows_chart(estimates: bool) -> str:
@@ -56,24 +60,45 @@ def dashboard(db: str, tables: set[str]) -> dict:
         "prompts": _metric("Prompts", "value", _headline("prompts")),
         "requests": _metric("Requests", "value", _headline("requests")),
         "tokens": _metric("Tokens", "value", _headline(SHORT.format(x="total_tokens"))),
-        "cache-ratio": _metric("Cache ratio", "value",
-                               _headline("case when cache_ratio is null then '-' else printf('%.1f%%', 100 * cache_ratio) end")),
-        "cost": _metric("API cost (USD)", "value", _headline(
-            "case when cost_usd is null then printf('>= $%.2f', cost_usd_known) else printf('$%.2f', cost_usd) end")),
+        "cache-ratio": _metric(
+            "Cache ratio",
+            "value",
+            _headline("case when cache_ratio is null then '-' else printf('%.1f%%', 100 * cache_ratio) end"),
+        ),
+        "cost": _metric(
+            "API cost (USD)",
+            "value",
+            _headline(
+                "case when cost_usd is null then printf('>= $%.2f', cost_usd_known) else printf('$%.2f', cost_usd) end"
+            ),
+        ),
         "windows": {
             "title": "Usage per 5-hour window against its limit",
             "library": "vega-lite",
             "query": _windows_chart(estimates),
             "display": {
                 "layer": [
-                    {"mark": {"type": "bar", "tooltip": True},
-                     "encoding": {"x": {"field": "start", "timeUnit": "yearmonthdatehoursminutes", "type": "ordinal",
-                                        "title": "window start (UTC)", "axis": {"labelAngle": -45}},
-                                  "y": {"field": "used", "type": "quantitative", "title": "used (limit's quantity)"},
-                                  "color": {"field": "kind", "type": "nominal"}}},
-                    {"mark": {"type": "tick", "color": "#d62728", "thickness": 2, "tooltip": True},
-                     "encoding": {"x": {"field": "start", "timeUnit": "yearmonthdatehoursminutes", "type": "ordinal"},
-                                  "y": {"field": "limit", "type": "quantitative"}}},
+                    {
+                        "mark": {"type": "bar", "tooltip": True},
+                        "encoding": {
+                            "x": {
+                                "field": "start",
+                                "timeUnit": "yearmonthdatehoursminutes",
+                                "type": "ordinal",
+                                "title": "window start (UTC)",
+                                "axis": {"labelAngle": -45},
+                            },
+                            "y": {"field": "used", "type": "quantitative", "title": "used (limit's quantity)"},
+                            "color": {"field": "kind", "type": "nominal"},
+                        },
+                    },
+                    {
+                        "mark": {"type": "tick", "color": "#d62728", "thickness": 2, "tooltip": True},
+                        "encoding": {
+                            "x": {"field": "start", "timeUnit": "yearmonthdatehoursminutes", "type": "ordinal"},
+                            "y": {"field": "limit", "type": "quantitative"},
+                        },
+                    },
                 ]
             },
         },
@@ -83,9 +108,11 @@ def dashboard(db: str, tables: set[str]) -> dict:
             "query": _readings_chart(estimates),
             "display": {
                 "mark": {"type": "line", "point": True, "tooltip": True},
-                "encoding": {"x": {"field": "observed_at", **TEMPORAL},
-                             "y": {"field": "percent", "type": "quantitative", "title": "% used"},
-                             "color": {"field": "series", "type": "nominal"}},
+                "encoding": {
+                    "x": {"field": "observed_at", **TEMPORAL},
+                    "y": {"field": "percent", "type": "quantitative", "title": "% used"},
+                    "color": {"field": "series", "type": "nominal"},
+                },
             },
         },
         "cache": {
@@ -94,10 +121,17 @@ def dashboard(db: str, tables: set[str]) -> dict:
             "query": sql.CACHE_RATIO_BY_DAY,
             "display": {
                 "mark": {"type": "line", "point": True, "tooltip": True},
-                "encoding": {"x": {"field": "date", **TEMPORAL},
-                             "y": {"field": "cache_ratio", "type": "quantitative", "axis": {"format": "%"},
-                                   "title": "cache ratio", "scale": {"domain": [0, 1]}},
-                             "color": {"field": "agent", "type": "nominal"}},
+                "encoding": {
+                    "x": {"field": "date", **TEMPORAL},
+                    "y": {
+                        "field": "cache_ratio",
+                        "type": "quantitative",
+                        "axis": {"format": "%"},
+                        "title": "cache ratio",
+                        "scale": {"domain": [0, 1]},
+                    },
+                    "color": {"field": "agent", "type": "nominal"},
+                },
             },
         },
         "fanout": {
@@ -106,8 +140,10 @@ def dashboard(db: str, tables: set[str]) -> dict:
             "query": sql.FANOUT,
             "display": {
                 "mark": {"type": "bar", "tooltip": True},
-                "encoding": {"x": {"field": "requests_per_prompt", "type": "ordinal", "title": "requests per prompt"},
-                             "y": {"field": "prompts", "type": "quantitative", "title": "prompts"}},
+                "encoding": {
+                    "x": {"field": "requests_per_prompt", "type": "ordinal", "title": "requests per prompt"},
+                    "y": {"field": "prompts", "type": "quantitative", "title": "prompts"},
+                },
             },
         },
         "cost-by-model": {
@@ -116,10 +152,11 @@ def dashboard(db: str, tables: set[str]) -> dict:
             "query": sql.COST_BY_MODEL_BY_DAY,
             "display": {
                 "mark": {"type": "bar", "tooltip": True},
-                "encoding": {"x": {"field": "date", "type": "ordinal", "title": None},
-                             "y": {"field": "cost_usd_known", "type": "quantitative", "title": "USD",
-                                   "aggregate": "sum"},
-                             "color": {"field": "model", "type": "nominal"}},
+                "encoding": {
+                    "x": {"field": "date", "type": "ordinal", "title": None},
+                    "y": {"field": "cost_usd_known", "type": "quantitative", "title": "USD", "aggregate": "sum"},
+                    "color": {"field": "model", "type": "nominal"},
+                },
             },
         },
     }
@@ -130,8 +167,8 @@ def dashboard(db: str, tables: set[str]) -> dict:
     return {
         "title": f"Coding plan usage ({db})",
         "description": "Prompts, requests, tokens, cache and cost over the period, 5-hour windows against the"
-                       " plan's limit, and weekly readings against what the limit predicts. Blank filters mean all;"
-                       " pick a plan to measure against its stated limit where infer-limit has no estimate.",
+        " plan's limit, and weekly readings against what the limit predicts. Blank filters mean all;"
+        " pick a plan to measure against its stated limit where infer-limit has no estimate.",
         "settings": {"allow_fullscreen": True},
         "layout": [
             ["prompts", "requests", "tokens", "cache-ratio", "cost"],
@@ -142,8 +179,12 @@ def dashboard(db: str, tables: set[str]) -> dict:
         "filters": {
             "since": {"name": "Since (UTC day)", "type": "date"},
             "until": {"name": "Until (UTC day)", "type": "date"},
-            "agent": {"name": "Agent", "type": "select", "db": db,
-                      "query": "select distinct agent from requests order by agent"},
+            "agent": {
+                "name": "Agent",
+                "type": "select",
+                "db": db,
+                "query": "select distinct agent from requests order by agent",
+            },
             "plan": {"name": "Plan", "type": "select", "db": db, "query": "select plan_id from plans order by plan_id"},
         },
         "charts": charts,

@@ -20,14 +20,20 @@ from __future__ import annotations
 from analyzer.store.views.windows import FMT, PARAMS, usage_ctes, usage_select, window_ctes
 
 NORMALISED_MODEL = "lower(substr(m.model, length(rtrim(m.model, replace(m.model, '/', ''))) + 1))"
-CLASS_COLUMNS = (("wi", "input", "input_tokens"), ("wcr", "cache_read", "cache_read_tokens"),
-                 ("wcw", "cache_write", "cache_write_tokens"), ("wo", "output", "output_tokens"))  # fmt: skip
+CLASS_COLUMNS = (
+    ("wi", "input", "input_tokens"),
+    ("wcr", "cache_read", "cache_read_tokens"),
+    ("wcw", "cache_write", "cache_write_tokens"),
+    ("wo", "output", "output_tokens"),
+)
 
 
 def limit_ctes(m: int, source: str, estimates: bool) -> str:
     """CTEs ``lim_M`` (one limit per agent of ``source``) and ``wts_M`` (token weights per agent and model)."""
-    newest = (f"select e2.key from limit_estimates e2 where e2.agent = e.agent and e2.window_minutes = {m}"
-              " order by e2.created_at desc, e2.key limit 1")  # fmt: skip
+    newest = (
+        f"select e2.key from limit_estimates e2 where e2.agent = e.agent and e2.window_minutes = {m}"
+        " order by e2.created_at desc, e2.key limit 1"
+    )
     est = (
         f"""select e.agent, coalesce(e.method, 'inferred') as source, e.plan as plan_id,
     coalesce(e.quantity, 'tokens') as quantity, e.weights, 'classes' as weight_kind, e."limit", e.low, e.high,
@@ -35,19 +41,29 @@ def limit_ctes(m: int, source: str, estimates: bool) -> str:
   from limit_estimates e
   where e.window_minutes = {m} and e.key = ({newest}) and e."limit" > 0"""
         if estimates
-        else ("select null as agent, null as source, null as plan_id, null as quantity, null as weights,"
-              ' null as weight_kind, null as "limit", null as low, null as high, null as requests_per_unit,'
-              " null as summary where 0")
+        else (
+            "select null as agent, null as source, null as plan_id, null as quantity, null as weights,"
+            ' null as weight_kind, null as "limit", null as low, null as high, null as requests_per_unit,'
+            " null as summary where 0"
+        )
     )
-    wanted = ("select lower(replace(q.plan_type, ' ', '-')) from quota_readings q"
-              " where q.agent = a.agent and q.plan_type is not null order by q.observed_at desc limit 1")  # fmt: skip
-    pick = ("select p.plan_id from plans p where exists (select 1 from json_each(p.agents) j where j.value = w.agent)"
-            " and (substr(p.plan_id, -length(w.wanted) - 1) = '-' || w.wanted or lower(p.name) = w.wanted)"
-            " order by p.rowid limit 1")  # fmt: skip
-    stated = (f"select s.rowid from plan_limits s where s.plan_id = c.plan_id and s.is_primary = 1"
-              f' and s.window_minutes = {m} and s."limit" is not null order by s.rowid limit 1')  # fmt: skip
-    prefix = ("select j.value from json_each(l.weights) j where j.key != '*'"
-              f" and substr({NORMALISED_MODEL}, 1, length(j.key)) = j.key order by length(j.key) desc limit 1")
+    wanted = (
+        "select lower(replace(q.plan_type, ' ', '-')) from quota_readings q"
+        " where q.agent = a.agent and q.plan_type is not null order by q.observed_at desc limit 1"
+    )
+    pick = (
+        "select p.plan_id from plans p where exists (select 1 from json_each(p.agents) j where j.value = w.agent)"
+        " and (substr(p.plan_id, -length(w.wanted) - 1) = '-' || w.wanted or lower(p.name) = w.wanted)"
+        " order by p.rowid limit 1"
+    )
+    stated = (
+        f"select s.rowid from plan_limits s where s.plan_id = c.plan_id and s.is_primary = 1"
+        f' and s.window_minutes = {m} and s."limit" is not null order by s.rowid limit 1'
+    )
+    prefix = (
+        "select j.value from json_each(l.weights) j where j.key != '*'"
+        f" and substr({NORMALISED_MODEL}, 1, length(j.key)) = j.key order by length(j.key) desc limit 1"
+    )
     weights = ",\n    ".join(f"coalesce(json_extract(x.w, '$.{name}'), 0) as {col}" for col, name, _ in CLASS_COLUMNS)
     return f"""
 agents_{m} as (select distinct agent from {source}),

@@ -18,9 +18,9 @@ windows.
 
 from __future__ import annotations
 
-from analyzer.store.views.windows import PARAMS, in_period
-
 from analyzer.plugins.datasette.limits import CLASS_COLUMNS, NORMALISED_MODEL
+
+from analyzer.store.views.windows import PARAMS, in_period
 
 PERIODS = (("5h", 300), ("week", 10080), ("month", 43200))
 
@@ -36,8 +36,10 @@ def _capacity() -> str:
 
 
 _WEIGHTED = " + ".join(f"coalesce(json_extract(x.w, '$.{name}'), 0) * x.{column}" for _, name, column in CLASS_COLUMNS)
-_PREFIX = ("select j.value from json_each(l.weights) j where j.key != '*'"
-           f" and substr({NORMALISED_MODEL}, 1, length(j.key)) = j.key order by length(j.key) desc limit 1")  # fmt: skip
+_PREFIX = (
+    "select j.value from json_each(l.weights) j where j.key != '*'"
+    f" and substr({NORMALISED_MODEL}, 1, length(j.key)) = j.key order by length(j.key) desc limit 1"
+)
 
 PLAN_COMPARISON = f"""with u as (
   select r.* from priced_requests r where {in_period("r", PARAMS)}

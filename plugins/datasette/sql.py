@@ -25,12 +25,16 @@ from analyzer.store.views.windows import PARAMS, Period, in_period, since_param,
 
 OFFSET = "cast(coalesce(nullif(:utc_offset, ''), '0') as real)"
 SHIFT = f"printf('%+.4f hours', {OFFSET})"
-LOCAL = Period(agent=PARAMS.agent, since=since_param(shift=f"printf('%+.4f hours', -{OFFSET})"),
-               until=until_param(shift=f"printf('%+.4f hours', -{OFFSET})"))  # fmt: skip
+LOCAL = Period(
+    agent=PARAMS.agent,
+    since=since_param(shift=f"printf('%+.4f hours', -{OFFSET})"),
+    until=until_param(shift=f"printf('%+.4f hours', -{OFFSET})"),
+)
 MODEL = "(coalesce(:model, '') = '' or {a}.model = :model)"
 # A prompt counts for a model when it started at least one request of that model.
-PROMPT_MODEL = ("(coalesce(:model, '') = '' or exists (select 1 from requests m"
-                " where m.prompt_key = {key} and m.model = :model))")  # fmt: skip
+PROMPT_MODEL = (
+    "(coalesce(:model, '') = '' or exists (select 1 from requests m where m.prompt_key = {key} and m.model = :model))"
+)
 
 
 def where(alias: str, p: Period = PARAMS, *, model: bool = True) -> str:
@@ -38,9 +42,24 @@ def where(alias: str, p: Period = PARAMS, *, model: bool = True) -> str:
     return f"{cond} and {MODEL.format(a=alias)}" if model else cond
 
 
-PRICED_COLUMNS = ("agent", "session_id", "ts", "model", "key", "is_sidechain", "input_tokens", "cache_read_tokens",
-                  "cache_write_tokens", "output_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
-                  "cost_usd_openai", "cost_usd_anthropic", "cost_cny")  # fmt: skip
+PRICED_COLUMNS = (
+    "agent",
+    "session_id",
+    "ts",
+    "model",
+    "key",
+    "is_sidechain",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "cost_usd_openai",
+    "cost_usd_anthropic",
+    "cost_cny",
+)
 
 
 def priced(alias: str, p: Period = PARAMS) -> str:
@@ -49,8 +68,7 @@ def priced(alias: str, p: Period = PARAMS) -> str:
     ``limit -1`` keeps SQLite from flattening the view into an aggregate query,
     which would evaluate the cost expressions again at every mention.
     """
-    return (f"(select {', '.join(PRICED_COLUMNS)} from priced_requests {alias} where {where(alias, p)} limit -1)"
-            f" {alias}")  # fmt: skip
+    return f"(select {', '.join(PRICED_COLUMNS)} from priced_requests {alias} where {where(alias, p)} limit -1) {alias}"
 
 
 def usage_by(period_sql: str, name: str) -> str:

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from analyzer.contract.records import QuotaReading
-from analyzer.contract.timeutil import format_utc, now_utc, utc_iso
-
 from analyzer.plugins.quota.http import QuotaError, check_url, get_json
 from analyzer.plugins.quota.keys import reading_key
+
+from analyzer.contract.records import QuotaReading
+from analyzer.contract.timeutil import format_utc, now_utc, utc_iso
 
 SOURCE = "endpoint"
 
@@ -88,14 +88,31 @@ def instant(value) -> str | None:
         return None
 
 
-def reading(agent: str, observed_at: str, percent: float, window: int | None, resets_at: str | None, *,
-            scope: str | None = None, plan: str | None = None, raw=None, source: str = SOURCE) -> QuotaReading:
+def reading(
+    agent: str,
+    observed_at: str,
+    percent: float,
+    window: int | None,
+    resets_at: str | None,
+    *,
+    scope: str | None = None,
+    plan: str | None = None,
+    raw=None,
+    source: str = SOURCE,
+) -> QuotaReading:
     percent = round(float(percent), 4)
     return QuotaReading(
-        key=reading_key(agent, source, window, scope, resets_at, percent), agent=agent, observed_at=observed_at,
-        used_percent=percent, window_minutes=window, resets_at=resets_at, plan_type=plan, scope=scope,
-        source=source, raw=raw,
-    )  # fmt: skip
+        key=reading_key(agent, source, window, scope, resets_at, percent),
+        agent=agent,
+        observed_at=observed_at,
+        used_percent=percent,
+        window_minutes=window,
+        resets_at=resets_at,
+        plan_type=plan,
+        scope=scope,
+        source=source,
+        raw=raw,
+    )
 
 
 def base_url(env: Mapping[str, str], variable: str, default: str) -> str:
@@ -105,8 +122,11 @@ def base_url(env: Mapping[str, str], variable: str, default: str) -> str:
 def shape_error(vendor: str, body, expected: str) -> QuotaError:
     """The answer is not a shape we know: say what we expected and which keys came (never values)."""
     keys = ", ".join(sorted(map(str, body))[:12]) if isinstance(body, dict) else type(body).__name__
-    return QuotaError("shape", f"{vendor}: unexpected answer (expected {expected}; got {keys or 'nothing'}); "
-                               "the endpoint may have changed: please report it")  # fmt: skip
+    return QuotaError(
+        "shape",
+        f"{vendor}: unexpected answer (expected {expected}; got {keys or 'nothing'}); "
+        "the endpoint may have changed: please report it",
+    )
 
 
 class QuotaReader:
@@ -133,8 +153,9 @@ class QuotaReader:
         url, headers = self.request(cred, env)
         return get_json(check_url(url), headers, timeout=timeout, secrets=[cred.token])
 
-    def read(self, env: Mapping[str, str] | None = None, *, timeout: float = 10.0,
-             now: datetime | None = None) -> list[QuotaReading]:
+    def read(
+        self, env: Mapping[str, str] | None = None, *, timeout: float = 10.0, now: datetime | None = None
+    ) -> list[QuotaReading]:
         env = os.environ if env is None else env
         cred = self.credentials(env)
         observed = format_utc(now or now_utc())

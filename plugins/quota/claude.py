@@ -23,10 +23,19 @@ import sys
 import time
 from collections.abc import Mapping
 
-from analyzer.api import hookimpl
 from analyzer.plugins.claude_code.settings import settings_path
+from analyzer.plugins.quota.base import (
+    Credential,
+    NoCredentials,
+    QuotaReader,
+    instant,
+    number,
+    read_json,
+    reading,
+    shape_error,
+)
 
-from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, instant, number, read_json, reading, shape_error
+from analyzer.api import hookimpl
 
 AGENT = "claude-code"
 KINDS = {"session": (300, None), "weekly_all": (10080, None), "weekly_scoped": (10080, "scoped")}
@@ -39,7 +48,7 @@ def _window(name: str) -> tuple[int | None, str | None]:
     if name == "seven_day":
         return 10080, None
     if name.startswith("seven_day_"):
-        return 10080, name[len("seven_day_"):]
+        return 10080, name[len("seven_day_") :]
     return None, name
 
 
@@ -69,8 +78,12 @@ class ClaudeQuotaReader(QuotaReader):
         import json
 
         try:
-            out = subprocess.run(["security", "find-generic-password", "-s", KEYCHAIN_SERVICE, "-w"],
-                                 capture_output=True, text=True, timeout=10)  # fmt: skip
+            out = subprocess.run(
+                ["security", "find-generic-password", "-s", KEYCHAIN_SERVICE, "-w"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             value = json.loads(out.stdout) if out.returncode == 0 else None
         except (OSError, subprocess.SubprocessError, ValueError):
             return None
@@ -94,8 +107,11 @@ class ClaudeQuotaReader(QuotaReader):
             if percent is None:
                 continue
             window, scope = _window(name)
-            out.append(reading(AGENT, observed_at, percent, window, instant(item.get("resets_at")), scope=scope,
-                               raw={name: item}))  # fmt: skip
+            out.append(
+                reading(
+                    AGENT, observed_at, percent, window, instant(item.get("resets_at")), scope=scope, raw={name: item}
+                )
+            )
         return out
 
     def _limits(self, limits: list, observed_at: str):
@@ -107,8 +123,15 @@ class ClaudeQuotaReader(QuotaReader):
             model = (item.get("scope") or {}).get("model") if isinstance(item.get("scope"), dict) else None
             if isinstance(model, dict) and (model.get("display_name") or model.get("id")):
                 scope = str(model.get("display_name") or model.get("id"))
-            yield reading(AGENT, observed_at, number(item["percent"]), window, instant(item.get("resets_at")),
-                          scope=scope, raw=item)  # fmt: skip
+            yield reading(
+                AGENT,
+                observed_at,
+                number(item["percent"]),
+                window,
+                instant(item.get("resets_at")),
+                scope=scope,
+                raw=item,
+            )
 
 
 @hookimpl

@@ -21,10 +21,20 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from analyzer.plugins.quota.base import (
+    Credential,
+    NoCredentials,
+    QuotaReader,
+    home,
+    instant,
+    number,
+    read_json,
+    reading,
+    shape_error,
+)
+
 from analyzer.api import hookimpl
 from analyzer.contract.timeutil import format_utc, parse_iso
-
-from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
 
 AGENT = "codex"
 
@@ -68,8 +78,10 @@ class CodexQuotaReader(QuotaReader):
         for item in extra if isinstance(extra, list) else []:
             if not isinstance(item, dict):
                 continue
-            name = next((str(item[k]) for k in ("limit_name", "name", "limit_id", "metered_feature") if item.get(k)),
-                        "additional")  # fmt: skip
+            name = next(
+                (str(item[k]) for k in ("limit_name", "name", "limit_id", "metered_feature") if item.get(k)),
+                "additional",
+            )
             limits = item.get("rate_limit") if isinstance(item.get("rate_limit"), dict) else item
             out += self._windows(limits, name, plan, observed_at)
         return out
@@ -89,8 +101,7 @@ class CodexQuotaReader(QuotaReader):
             after = number(w.get("reset_after_seconds"))
             if resets is None and after is not None:
                 resets = format_utc(parse_iso(observed_at) + timedelta(seconds=after))
-            out.append(reading(AGENT, observed_at, percent, window, resets, scope=scope, plan=plan,
-                               raw={slot: w}))  # fmt: skip
+            out.append(reading(AGENT, observed_at, percent, window, resets, scope=scope, plan=plan, raw={slot: w}))
         return out
 
 

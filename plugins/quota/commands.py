@@ -9,8 +9,8 @@ import click
 import orjson
 
 from analyzer.api import hookimpl
-from analyzer.commands.options import db_option, open_store
 from analyzer.commands.lazy import LazyModule
+from analyzer.commands.options import db_option, open_store
 from analyzer.commands.output import emit_json, table
 from analyzer.contract.timeutil import format_utc, now_utc, parse_day_or_instant, parse_iso, resolve_tz
 
@@ -63,12 +63,22 @@ def _known_agents() -> set[str]:
 def quota():
     """Official "% used" readings of plan windows: poll the vendors, type one in, list them."""
 
+
 @quota.command(name="poll")
-@click.option("--vendor", "vendors", multiple=True,
-              help="Only this vendor (repeat for more): claude, codex, kimi, glm, minimax. Default: every vendor "
-                   "whose credentials are present.")  # fmt: skip
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds to wait for each vendor.")
+@click.option(
+    "--vendor",
+    "vendors",
+    multiple=True,
+    help="Only this vendor (repeat for more): claude, codex, kimi, glm, minimax. Default: every vendor "
+    "whose credentials are present.",
+)
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait for each vendor.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @db_option
 def poll(vendors, timeout, as_json, db_path):
@@ -97,12 +107,15 @@ def poll(vendors, timeout, as_json, db_path):
     if failed:
         raise click.ClickException(f"could not read {', '.join(failed)}")
 
+
 @quota.command(name="add")
 @click.argument("agent")
 @click.argument("window")
 @click.argument("percent", type=click.FloatRange(0, 100))
-@click.option("--resets-at", help="When the window resets: an ISO time (local unless it has an offset) or "
-                                  "a span after the reading, e.g. 2h30m.")  # fmt: skip
+@click.option(
+    "--resets-at",
+    help="When the window resets: an ISO time (local unless it has an offset) or a span after the reading, e.g. 2h30m.",
+)
 @click.option("--observed-at", help="When you saw the reading (ISO time; default: now).")
 @click.option("--scope", help="What the window covers when narrower than the plan, e.g. a model family.")
 @click.option("--plan", help="Plan name, e.g. max, pro, lite.")
@@ -132,13 +145,17 @@ def add(agent, window, percent, resets_at, observed_at, scope, plan, tz_name, db
     try:
         resets = when(resets_at, tz, seen) if resets_at else None
     except ValueError as exc:
-        raise click.BadParameter(f"{resets_at!r} is not an ISO time or a span like 2h30m",
-                                 param_hint="--resets-at") from exc  # fmt: skip
+        raise click.BadParameter(
+            f"{resets_at!r} is not an ISO time or a span like 2h30m", param_hint="--resets-at"
+        ) from exc
     r = base.reading(agent, seen, percent, minutes, resets, scope=scope, plan=plan, source="manual")
     db = open_store(db_path)
     new = polling.store_readings(db, [r])
-    click.echo(f"{'Stored' if new else 'Already stored'}: {agent} {window_label(minutes)} {percent:g}% "
-               f"seen {seen}{', resets ' + resets if resets else ''}")  # fmt: skip
+    click.echo(
+        f"{'Stored' if new else 'Already stored'}: {agent} {window_label(minutes)} {percent:g}% "
+        f"seen {seen}{', resets ' + resets if resets else ''}"
+    )
+
 
 @quota.command(name="list")
 @click.option("--agent", "agents", multiple=True, help="Only this agent or vendor family (repeatable).")
@@ -162,8 +179,18 @@ def list_cmd(agents, source, limit, as_json, db_path):
         f" from quota_readings{where} order by observed_at desc, key desc limit ?",
         [*params, limit],
     ).fetchall()[::-1]
-    names = ("observed_at", "agent", "window_minutes", "scope", "used_percent", "resets_at", "plan_type", "source",
-             "key", "raw")  # fmt: skip
+    names = (
+        "observed_at",
+        "agent",
+        "window_minutes",
+        "scope",
+        "used_percent",
+        "resets_at",
+        "plan_type",
+        "source",
+        "key",
+        "raw",
+    )
     found = [dict(zip(names, row)) for row in rows]
     if as_json:
         for item in found:
@@ -173,11 +200,26 @@ def list_cmd(agents, source, limit, as_json, db_path):
     if not found:
         click.echo("No quota readings yet: `analyzer quota poll`, the status line, or `analyzer quota add`.")
         return
-    body = [[r["observed_at"][:19].replace("T", " "), r["agent"], window_label(r["window_minutes"]),
-             r["scope"] or "", f"{r['used_percent']:g}%", (r["resets_at"] or "")[:16].replace("T", " "),
-             r["plan_type"] or "", r["source"]] for r in found]  # fmt: skip
-    click.echo(table(body, ["Observed (UTC)", "Agent", "Window", "Scope", "Used", "Resets (UTC)", "Plan", "Source"],
-                     align="lllrrlll"))  # fmt: skip
+    body = [
+        [
+            r["observed_at"][:19].replace("T", " "),
+            r["agent"],
+            window_label(r["window_minutes"]),
+            r["scope"] or "",
+            f"{r['used_percent']:g}%",
+            (r["resets_at"] or "")[:16].replace("T", " "),
+            r["plan_type"] or "",
+            r["source"],
+        ]
+        for r in found
+    ]
+    click.echo(
+        table(
+            body,
+            ["Observed (UTC)", "Agent", "Window", "Scope", "Used", "Resets (UTC)", "Plan", "Source"],
+            align="lllrrlll",
+        )
+    )
 
 
 @hookimpl

@@ -28,15 +28,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from analyzer.api import hookimpl
-
-from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
+from analyzer.plugins.quota.base import (
+    Credential,
+    NoCredentials,
+    QuotaReader,
+    gateway_credential,
+    instant,
+    number,
+    reading,
+    shape_error,
+)
 from analyzer.plugins.quota.http import QuotaError, check_url, get_json
+
+from analyzer.api import hookimpl
 
 AGENT = "glm"
 INTL, CN = "https://api.z.ai", "https://open.bigmodel.cn"
-KEYS = (("ZAI_API_KEY", INTL), ("Z_AI_API_KEY", INTL), ("GLM_API_KEY", INTL), ("ZHIPUAI_API_KEY", CN),
-        ("BIGMODEL_API_KEY", CN))  # fmt: skip
+KEYS = (
+    ("ZAI_API_KEY", INTL),
+    ("Z_AI_API_KEY", INTL),
+    ("GLM_API_KEY", INTL),
+    ("ZHIPUAI_API_KEY", CN),
+    ("BIGMODEL_API_KEY", CN),
+)
 UNIT_MINUTES = {1: 1440, 3: 60, 5: 43200, 6: 10080}
 PLAN_TYPES = ("TOKENS_LIMIT", "CREDIT_LIMIT")
 
@@ -54,12 +68,16 @@ class GlmQuotaReader(QuotaReader):
         found = gateway_credential(env, ("z.ai", "bigmodel.cn"))
         if found:
             return found
-        raise NoCredentials("no GLM key: set ZAI_API_KEY (z.ai) or ZHIPUAI_API_KEY (bigmodel.cn), or point Claude "
-                            "Code's ANTHROPIC_BASE_URL at the GLM gateway")  # fmt: skip
+        raise NoCredentials(
+            "no GLM key: set ZAI_API_KEY (z.ai) or ZHIPUAI_API_KEY (bigmodel.cn), or point Claude "
+            "Code's ANTHROPIC_BASE_URL at the GLM gateway"
+        )
 
     def request(self, cred: Credential, env: Mapping[str, str]) -> tuple[str, dict]:
-        return f"{self.base(cred, env)}/api/monitor/usage/quota/limit", {"Authorization": cred.token,
-                                                                         "Accept-Language": "en-US,en"}  # fmt: skip
+        return f"{self.base(cred, env)}/api/monitor/usage/quota/limit", {
+            "Authorization": cred.token,
+            "Accept-Language": "en-US,en",
+        }
 
     def fetch(self, cred: Credential, env: Mapping[str, str], timeout: float):
         url, headers = self.request(cred, env)
@@ -68,8 +86,9 @@ class GlmQuotaReader(QuotaReader):
         except QuotaError as exc:
             if exc.kind != "auth":
                 raise
-        return get_json(url, {**headers, "Authorization": f"Bearer {cred.token}"}, timeout=timeout,
-                        secrets=[cred.token])  # fmt: skip
+        return get_json(
+            url, {**headers, "Authorization": f"Bearer {cred.token}"}, timeout=timeout, secrets=[cred.token]
+        )
 
     def parse(self, body, observed_at: str):
         if isinstance(body, dict) and body.get("success") is False:
@@ -92,8 +111,18 @@ class GlmQuotaReader(QuotaReader):
             unit, count = number(row.get("unit")), number(row.get("number"))
             window = UNIT_MINUTES[int(unit)] * int(count) if unit in UNIT_MINUTES and count else None
             scope = None if kind in PLAN_TYPES else ("mcp" if kind == "TIME_LIMIT" else kind.lower() or None)
-            out.append(reading(AGENT, observed_at, percent, window, instant(row.get("nextResetTime")), scope=scope,
-                               plan=plan, raw=row))  # fmt: skip
+            out.append(
+                reading(
+                    AGENT,
+                    observed_at,
+                    percent,
+                    window,
+                    instant(row.get("nextResetTime")),
+                    scope=scope,
+                    plan=plan,
+                    raw=row,
+                )
+            )
         return out
 
 

@@ -56,8 +56,12 @@ def _server_message(body: bytes, secrets: Iterable[str]) -> str:
         data = None
     if isinstance(data, dict):
         err = data.get("error")
-        for candidate in (err.get("message") if isinstance(err, dict) else err, data.get("message"), data.get("msg"),
-                          data.get("detail")):  # fmt: skip
+        for candidate in (
+            err.get("message") if isinstance(err, dict) else err,
+            data.get("message"),
+            data.get("msg"),
+            data.get("detail"),
+        ):
             if isinstance(candidate, str) and candidate.strip():
                 text = candidate
                 break
@@ -68,8 +72,9 @@ def _server_message(body: bytes, secrets: Iterable[str]) -> str:
 def get_json(url: str, headers: Mapping[str, str], *, timeout: float = 10.0, secrets: Iterable[str] = ()) -> object:
     """GET ``url`` and decode its JSON body; raise ``QuotaError`` for anything else."""
     secrets = [s for s in secrets if s]
-    request = urllib.request.Request(check_url(url), headers={"User-Agent": USER_AGENT, "Accept": "application/json",
-                                                               **headers})  # fmt: skip
+    request = urllib.request.Request(
+        check_url(url), headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(MAX_BODY + 1)

@@ -22,8 +22,9 @@ def _minute(resets_at: str | None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M")
 
 
-def reading_key(agent: str, source: str, window_minutes: int | None, scope: str | None,
-                resets_at: str | None, used_percent: float) -> str:
+def reading_key(
+    agent: str, source: str, window_minutes: int | None, scope: str | None, resets_at: str | None, used_percent: float
+) -> str:
     """The dedupe key of a reading (``resets_at`` in stored form, or None)."""
     window = "" if window_minutes is None else str(int(window_minutes))
     return f"{agent}:{source}:{window}:{scope or ''}:{_minute(resets_at)}:{float(used_percent):g}"

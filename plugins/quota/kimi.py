@@ -30,14 +30,29 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from analyzer.api import hookimpl
-
-from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, home, instant, number, read_json, reading, shape_error
+from analyzer.plugins.quota.base import (
+    Credential,
+    NoCredentials,
+    QuotaReader,
+    home,
+    instant,
+    number,
+    read_json,
+    reading,
+    shape_error,
+)
 from analyzer.plugins.quota.http import QuotaError
 
+from analyzer.api import hookimpl
+
 AGENT = "kimi-code"
-UNITS = {"TIME_UNIT_SECOND": 1 / 60, "TIME_UNIT_MINUTE": 1, "TIME_UNIT_HOUR": 60, "TIME_UNIT_DAY": 1440,
-         "TIME_UNIT_WEEK": 10080}  # fmt: skip
+UNITS = {
+    "TIME_UNIT_SECOND": 1 / 60,
+    "TIME_UNIT_MINUTE": 1,
+    "TIME_UNIT_HOUR": 60,
+    "TIME_UNIT_DAY": 1440,
+    "TIME_UNIT_WEEK": 10080,
+}
 RESET_KEYS = ("resetTime", "reset_time", "resetAt", "reset_at")
 _SPAN = re.compile(r"(\d+)\s*(m|min|h|d|w)$")
 _SPAN_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
@@ -93,8 +108,9 @@ class KimiQuotaReader(QuotaReader):
             return Credential(env["KIMI_API_KEY"], "KIMI_API_KEY")
         if expired:
             raise NoCredentials(f"the token in {expired} has expired; run `kimi` once to refresh it")
-        raise NoCredentials("no Kimi Code sign-in found (~/.kimi-code or ~/.kimi credentials/kimi-code.json) "
-                            "and no KIMI_API_KEY")  # fmt: skip
+        raise NoCredentials(
+            "no Kimi Code sign-in found (~/.kimi-code or ~/.kimi credentials/kimi-code.json) and no KIMI_API_KEY"
+        )
 
     def base(self, cred: Credential, env: Mapping[str, str]) -> str:
         return (env.get(self.base_env) or env.get("KIMI_CODE_BASE_URL") or self.default_base).rstrip("/")
@@ -105,8 +121,11 @@ class KimiQuotaReader(QuotaReader):
     def parse(self, body, observed_at: str):
         if isinstance(body, dict) and "code" in body and "data" in body:
             if body.get("code") not in (0, "0"):
-                raise QuotaError("http", f"kimi: the server answered code {body.get('code')}: "
-                                         f"{str(body.get('msg') or body.get('message') or '')[:200]}")  # fmt: skip
+                raise QuotaError(
+                    "http",
+                    f"kimi: the server answered code {body.get('code')}: "
+                    f"{str(body.get('msg') or body.get('message') or '')[:200]}",
+                )
             data = body.get("data")
             body = data.get("quota", data) if isinstance(data, dict) else data
         if not isinstance(body, dict) or not ({"usage", "limits", "usages"} & set(body)):
@@ -128,8 +147,18 @@ class KimiQuotaReader(QuotaReader):
                 if ratio is None:
                     continue
                 scope = re.sub(r"[^a-z0-9]", "", name.lower())
-                out.append(reading(AGENT, observed_at, ratio * 100, _pool_window(name), _reset(pool), scope=scope,
-                                   plan=plan, raw={name: pool}))  # fmt: skip
+                out.append(
+                    reading(
+                        AGENT,
+                        observed_at,
+                        ratio * 100,
+                        _pool_window(name),
+                        _reset(pool),
+                        scope=scope,
+                        plan=plan,
+                        raw={name: pool},
+                    )
+                )
         elif isinstance(usages, list):  # the web form: one entry per feature scope
             for item in usages:
                 if not isinstance(item, dict):

@@ -25,11 +25,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+from analyzer.plugins.quota.base import (
+    Credential,
+    NoCredentials,
+    QuotaReader,
+    gateway_credential,
+    instant,
+    number,
+    reading,
+    shape_error,
+)
+from analyzer.plugins.quota.http import QuotaError
+
 from analyzer.api import hookimpl
 from analyzer.contract.timeutil import format_utc, parse_iso
-
-from analyzer.plugins.quota.base import Credential, NoCredentials, QuotaReader, gateway_credential, instant, number, reading, shape_error
-from analyzer.plugins.quota.http import QuotaError
 
 AGENT = "minimax"
 INTL, CN = "https://api.minimax.io", "https://api.minimaxi.com"
@@ -55,12 +64,16 @@ class MinimaxQuotaReader(QuotaReader):
         found = gateway_credential(env, ("minimax.io", "minimaxi.com"))
         if found:
             return found
-        raise NoCredentials("no MiniMax key: set MINIMAX_API_KEY (or MINIMAX_CN_API_KEY), or point Claude Code's "
-                            "ANTHROPIC_BASE_URL at the MiniMax gateway")  # fmt: skip
+        raise NoCredentials(
+            "no MiniMax key: set MINIMAX_API_KEY (or MINIMAX_CN_API_KEY), or point Claude Code's "
+            "ANTHROPIC_BASE_URL at the MiniMax gateway"
+        )
 
     def request(self, cred: Credential, env: Mapping[str, str]) -> tuple[str, dict]:
-        return (f"{self.base(cred, env)}/v1/api/openplatform/coding_plan/remains",
-                {"Authorization": f"Bearer {cred.token}"})  # fmt: skip
+        return (
+            f"{self.base(cred, env)}/v1/api/openplatform/coding_plan/remains",
+            {"Authorization": f"Bearer {cred.token}"},
+        )
 
     def parse(self, body, observed_at: str):
         if not isinstance(body, dict) or not ({"model_remains", "base_resp"} & set(body)):
@@ -81,28 +94,47 @@ class MinimaxQuotaReader(QuotaReader):
                 continue
             name = str(item.get("model_name") or "")
             scope = None if name.lower().startswith("minimax-m") or name.lower() == "general" else (name or None)
-            for prefix, start, end, left in (("current_interval", "start_time", "end_time", "remains_time"),
-                                              ("current_weekly", "weekly_start_time", "weekly_end_time",
-                                               "weekly_remains_time")):  # fmt: skip
+            for prefix, start, end, left in (
+                ("current_interval", "start_time", "end_time", "remains_time"),
+                ("current_weekly", "weekly_start_time", "weekly_end_time", "weekly_remains_time"),
+            ):
                 percent = self._percent(item, prefix)
                 if percent is None:
                     continue
                 resets = instant(item.get(end))
                 if resets is None and number(item.get(left)):
                     resets = format_utc(parse_iso(observed_at) + timedelta(milliseconds=number(item[left])))
-                raw = {k: v for k, v in item.items()
-                       if k == "model_name" or k.startswith(prefix) or k in (start, end, left)}  # fmt: skip
-                out.append(reading(AGENT, observed_at, percent, _span(item.get(start), item.get(end)), resets,
-                                   scope=scope, plan=plan, raw=raw))  # fmt: skip
+                raw = {
+                    k: v
+                    for k, v in item.items()
+                    if k == "model_name" or k.startswith(prefix) or k in (start, end, left)
+                }
+                out.append(
+                    reading(
+                        AGENT,
+                        observed_at,
+                        percent,
+                        _span(item.get(start), item.get(end)),
+                        resets,
+                        scope=scope,
+                        plan=plan,
+                        raw=raw,
+                    )
+                )
         return out
 
     @staticmethod
     def _percent(item: dict, prefix: str) -> float | None:
         total = number(item.get(f"{prefix}_total_count"))
         used = number(item.get(f"{prefix}_used_count"))
-        remaining = next((number(item[k]) for k in (f"{prefix}_usage_count", f"{prefix}_remaining_count",
-                                                     f"{prefix}_remains_count") if number(item.get(k)) is not None),
-                         None)  # fmt: skip
+        remaining = next(
+            (
+                number(item[k])
+                for k in (f"{prefix}_usage_count", f"{prefix}_remaining_count", f"{prefix}_remains_count")
+                if number(item.get(k)) is not None
+            ),
+            None,
+        )
         if total and total > 0:
             if used is not None:
                 return used / total * 100

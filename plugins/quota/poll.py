@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from analyzer.store import database as store
-from analyzer.store.writer import RecordWriter
-from analyzer.registry.manager import call_register
-from analyzer.contract.records import QuotaReading
-
 from analyzer.plugins.quota.base import NoCredentials
 from analyzer.plugins.quota.http import QuotaError
+
+from analyzer.contract.records import QuotaReading
+from analyzer.registry.manager import call_register
+from analyzer.store import database as store
+from analyzer.store.writer import RecordWriter
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -81,8 +81,14 @@ def watch_task(every_minutes: float):
     return WatchTask("quota-poll", every_minutes * 60.0, run)
 
 
-def poll_all(db: sqlite_utils.Database, vendors: Iterable[str] | None = None, *, env: Mapping[str, str] | None = None,
-             timeout: float = 10.0, now: datetime | None = None) -> list[PollResult]:
+def poll_all(
+    db: sqlite_utils.Database,
+    vendors: Iterable[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+    now: datetime | None = None,
+) -> list[PollResult]:
     """Ask each vendor (all, or those named) and store the readings. Never raises for a vendor."""
     readers = get_readers()
     names = list(vendors) if vendors else list(readers)

@@ -11,6 +11,7 @@ from analyzer.store.views.view import View, view
 
 VIEWS: list[View] = []
 
+
 # Cost of each request at API prices, in both pricing modes and both currencies.
 # Columns: the request's own columns and total_tokens; price_key and price_mode
 # (the vendor's own billing mode: anthropic or openai); then
@@ -39,27 +40,41 @@ def _cost(p: str, mode: str) -> str:
     """SQL for one request's cost at the rates prefixed ``p`` (u_ or c_) in ``mode``."""
     i, o, cr, w5, w1 = (f"q.{p}{f}" for f in ("in", "out", "read", "w5", "w1"))
     if mode == "native":
-        read, five, hour = (f"coalesce({cr}, {i})",
-                            f"coalesce({w5}, case when q.{p}mode = 'anthropic' then 1.25 * {i} else {i} end)",
-                            f"coalesce({w1}, case when q.{p}mode = 'anthropic' then 2.0 * {i} else {i} end)")
+        read, five, hour = (
+            f"coalesce({cr}, {i})",
+            f"coalesce({w5}, case when q.{p}mode = 'anthropic' then 1.25 * {i} else {i} end)",
+            f"coalesce({w1}, case when q.{p}mode = 'anthropic' then 2.0 * {i} else {i} end)",
+        )
     elif mode == "openai":
         read, five, hour = f"coalesce({cr}, {i})", i, i
     else:
         read, five, hour = f"coalesce({cr}, 0.1 * {i})", f"coalesce({w5}, 1.25 * {i})", f"coalesce({w1}, 2.0 * {i})"
-    return (f"(q.input_tokens * {i} + q.cache_read_tokens * {read} + q.w5_tokens * {five}"
-            f" + q.w1_tokens * {hour} + q.output_tokens * {o}) / 1000000.0")
+    return (
+        f"(q.input_tokens * {i} + q.cache_read_tokens * {read} + q.w5_tokens * {five}"
+        f" + q.w1_tokens * {hour} + q.output_tokens * {o}) / 1000000.0"
+    )
 
 
 def _rates(alias: str, prefix: str) -> str:
-    return ", ".join(f"{alias}.{col} as {prefix}{name}" for col, name in
-                     (("input", "in"), ("output", "out"), ("cache_read", "read"), ("cache_write_5m", "w5"),
-                      ("cache_write_1h", "w1"), ("mode", "mode")))
+    return ", ".join(
+        f"{alias}.{col} as {prefix}{name}"
+        for col, name in (
+            ("input", "in"),
+            ("output", "out"),
+            ("cache_read", "read"),
+            ("cache_write_5m", "w5"),
+            ("cache_write_1h", "w1"),
+            ("mode", "mode"),
+        )
+    )
 
 
 def _tier_join(alias: str, currency: str) -> str:
-    return (f"left join price_tiers {alias} on {alias}.model = r.model and {alias}.currency = '{currency}'"
-            f" and {alias}.above_tokens = (select max(t.above_tokens) from price_tiers t where t.model = r.model"
-            f" and t.currency = '{currency}' and (t.above_tokens = 0 or t.above_tokens < r.context_tokens))")
+    return (
+        f"left join price_tiers {alias} on {alias}.model = r.model and {alias}.currency = '{currency}'"
+        f" and {alias}.above_tokens = (select max(t.above_tokens) from price_tiers t where t.model = r.model"
+        f" and t.currency = '{currency}' and (t.above_tokens = 0 or t.above_tokens < r.context_tokens))"
+    )
 
 
 def _costs() -> str:
@@ -68,17 +83,22 @@ def _costs() -> str:
         usd, cny = _cost("u_", mode), _cost("c_", mode)
         # Not rounded: SQLite's round() and Python's can differ in the last bit, and the
         # ingester prices rows in Python by this same rule (analyzer.costs.PriceBook).
-        cols.append(f"(case when q.u_in is not null then {usd} when q.c_in is not null then {cny} / q.fx end)"
-                    f" as cost_usd{suffix}")
-        cols.append(f"(case when q.c_in is not null then {cny} when q.u_in is not null then {usd} * q.fx end)"
-                    f" as cost_cny{suffix}")
+        cols.append(
+            f"(case when q.u_in is not null then {usd} when q.c_in is not null then {cny} / q.fx end)"
+            f" as cost_usd{suffix}"
+        )
+        cols.append(
+            f"(case when q.c_in is not null then {cny} when q.u_in is not null then {usd} * q.fx end)"
+            f" as cost_cny{suffix}"
+        )
     return ",\n  ".join(cols)
 
 
-VIEWS.append(view(
-    "live_request_costs",
-    {"requests", "model_prices", "price_tiers", "meta"},
-    f"""
+VIEWS.append(
+    view(
+        "live_request_costs",
+        {"requests", "model_prices", "price_tiers", "meta"},
+        f"""
 select
   q.request_rowid, q.key, q.price_key, coalesce(q.u_mode, q.c_mode) as price_mode,
   {_costs()},
@@ -101,18 +121,23 @@ from (
   {_tier_join("c", "CNY")}
 ) q
 """,
-))
+    )
+)
 
 
 def _stored() -> str:
-    return ",\n  ".join(f"case when r.priced = 1 then r.{c} else (select l.{c} from live_request_costs l"
-                        f" where l.request_rowid = r.rowid) end as {c}" for c in COST_COLUMNS)
+    return ",\n  ".join(
+        f"case when r.priced = 1 then r.{c} else (select l.{c} from live_request_costs l"
+        f" where l.request_rowid = r.rowid) end as {c}"
+        for c in COST_COLUMNS
+    )
 
 
-VIEWS.append(view(
-    "priced_requests",
-    {"requests", "model_prices", "price_tiers", "meta"},
-    f"""
+VIEWS.append(
+    view(
+        "priced_requests",
+        {"requests", "model_prices", "price_tiers", "meta"},
+        f"""
 select
   r.key, r.agent, r.session_id, r.ts, r.model, r.project, r.trigger, r.prompt_key, r.is_sidechain,
   r.input_tokens, r.cache_read_tokens, r.cache_write_tokens, r.output_tokens, r.reasoning_tokens,
@@ -120,5 +145,5 @@ select
   {_stored()}
 from requests r
 """,
-))
-
+    )
+)

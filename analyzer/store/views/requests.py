@@ -6,22 +6,25 @@ from analyzer.store.views.view import View, view
 
 VIEWS: list[View] = []
 
-VIEWS.append(view(
-    "request_tokens",
-    {"requests"},
-    """
+VIEWS.append(
+    view(
+        "request_tokens",
+        {"requests"},
+        """
 select
   key, agent, session_id, ts, substr(ts, 1, 10) as day_utc, model, project, trigger, prompt_key, is_sidechain,
   input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
   input_tokens + cache_read_tokens + cache_write_tokens + output_tokens as total_tokens
 from requests
 """,
-))
+    )
+)
 
-VIEWS.append(view(
-    "daily_usage_utc",
-    {"requests", "prompts"},
-    """
+VIEWS.append(
+    view(
+        "daily_usage_utc",
+        {"requests", "prompts"},
+        """
 select
   r.day_utc as date, r.agent,
   count(*) as requests,
@@ -36,12 +39,14 @@ from request_tokens r
 group by r.day_utc, r.agent
 order by r.day_utc, r.agent
 """,
-))
+    )
+)
 
-VIEWS.append(view(
-    "session_usage",
-    {"requests", "prompts", "sessions"},
-    """
+VIEWS.append(
+    view(
+        "session_usage",
+        {"requests", "prompts", "sessions"},
+        """
 select
   r.agent, r.session_id,
   min(r.ts) as first_ts, max(r.ts) as last_ts,
@@ -59,5 +64,5 @@ from requests r
 left join sessions s on s.agent = r.agent and s.session_id = r.session_id
 group by r.agent, r.session_id
 """,
-))
-
+    )
+)

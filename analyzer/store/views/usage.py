@@ -44,10 +44,11 @@ _SUMS = _sums()
 # date, agent, requests, prompts (typed, main chain), input_tokens, cache_read_tokens,
 # cache_write_tokens, output_tokens, reasoning_tokens, total_tokens, cache_ratio, cost_usd,
 # cost_usd_known, cost_usd_openai, cost_usd_anthropic, cost_cny, unpriced_requests.
-VIEWS.append(view(
-    "usage_daily_utc",
-    {"requests", "prompts", "price_tiers"},
-    f"""
+VIEWS.append(
+    view(
+        "usage_daily_utc",
+        {"requests", "prompts", "price_tiers"},
+        f"""
 select
   substr(r.ts, 1, 10) as date, r.agent,
   (select count(*) from prompts p where p.agent = r.agent and p.is_sidechain = 0
@@ -57,16 +58,18 @@ from priced_requests r
 group by substr(r.ts, 1, 10), r.agent
 order by date, agent
 """,
-))
+    )
+)
 
 # usage_by_agent / usage_by_model / usage_by_project: the usage profile per group.
 # <group column>, requests, the token sums, cache_ratio, costs (as above), and the shares of
 # all tokens: input_share, cache_read_share, cache_write_share, output_share; tokens_per_request.
 for _name, _column in (("usage_by_agent", "agent"), ("usage_by_model", "model"), ("usage_by_project", "project")):
-    VIEWS.append(view(
-        _name,
-        {"requests", "price_tiers"},
-        f"""
+    VIEWS.append(
+        view(
+            _name,
+            {"requests", "price_tiers"},
+            f"""
 select *,
   case when total_tokens > 0 then 1.0 * input_tokens / total_tokens end as input_share,
   case when total_tokens > 0 then 1.0 * cache_read_tokens / total_tokens end as cache_read_share,
@@ -80,30 +83,34 @@ from (
 )
 order by total_tokens desc
 """,
-    ))
+        )
+    )
 
 # cache_ratio_by_session: agent, session_id, project, first_ts, last_ts, requests, the token
 # sums, cache_ratio (null when the session sent no input), cost_usd, unpriced_requests.
-VIEWS.append(view(
-    "cache_ratio_by_session",
-    {"requests", "price_tiers"},
-    f"""
+VIEWS.append(
+    view(
+        "cache_ratio_by_session",
+        {"requests", "price_tiers"},
+        f"""
 select agent, session_id, max(project) as project, min(ts) as first_ts, max(ts) as last_ts, {_SUMS}
 from priced_requests
 group by agent, session_id
 order by last_ts desc
 """,
-))
+    )
+)
 
 # prompt_fanout: one row per typed prompt (main chain).
 # prompt_key, agent, session_id, ts, project, text_length, requests (model calls the prompt
 # started, tool rounds included; subagent calls are not attributed to a prompt), the token
 # sums, cost_usd (null when a request's model has no price; 0 requests gives 0),
 # cost_usd_known, unpriced_requests, last_ts (the last of those calls).
-VIEWS.append(view(
-    "prompt_fanout",
-    {"requests", "prompts", "price_tiers"},
-    """
+VIEWS.append(
+    view(
+        "prompt_fanout",
+        {"requests", "prompts", "price_tiers"},
+        """
 select
   p.key as prompt_key, p.agent, p.session_id, p.ts, p.project, p.text_length,
   count(r.key) as requests,
@@ -122,7 +129,8 @@ where p.is_sidechain = 0
 group by p.key
 order by p.ts
 """,
-))
+    )
+)
 
 # window_anchors: plan windows whose reset time the vendor gave, one row per instance.
 # agent, window_minutes, scope (a model-scoped window, e.g. Opus; null for the whole plan),
@@ -133,10 +141,11 @@ order by p.ts
 # window when its reset is at most 5 hours after the hit, else a weekly one.
 # Readings are counted per exact reset time first (in the order of an index, so a store of
 # a reading per request stays quick), then those counts are added up per instance.
-VIEWS.append(view(
-    "window_anchors",
-    {"quota_readings", "limit_hits"},
-    """
+VIEWS.append(
+    view(
+        "window_anchors",
+        {"quota_readings", "limit_hits"},
+        """
 select
   agent, window_minutes, scope,
   min(resets_at) as resets_at,
@@ -162,16 +171,18 @@ where window_minutes in (300, 10080)
 group by agent, window_minutes, coalesce(scope, ''), cast(round(julianday(resets_at) * 144) as integer)
 order by agent, window_minutes, resets_at
 """,
-))
+    )
+)
 
 # anchored_window_usage: usage inside each anchored window instance (requests of the same
 # agent with starts_at <= ts < resets_at; for a scoped window only models whose name
 # contains the scope). Columns of window_anchors plus requests, the token sums,
 # cache_ratio and costs.
-VIEWS.append(view(
-    "anchored_window_usage",
-    {"quota_readings", "limit_hits", "requests", "price_tiers"},
-    f"""
+VIEWS.append(
+    view(
+        "anchored_window_usage",
+        {"quota_readings", "limit_hits", "requests", "price_tiers"},
+        f"""
 select a.agent, a.window_minutes, a.scope, a.starts_at, a.resets_at, a.readings, a.limit_hits,
   a.max_used_percent,
   (select count(*) from prompts p where p.agent = a.agent and p.is_sidechain = 0
@@ -183,4 +194,5 @@ left join priced_requests r on r.agent = a.agent and r.ts >= a.starts_at and r.t
 group by a.agent, a.window_minutes, a.scope, a.resets_at
 order by a.agent, a.window_minutes, a.resets_at
 """,
-))
+    )
+)

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analyzer.store.views.view import View, view
 from analyzer.store.views.usage import _sums
+from analyzer.store.views.view import View, view
 
 VIEWS: list[View] = []
 
@@ -49,15 +49,19 @@ class Period:
 
 def since_param(name: str = "since", shift: str = "'+0 hours'") -> str:
     """A ``:since`` parameter (a day or an ISO instant) as a stored instant, NULL when empty."""
-    return (f"case when coalesce(:{name}, '') = '' then null"
-            f" else strftime({FMT}, :{name}, case when length(:{name}) = 10 then {shift} else '+0 hours' end) end")  # fmt: skip
+    return (
+        f"case when coalesce(:{name}, '') = '' then null"
+        f" else strftime({FMT}, :{name}, case when length(:{name}) = 10 then {shift} else '+0 hours' end) end"
+    )
 
 
 def until_param(name: str = "until", shift: str = "'+0 hours'") -> str:
     """An ``:until`` parameter: a day counts whole (up to the next midnight), an instant is exclusive."""
-    return (f"case when coalesce(:{name}, '') = '' then null"
-            f" when length(:{name}) = 10 then strftime({FMT}, :{name}, '+1 day', {shift})"
-            f" else strftime({FMT}, :{name}) end")  # fmt: skip
+    return (
+        f"case when coalesce(:{name}, '') = '' then null"
+        f" when length(:{name}) = 10 then strftime({FMT}, :{name}, '+1 day', {shift})"
+        f" else strftime({FMT}, :{name}) end"
+    )
 
 
 ALL = Period()
@@ -75,8 +79,10 @@ def plus_minutes(expr: str, minutes: int | str) -> str:
 
 def in_period(alias: str, p: Period) -> str:
     """Requests of the period, written so that the (agent, ts) index serves the look-ups."""
-    return (f"{alias}.ts >= coalesce({p.since}, '') and {alias}.ts < coalesce({p.until}, '9')"
-            f" and {alias}.agent = coalesce({p.agent}, {alias}.agent)")  # fmt: skip
+    return (
+        f"{alias}.ts >= coalesce({p.since}, '') and {alias}.ts < coalesce({p.until}, '9')"
+        f" and {alias}.agent = coalesce({p.agent}, {alias}.agent)"
+    )
 
 
 def _estimated_start(m: int) -> tuple[str, str]:
@@ -89,15 +95,19 @@ def _estimated_start(m: int) -> tuple[str, str]:
     if m != WEEK:
         return hour, "'first request floored to the hour'"
     # The vendor reset nearest to the request (the earlier one on a tie), as analyzer.windows picks it.
-    ref = (f"(case when w.lo is null then w.hi when w.hi is null then w.lo"
-           f" when {ms('w.c')} - {ms('w.lo')} <= {ms('w.hi')} - {ms('w.c')} then w.lo else w.hi end)")  # fmt: skip
+    ref = (
+        f"(case when w.lo is null then w.hi when w.hi is null then w.lo"
+        f" when {ms('w.c')} - {ms('w.lo')} <= {ms('w.hi')} - {ms('w.c')} then w.lo else w.hi end)"
+    )
     d = f"({ms('w.c')} - {ms(ref)})"
     periods = f"(case when {d} >= 0 then {d} / {_WEEK_MS} else -((-{d} + {_WEEK_MS - 1}) / {_WEEK_MS}) end)"
     extrapolated = f"strftime({FMT}, {ref}, ({periods} * 7) || ' days')"
     has = "coalesce(w.lo, w.hi) is not null"
-    return (f"(case when {has} then {extrapolated} else {hour} end)",
-            f"(case when {has} then '7-day period extrapolated from the vendor reset ' || {ref}"
-            f" else 'first request floored to the hour' end)")  # fmt: skip
+    return (
+        f"(case when {has} then {extrapolated} else {hour} end)",
+        f"(case when {has} then '7-day period extrapolated from the vendor reset ' || {ref}"
+        f" else 'first request floored to the hour' end)",
+    )
 
 
 def window_ctes(m: int, p: Period) -> str:
@@ -118,8 +128,9 @@ def window_ctes(m: int, p: Period) -> str:
         "lo": f'select max(a."end") from {a} a where a.agent = w.agent and a."end" <= w.c',
         "hi": f'select min(a."end") from {a} a where a.agent = w.agent and a."end" > w.c',
     }
-    probe = ",\n    ".join(f"case w.step when 'next' then ({sql}) when 'probe' then w.{name} end"
-                            for name, sql in around.items())
+    probe = ",\n    ".join(
+        f"case w.step when 'next' then ({sql}) when 'probe' then w.{name} end" for name, sql in around.items()
+    )
     return f"""
 cut_{m} as (
   select agent, resets_at as "end", readings, limit_hits, max_used_percent,
@@ -169,8 +180,18 @@ def _count(column: str, noun: str) -> str:
     return f"({column} || ' {noun}' || case when {column} = 1 then '' else 's' end)"
 
 
-PRICED = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "total_tokens",
-          "cost_usd", "cost_usd_openai", "cost_usd_anthropic", "cost_cny")  # fmt: skip
+PRICED = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "cost_usd_openai",
+    "cost_usd_anthropic",
+    "cost_cny",
+)
 
 
 def usage_ctes(m: int, p: Period) -> str:
@@ -208,8 +229,10 @@ def usage_select(m: int) -> str:
     """Usage per window of ``windows_M``: the columns of ``analyzer report blocks --json``."""
     now = f"strftime({FMT}, 'now')"
     zero = ",\n  ".join(f"coalesce(s.{c}, 0) as {c}" for c in ("requests",) + PRICED[:6])
-    costs = ",\n  ".join(f"case when s.requests is null then 0.0 else s.{c} end as {c}"
-                         for c in ("cost_usd", "cost_usd_known", "cost_usd_openai", "cost_usd_anthropic", "cost_cny"))
+    costs = ",\n  ".join(
+        f"case when s.requests is null then 0.0 else s.{c} end as {c}"
+        for c in ("cost_usd", "cost_usd_known", "cost_usd_openai", "cost_usd_anthropic", "cost_cny")
+    )
     return f"""
 select w.agent, w.window_minutes, w.start, w."end", w.kind, w.basis,
   case when w.kind = 'anchored' then w.start <= {now} and {now} < w."end"
@@ -235,5 +258,10 @@ def windows_sql(minutes: int | tuple[int, ...], p: Period = ALL) -> str:
 
 # plan_windows: every 5-hour and weekly window of every agent (the columns of
 # `analyzer report blocks --json`, with window_minutes 300 or 10080).
-VIEWS.append(view("plan_windows", {"requests", "prompts", "quota_readings", "limit_hits", "price_tiers"},
-     windows_sql((FIVE_HOURS, WEEK))))  # fmt: skip
+VIEWS.append(
+    view(
+        "plan_windows",
+        {"requests", "prompts", "quota_readings", "limit_hits", "price_tiers"},
+        windows_sql((FIVE_HOURS, WEEK)),
+    )
+)

@@ -18,7 +18,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from analyzer.api import BadLine, JsonlParser, Prompt, Record, Request, Session, SourceContext, first_json_line, home_from, hookimpl, utc_iso
+from analyzer.api import (
+    BadLine,
+    JsonlParser,
+    Prompt,
+    Record,
+    Request,
+    Session,
+    SourceContext,
+    first_json_line,
+    home_from,
+    hookimpl,
+    utc_iso,
+)
 
 AGENT = "example-agent"
 TYPES = ("session", "prompt", "usage")
@@ -48,12 +60,19 @@ class ExampleAgentParser(JsonlParser):
             yield BadLine(offset, "bad_shape", "a line without session or ts")
         elif kind == "session":
             state["cwd"] = obj.get("cwd")
-            yield Session(agent=AGENT, session_id=session, project=obj.get("cwd"), cwd=obj.get("cwd"),
-                          client_version=obj.get("version"))  # fmt: skip
+            yield Session(
+                agent=AGENT,
+                session_id=session,
+                project=obj.get("cwd"),
+                cwd=obj.get("cwd"),
+                client_version=obj.get("version"),
+            )
         elif kind == "prompt":
             key = f"{AGENT}:{obj['id']}"
             state["prompt"] = key
-            yield Prompt(key=key, agent=AGENT, session_id=session, ts=ts, text=obj.get("text", ""), project=state.get("cwd"))
+            yield Prompt(
+                key=key, agent=AGENT, session_id=session, ts=ts, text=obj.get("text", ""), project=state.get("cwd")
+            )
         else:
             cached = int(obj.get("cached") or 0)
             first_answer = state.get("prompt") is not None and state.get("answered") != state.get("prompt")
