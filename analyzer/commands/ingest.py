@@ -16,7 +16,6 @@ from analyzer.store import database as store
 if TYPE_CHECKING:
     from analyzer.ingest.ingester import IngestStats
 
-SAMPLE_HOME = Path(__file__).resolve().parents[2] / "fixtures" / "sample" / "home"
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
@@ -99,14 +98,15 @@ def start(sample, db_path):
     what the tool does; your own store is left alone.
     """
     from analyzer.ingest.discovery import discover
-    from analyzer.registry.parsers import get_parsers
+    from analyzer.registry.parsers import agent_environment, get_parsers
+    from analyzer.sample import HOME as SAMPLE_HOME
 
     env = None
     if sample or not discover(list(get_parsers().values()), os.environ).found:
         if not SAMPLE_HOME.exists():
             raise click.ClickException(
-                "no agent logs found, and the bundled sample logs are not here "
-                f"({SAMPLE_HOME}); run from a source checkout or point ingest at your logs"
+                f"no agent logs found, and the bundled sample logs are missing ({SAMPLE_HOME}): "
+                "reinstall coding-plan-analyzer, or point `analyzer ingest` at your logs"
             )
         click.echo(
             f"No agent logs found here{' (or --sample given)' if sample else ''}; "
@@ -115,16 +115,7 @@ def start(sample, db_path):
         )
         db_path = (db_path or store.default_db_path()).with_name("sample.db")
         env = {**os.environ, "HOME": str(SAMPLE_HOME)}
-        for var in (
-            "CLAUDE_CONFIG_DIR",
-            "CODEX_HOME",
-            "KIMI_SHARE_DIR",
-            "KIMI_CODE_HOME",
-            "GEMINI_CLI_HOME",
-            "QWEN_RUNTIME_DIR",
-            "XDG_DATA_HOME",
-            "OPENCODE_DB",
-        ):
+        for var in agent_environment():  # nothing may point the parsers back at your own logs
             env.pop(var, None)
     db = open_store(db_path)
     try:
