@@ -270,20 +270,33 @@ def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
     assert len(dumps[0]["requests"]) > 100
 
 
-def test_a_mixed_home_of_all_six_agents_ingests_with_no_flags(tmp_path, isolated_home):
-    """The bundled sample HOME holds logs of every built-in agent: one plain `analyzer ingest` reads them all."""
+def test_a_home_of_every_registered_agent_ingests_with_no_flags(tmp_path, isolated_home):
+    """The bundled sample HOME, plus one clean fixture case of any registered agent the sample does not
+    hold: one plain `analyzer ingest` reads them all, and names a stray file in one warning."""
     from click.testing import CliRunner
 
     from analyzer.cli import cli
+    from analyzer.registry.parsers import agents as registered_agents
 
     shutil.copytree(FIXTURES / "sample" / "home", isolated_home, dirs_exist_ok=True)
+    in_sample = {"claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode"}
+    for agent in sorted(set(registered_agents()) - in_sample):
+        clean = [
+            c
+            for c in sorted((FIXTURES / agent).glob("*/expected.json"))
+            if not json.loads(c.read_text()).get("bad_lines")
+        ]
+        case = next((c.parent for c in clean if c.parent.name == "basic"), clean[0].parent if clean else None)
+        assert case is not None and (case / "home").is_dir(), f"{agent} has no clean fixture case with a home folder"
+        shutil.copytree(case / "home", isolated_home, dirs_exist_ok=True)
     (isolated_home / ".claude" / "projects" / "-p").mkdir(parents=True)
     stray = isolated_home / ".claude" / "projects" / "-p" / "notes.jsonl"
     stray.write_text('{"note": "not a transcript"}\n')
     result = CliRunner().invoke(cli, ["ingest"])
     assert result.exit_code == 0, result.output
+    assert result.output.count("warning:") == 1
     assert f"warning: {stray}: not a log format any parser recognises" in result.output
     db = store.open_db(store.default_db_path())
-    agents = {a for (a,) in db.execute("select distinct agent from requests")}
-    assert agents == {"claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode"}
+    found = {a for (a,) in db.execute("select distinct agent from requests")}
+    assert found == set(registered_agents())
     assert all(n > 0 for (n,) in db.execute("select count(*) from prompts group by agent"))
