@@ -6,7 +6,8 @@ these names may move, these names will not::
     from analyzer.api import hookimpl, JsonlParser, Request, Prompt, utc_iso
 
 * ``hookimpl``: the marker for hook implementations (the hooks and what
-  each is for are in the README's "Plugins" section);
+  each is for are in the README's "Plugin hooks" section); ``WatchTask``,
+  what ``register_watch_tasks`` registers;
 * the records a parser yields: ``Request``, ``Prompt``, ``LimitHit``,
   ``QuotaReading``, ``Session``, ``BadLine`` (``Record`` is their union);
 * the parser protocol (``Parser``), the JSONL base class (``JsonlParser``),
@@ -41,6 +42,7 @@ from analyzer.contract.records import (
     Trigger,
 )
 from analyzer.contract.resets import reset_after, zone
+from analyzer.contract.tasks import WatchTask
 from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "Session",
     "SourceContext",
     "Trigger",
+    "WatchTask",
     "env_paths",
     "first_json_line",
     "first_objects",

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("datasette", reason="the datasette extra is not installed: pip install -e '.[datasette]'")
-pytest.importorskip("datasette_dashboards", reason="the datasette extra is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -10,9 +10,6 @@ from urllib.parse import urlencode
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("datasette", reason="the datasette extra is not installed: pip install -e '.[datasette]'")
-pytest.importorskip("datasette_dashboards", reason="the datasette extra is not installed")
-
 from analyzer.cli import cli  # noqa: E402
 from analyzer.commands.serve import build  # noqa: E402
 from analyzer.reports.stats import nearest_rank  # noqa: E402

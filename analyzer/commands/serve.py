@@ -23,8 +23,8 @@ HOST = "127.0.0.1"
 # Local use: give the window queries time on a large store, and charts every row of a year of windows.
 SETTINGS = {"sql_time_limit_ms": 20000, "max_returned_rows": 10000, "facet_time_limit_ms": 1000}
 INSTALL_HINT = (
-    "Datasette is not installed. Install the extra: pip install 'coding-plan-analyzer[datasette]'"
-    " (in a checkout: .venv/bin/pip install -e '.[datasette]')."
+    "Datasette is missing from this installation (it is a dependency): reinstall coding-plan-analyzer,"
+    " or pip install 'datasette>=0.65.2,<1.0' datasette-dashboards into its environment."
 )
 
 
@@ -115,7 +115,6 @@ def serve(port, open_browser, settings, db_path):
     """Browse the store in Datasette on 127.0.0.1: tables, canned queries, the dashboard.
 
     \b
-    Needs the datasette extra: pip install 'coding-plan-analyzer[datasette]'.
     The same titles, queries and dashboard appear in `datasette "$(analyzer db path)"`
     run by hand, through this project's Datasette plugin. The store stays live:
     `analyzer watch` can keep writing while you browse. Ctrl-C stops the server.

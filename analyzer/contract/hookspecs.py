@@ -1,9 +1,11 @@
 """Hook specifications: the whole contract between the analyser and its plugins.
 
 Built-in parsers and commands are plugins too: they implement these hooks in
-modules listed in ``analyzer.plugins.DEFAULT_PLUGINS``. Third-party plugins
-publish an entry point in the ``analyzer`` group and implement the same hooks.
-Registration hooks receive a ``register`` callback, as in llm and datasette.
+the modules of ``analyzer.registry.builtins``. Third-party plugins publish an
+entry point in the ``analyzer`` group and implement the same hooks, importing
+``hookimpl`` from ``analyzer.api``. Registration hooks receive a ``register``
+callback, as in llm and datasette. Every hook is described in the README
+(``tests/test_docs.py`` checks it).
 """
 
 from pluggy import HookimplMarker, HookspecMarker

@@ -36,12 +36,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
+from analyzer.contract.tasks import WatchTask
 from analyzer.daemon.lifecycle import WatchSettings  # noqa: F401  (re-exported)
 from analyzer.daemon.observers import ObserverFactory, Observers, plan_watches
 from analyzer.ingest.discovery import Found, discover
@@ -58,19 +58,6 @@ Clock = Callable[[], float]
 # Event types that say nothing was written.
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
-
-
-@dataclass(frozen=True)
-class WatchTask:
-    """A job the daemon runs every ``interval`` seconds on its writer thread.
-
-    ``run`` gets the daemon's store; it should be short (it delays ingestion
-    while it runs). An exception is logged and the task runs again next time.
-    """
-
-    name: str
-    interval: float
-    run: Callable[[sqlite_utils.Database], None]
 
 
 def watch_tasks() -> list[WatchTask]:

@@ -2,10 +2,10 @@
 
 Codex can compress rollouts once they are a week old (a feature off by
 default). They are never appended to, so they are read whole, with the
-optional ``zstandard`` package, by the same line parser as plain rollouts:
-the keys are the same, so a compressed copy beside its plain file counts once.
-Without the package they are skipped with one warning and not marked as read,
-so installing it later picks them up. A truncated file is read as far as it
+``zstandard`` package, by the same line parser as plain rollouts: the keys
+are the same, so a compressed copy beside its plain file counts once. An
+installation that lacks the package (it is a dependency) skips them with one
+warning and does not mark them read, so installing it later picks them up. A truncated file is read as far as it
 goes and reported as damaged, never taken for a shorter one.
 """
 
@@ -95,8 +95,9 @@ def _zstd_lines(zstandard, path: Path, chunk: int = 1 << 20) -> Iterator[tuple[i
 
 
 MISSING_ZSTANDARD = (
-    "Codex .jsonl.zst rollouts were skipped: reading them needs the optional 'zstandard' package "
-    "(pip install 'coding-plan-analyzer[zstd]'); they will be read on the next ingest once it is installed"
+    "Codex .jsonl.zst rollouts were skipped: reading them needs the 'zstandard' package, which this "
+    "installation lacks (pip install zstandard, or reinstall coding-plan-analyzer); they will be read on "
+    "the next ingest once it is installed"
 )
 _warned = False
 

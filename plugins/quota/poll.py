@@ -65,7 +65,7 @@ def watch_task(every_minutes: float):
     """A task for `analyzer watch --quota-every`: poll every vendor with credentials, log what came back."""
     import logging
 
-    from analyzer.daemon.watcher import WatchTask
+    from analyzer.api import WatchTask
 
     log = logging.getLogger("analyzer.quota")
 
