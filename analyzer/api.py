@@ -19,34 +19,42 @@ these names may move, these names will not::
   as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name.
 """
 
-from analyzer.contract.hookspecs import hookimpl
-from analyzer.contract.parsing import (
-    JsonlParser,
-    Line,
-    Parser,
-    SourceContext,
-    env_paths,
-    first_json_line,
-    first_objects,
-    home_from,
-)
-from analyzer.contract.records import (
-    TRIGGERS,
-    BadLine,
-    LimitHit,
-    Prompt,
-    QuotaReading,
-    Record,
-    Request,
-    Session,
-    Trigger,
-)
-from analyzer.contract.resets import reset_after, zone
-from analyzer.contract.tasks import WatchTask
-from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+# Each name, and the module it lives in. They are imported on first use, so that a plugin (or a
+# built-in command) that only needs ``hookimpl`` does not pay for the records and the parser base.
+_WHERE = {
+    "hookimpl": "analyzer.contract.hookspecs",
+    "JsonlParser": "analyzer.contract.parsing",
+    "Line": "analyzer.contract.parsing",
+    "Parser": "analyzer.contract.parsing",
+    "SourceContext": "analyzer.contract.parsing",
+    "env_paths": "analyzer.contract.parsing",
+    "first_json_line": "analyzer.contract.parsing",
+    "first_objects": "analyzer.contract.parsing",
+    "home_from": "analyzer.contract.parsing",
+    "TRIGGERS": "analyzer.contract.records",
+    "BadLine": "analyzer.contract.records",
+    "LimitHit": "analyzer.contract.records",
+    "Prompt": "analyzer.contract.records",
+    "QuotaReading": "analyzer.contract.records",
+    "Record": "analyzer.contract.records",
+    "Request": "analyzer.contract.records",
+    "Session": "analyzer.contract.records",
+    "Trigger": "analyzer.contract.records",
+    "reset_after": "analyzer.contract.resets",
+    "zone": "analyzer.contract.resets",
+    "WatchTask": "analyzer.contract.tasks",
+    "format_utc": "analyzer.contract.timeutil",
+    "from_epoch": "analyzer.contract.timeutil",
+    "parse_iso": "analyzer.contract.timeutil",
+    "utc_iso": "analyzer.contract.timeutil",
+}
 
 __all__ = [
-    "TRIGGERS",
     "BadLine",
     "JsonlParser",
     "LimitHit",
@@ -58,6 +66,7 @@ __all__ = [
     "Request",
     "Session",
     "SourceContext",
+    "TRIGGERS",
     "Trigger",
     "WatchTask",
     "env_paths",
@@ -72,3 +81,44 @@ __all__ = [
     "utc_iso",
     "zone",
 ]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analyzer.api' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from analyzer.contract.hookspecs import hookimpl
+    from analyzer.contract.parsing import (
+        JsonlParser,
+        Line,
+        Parser,
+        SourceContext,
+        env_paths,
+        first_json_line,
+        first_objects,
+        home_from,
+    )
+    from analyzer.contract.records import (
+        TRIGGERS,
+        BadLine,
+        LimitHit,
+        Prompt,
+        QuotaReading,
+        Record,
+        Request,
+        Session,
+        Trigger,
+    )
+    from analyzer.contract.resets import reset_after, zone
+    from analyzer.contract.tasks import WatchTask
+    from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso

@@ -11,7 +11,7 @@ from analyzer.contract.timeutil import UTC, format_utc, parse_iso, resolve_tz
 from analyzer.ingest import discovery as sources
 from analyzer.plans.catalogue import load_catalogue
 from analyzer.plans.compare import compare, load_usage
-from analyzer.plans.replay import Events
+from analyzer.plans.ledger import Events
 from analyzer.pricing import prices as pricing
 from analyzer.reports.usage import Filters, daily
 from analyzer.windows.usage import blocks

@@ -84,3 +84,17 @@ def test_the_room_list_in_the_package_docstring_names_every_room():
         for room in rooms:
             if room != "analyzer":
                 assert f"``{room.removeprefix('analyzer.')}``" in described, room
+
+
+def test_the_plugin_api_exports_every_name_it_maps_and_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    import analyzer.api as api
+
+    assert set(api.__all__) == set(api._WHERE)
+    for name in api.__all__:
+        assert getattr(api, name) is not None
+    code = "import sys; from analyzer.api import hookimpl; print(sorted(m for m in sys.modules if m.startswith('analyzer')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "records" not in loaded and "parsing" not in loaded  # hookimpl alone costs no more than its module

@@ -10,8 +10,6 @@ catalogue) are brought up to date, so Datasette shows what the CLI would.
 
 from __future__ import annotations
 
-import socket
-import webbrowser
 from pathlib import Path
 
 import click
@@ -90,6 +88,8 @@ def refresh_derived(db_path: Path | None) -> Path:
 
 
 def check_port(port: int) -> None:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((HOST, port))
@@ -128,6 +128,8 @@ def serve(port, open_browser, settings, db_path):
     url = f"http://{HOST}:{port}/-/dashboards/{name}"
     click.echo(f"Serving {db_file} at http://{HOST}:{port}/  (dashboard: {url})", err=True)
     if open_browser:
+        import webbrowser
+
         webbrowser.open(url)
     import uvicorn
 

@@ -11,7 +11,7 @@ ingester owns files, offsets and transactions and hands a parser either
 * ``mode = "file"``: a path to read whole (JSON documents, SQLite stores),
   re-read whenever its size or modification time changes.
 
-Either way the parser yields records (``analyzer.records``). A line it cannot
+Either way the parser yields records (``analyzer.contract.records``). A line it cannot
 use becomes a ``BadLine``; it never raises for bad input. ``JsonlParser`` does
 the JSON decoding and per-line error capture for JSONL formats, so a subclass
 only writes ``handle``.

@@ -21,7 +21,7 @@ Rules it keeps:
 * Native events (inotify, FSEvents, ...) are used unless ``polling`` is asked
   for; when they are unavailable or their limits are hit (``ENOSPC``,
   ``EMFILE``) the watcher logs how to raise the limit and falls back to polling
-  (``analyzer.observers``).
+  (``analyzer.daemon.observers``).
 * Short transactions: the ingester commits per chunk, and nothing is held open
   while waiting, so readers and other writers are never blocked by an idle
   daemon. A store locked by someone else past the busy timeout is logged and

@@ -1,6 +1,6 @@
 """What the plans catalogue states for a plan's window: shown when there is too little evidence.
 
-The catalogue (``analyzer.plans``: bundled ``data/plans.json`` plus the user's
+The catalogue (``analyzer.plans``: bundled ``plans/plans.json`` plus the user's
 own file) is another part of the project; it is read defensively: a missing
 module, a malformed user file or a plan it does not list all mean "no stated
 figure known". A plan is found by its id (``codex-plus``), its name, or the

@@ -31,7 +31,7 @@ of the plan (fixed windows from the first request floored to the hour, or a
 5-hour sliding sum where the vendor says so), and each window whose counted
 use passed the limit is reported with the time it passed.
 
-The replays are shared by all plans (``analyzer.replay``).
+The replays are shared by all plans (``analyzer.plans.ledger``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.contract.timeutil import parse_iso
 from analyzer.plans.catalogue import Limit, Plan
-from analyzer.plans.replay import MS, Events, Ledger
+from analyzer.plans.ledger import MS, Events, Ledger
 from analyzer.pricing.prices import PriceSources, load_sources
 from analyzer.reports.usage import Filters, ensure_prices
 

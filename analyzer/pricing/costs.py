@@ -1,6 +1,6 @@
 """Keeping the stored per-request costs current: price what is new, re-price what changed.
 
-Every request row carries its costs (``analyzer.report_schema``): priced once by
+Every request row carries its costs (``analyzer.store.schema``): priced once by
 the rule in the ``live_request_costs`` view, then read as plain columns through
 ``priced_requests``. Rows whose costs are not current (``priced = 0``: new rows,
 rows whose tokens or model changed, rows of a model whose prices changed, every

@@ -11,8 +11,6 @@ against the modules.
 
 from __future__ import annotations
 
-import pkgutil
-
 PARSERS_PACKAGE = "analyzer.parsers"
 
 TABLE: dict[str, tuple[str, ...]] = {
@@ -37,6 +35,7 @@ TABLE: dict[str, tuple[str, ...]] = {
 
 def parser_modules() -> list[str]:
     """The parser plugins: public modules and subpackages of ``analyzer.parsers``, by name."""
+    import pkgutil
     from importlib.util import find_spec
 
     folders = find_spec(PARSERS_PACKAGE).submodule_search_locations  # the folder, without importing the package

@@ -28,8 +28,6 @@ class EntryPoint(NamedTuple):
 
 def entry_points() -> list[EntryPoint]:
     """Every ``analyzer`` entry point of the distributions on ``sys.path``."""
-    from configparser import ConfigParser, Error
-
     found = []
     seen: set[str] = set()
     for folder, entry in _metadata_dirs():
@@ -44,6 +42,8 @@ def entry_points() -> list[EntryPoint]:
         if _normal(name) in seen:
             continue
         seen.add(_normal(name))
+        from configparser import ConfigParser, Error  # only once a distribution has plugins
+
         parser = ConfigParser(delimiters=("=",), interpolation=None)
         parser.optionxform = str  # entry point names are case-sensitive
         try:

@@ -69,7 +69,7 @@ def _finish_cost(row: dict) -> dict:
 
 def ensure_prices(db: sqlite_utils.Database) -> None:
     """Resolve prices for models seen since the last time and store every new
-    request's costs (``analyzer.costs``; cheap when nothing is new).
+    request's costs (``analyzer.pricing.costs``; cheap when nothing is new).
 
     A bad price override file raises ``PriceFileError`` (commands turn it into a
     clear message); a store locked by a writer is not an error: the costs not

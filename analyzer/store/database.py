@@ -2,14 +2,14 @@
 
 One file, WAL mode with ``synchronous=NORMAL``: one writer at a time, and
 readers (reports, Datasette, the statusline) never block it. The schema comes
-from numbered migrations (``analyzer.migrations`` plus any plugin's sets); views
-(``analyzer.views``) are re-created when their SQL changed. Opening a store whose
+from numbered migrations (``analyzer.store.schema`` plus any plugin's sets); views
+(``analyzer.store.views``) are re-created when their SQL changed. Opening a store whose
 schema is already up to date for this code (``schema_stamp``) skips all that,
 so that reading commands start fast.
 
 **Append-only towards the agents' files**: nothing deletes a row because a
 source file shrank, was rewritten or vanished. How records are written, and
-which copy of a model call wins, is ``analyzer.writer``.
+which copy of a model call wins, is ``analyzer.store.writer``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ limit when ``limit_estimates`` has one.
 
 It must never break the agent and is on the hot path:
 
-* only the standard library, ``analyzer.timeutil`` and two small modules are
+* only the standard library, ``analyzer.contract.timeutil`` and two small modules are
   imported (``analyzer.__main__`` dispatches here before click and pluggy);
 * plain ``sqlite3`` with a short busy timeout; migrations run only when the
   store does not exist yet;

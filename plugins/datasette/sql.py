@@ -13,7 +13,7 @@ an empty string for a blank field, which means "no filter"):
 
 Columns and rules follow the matching command (``report daily --json`` and so
 on) so that a test can hold both to the same numbers. Token and cost sums use
-``analyzer.views_analysis``: a group with a request whose model has no price
+``analyzer.store.views.usage``: a group with a request whose model has no price
 has ``cost_usd`` null (unknown), with ``cost_usd_known`` and
 ``unpriced_requests`` alongside.
 """
