@@ -1,0 +1,580 @@
+"""What a vendor's refusal says: who refused, which limit, and when it lifts.
+
+An agent logs a refused model call in its own shape: Claude Code writes the
+text ``API Error: 429 {...}`` or ``API Error: Request rejected (429) ·
+[1308][...][request id]``; OpenCode keeps the SDK's ``APIError`` (``message``,
+``statusCode``, ``responseBody``); Kimi Code, Qwen Code and Gemini CLI keep a
+message such as ``403 You've reached your weekly (7-day) usage limit…``.
+Whatever the agent, the vendor's own words are inside. ``read_refusal`` takes
+any of these (a string, a decoded JSON body, an error object) and returns a
+``Refusal``: the vendor, the kind of limit, the window it names, and the
+instant it lifts, in the stored UTC form. It is pure: no clock, no files.
+
+Kinds. ``quota`` is a plan window exhausted (the evidence infer-limit needs);
+``rate_limit`` (requests or tokens per minute, "too many requests"),
+``concurrency``, ``overloaded`` (the vendor's capacity), ``balance`` (a
+pay-as-you-go wallet or arrears), ``spend`` (a spend cap), ``fair_use`` (an
+account throttled for its pattern) and ``expired`` (no active plan) are
+refusals too, but say nothing about a plan window's size.
+
+Reset times. A stamp with a zone or an offset is read as written; an epoch or
+a delay ("try again in 2h 5m", ``resets_in_seconds``) is counted from ``at``,
+the instant the refusal was logged. A stamp without a zone is read in the
+vendor's own zone when the vendor is known to write one (``VENDOR_ZONES``),
+and otherwise left unknown: a wrong zone would move a window by hours.
+Assumptions made are listed in ``Refusal.assumed``.
+
+Per vendor (the texts, their codes and sources are in ``tests/test_refusals.py``):
+
+* GLM (``zai``: open.bigmodel.cn and api.z.ai): business codes in the body.
+  1308 "Usage limit reached for 5 hour. Your limit will reset at 2026-10-04
+  03:00:00" (``已达到 5 小时的使用上限…``) and 1310 "Weekly/Monthly Limit
+  Exhausted" are plan windows; their stamps are China time without a zone,
+  on both sites (Asia/Shanghai: OmniRoute #14479, oh-my-pi #11014). 1310 names
+  no single window: taken as weekly (GLM's model quota has a 5-hour and a
+  weekly window; the monthly allowance is for MCP tools) unless its reset is
+  more than a week away. 1302 concurrency, 1303/1305 rate, 1304 the API's
+  daily call cap (resets at midnight China time), 1309 plan expired, 1312
+  model overloaded, 1313 fair-use throttling, 1113 arrears (docs.bigmodel.cn
+  and docs.z.ai error-code pages).
+* Kimi (``moonshot``): 403 "You've reached your 5-hour / weekly (7-day) /
+  monthly usage limit", "…usage limit for this billing cycle", "…concurrent
+  request limit"; 429 "We're receiving too many requests" is a rate limit;
+  ``exceeded_current_quota_error`` is the pay-as-you-go balance. Stamps carry
+  "UTC" when present ("reset at 12-31 23:59:00 UTC").
+* MiniMax: 429 ``rate_limit_error`` code 2056 "usage limit exceeded, 5-hour
+  usage limit reached for Token Plan Starter (…), resets at
+  2026-05-15T15:00:00Z (2056)" (older: just "usage limit exceeded (2056)");
+  1002/1039/2045 rate limits, 1008 balance.
+* Bailian Coding Plan (``bailian``): "hour allocated quota exceeded" (5-hour),
+  "week allocated quota exceeded" (resets Monday 00:00 UTC+8, the documented
+  rule), "month allocated quota exceeded"; ``Throttling.*`` is per-minute
+  throttling. Qwen OAuth's "Free allocated quota exceeded" is its daily
+  free quota (``qwen-oauth``).
+* Volcengine Ark (``ark``): ``AccountQuotaExceeded`` "You have exceeded the
+  5-hour / weekly / monthly usage quota. It will reset at 2026-08-03 23:59:59
+  +0800 CST."; ``RateLimitExceeded*`` rate, ``ServerOverloaded`` capacity,
+  ``AccountOverdueError`` balance. Weekly resets Monday 00:00 UTC+8.
+* Anthropic: "Claude AI usage limit reached|<epoch>", Claude Code's "You've hit
+  your 5-hour / session / weekly / Opus / Sonnet limit · resets 6pm
+  (Europe/Berlin)", "5-hour limit reached ∙ resets 2am" (no zone: no instant),
+  spend caps; ``rate_limit_error`` "would exceed your account's rate limit" is
+  a rate limit, ``overloaded_error`` capacity.
+* OpenAI / Codex: ``usage_limit_reached`` with ``resets_at`` /
+  ``resets_in_seconds`` and ``plan_type``; "You've hit your usage limit … try
+  again in 5 days 22 hours 11 minutes"; "Rate limit reached for … on tokens per
+  min" is a rate limit; ``insufficient_quota`` the API balance.
+* Google (Gemini): "You have exhausted your daily quota on this model",
+  ``RESOURCE_EXHAUSTED`` quota metrics "per day" (daily) or "per minute" (rate),
+  "reset after 19h14m47s", "retry in 44s", ``quotaResetTimeStamp``;
+  ``MODEL_CAPACITY_EXHAUSTED`` / "high demand" is capacity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from .resets import reset_after
+from .timeutil import format_utc, parse_iso, utc_iso
+
+__all__ = ["KINDS", "VENDOR_ZONES", "WINDOW_MINUTES", "Refusal", "read_refusal"]
+
+KINDS = ("quota", "rate_limit", "concurrency", "overloaded", "balance", "spend", "fair_use", "expired")
+WINDOW_MINUTES = {"minute": 1, "five_hour": 300, "daily": 1440, "weekly": 10080, "monthly": 43200}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The zone a vendor writes its zone-less reset stamps in.
+VENDOR_ZONES: dict[str, tzinfo] = {"zai": SHANGHAI, "moonshot": SHANGHAI, "minimax": SHANGHAI, "ark": SHANGHAI,
+                                   "bailian": SHANGHAI, "qwen-oauth": SHANGHAI}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One refused request, as the vendor described it."""
+
+    vendor: str | None
+    kind: str
+    window: str | None = None
+    reset_at: str | None = None
+    code: str | None = None
+    status: int | None = None
+    plan_type: str | None = None
+    message: str = ""
+    assumed: tuple[str, ...] = ()
+
+    @property
+    def window_minutes(self) -> int | None:
+        return WINDOW_MINUTES.get(self.window or "")
+
+    @property
+    def is_plan_window(self) -> bool:
+        """A plan window ran out: usage in that window reached the plan's limit."""
+        return self.kind == "quota"
+
+    @property
+    def limit_type(self) -> str:
+        """The ``LimitHit.limit_type`` this refusal stands for."""
+        if self.kind == "quota":
+            return self.window if self.window and self.window != "minute" else "quota"
+        return self.kind
+
+
+# --- gathering what the agent kept ----------------------------------------------------
+
+
+@dataclass
+class _Facts:
+    texts: list[str]
+    codes: list[str]
+    status: int | None = None
+    resets_at: object = None
+    resets_in: float | None = None
+    plan_type: str | None = None
+
+
+_STATUS_TEXT = re.compile(
+    r"(?:API Error|HTTP|status(?: code)?|Error code)\s*:?\s*\(?(\d{3})\b|\((\d{3})\)|^\s*\[?(?:[\w.]+\]\s*)?(\d{3})\b(?=\s*[:{A-Za-z\[])",
+    re.I,
+)
+_BRACKET_CODE = re.compile(r"\[(\d{4})\]\s*\[")
+_CODE_KEYS = ("code", "type", "error_code", "errorCode", "name", "reason", "status")
+_MAX_DEPTH = 8
+
+
+def _gather(error: object, facts: _Facts, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH or error is None:
+        return
+    if isinstance(error, (bytes, bytearray)):
+        error = bytes(error).decode("utf-8", "replace")
+    if isinstance(error, str):
+        _gather_text(error, facts, depth)
+    elif isinstance(error, dict):
+        _gather_dict(error, facts, depth)
+    elif isinstance(error, (list, tuple)):
+        for item in error[:20]:
+            _gather(item, facts, depth + 1)
+
+
+def _gather_text(text: str, facts: _Facts, depth: int) -> None:
+    text = text.strip()
+    if not text:
+        return
+    facts.texts.append(text[:2000])
+    if facts.status is None:
+        m = _STATUS_TEXT.search(text[:200])
+        if m:
+            facts.status = int(next(g for g in m.groups() if g))
+    for code in _BRACKET_CODE.findall(text):
+        facts.codes.append(code)
+    start = text.find("{")
+    if start != -1:
+        end = text.rfind("}")
+        if end > start:
+            try:
+                _gather(orjson.loads(text[start : end + 1]), facts, depth + 1)
+            except orjson.JSONDecodeError:
+                pass
+
+
+def _gather_dict(obj: dict, facts: _Facts, depth: int) -> None:
+    for key in _CODE_KEYS:
+        value = obj.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            facts.codes.append(str(value).strip())
+    for key in ("statusCode", "status_code", "status", "httpStatus"):
+        value = obj.get(key)
+        if facts.status is None and isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
+            facts.status = value
+    for key in ("message", "status_msg", "msg", "error_message", "errorMessage", "detail", "details", "text",
+                "responseBody", "body", "error", "data", "cause", "base_resp", "metadata"):  # fmt: skip
+        value = obj.get(key)
+        if value is not None and value is not obj:
+            _gather(value, facts, depth + 1)
+    for key in ("resets_at", "resetsAt", "quotaResetTimeStamp", "reset_at"):
+        if facts.resets_at is None and obj.get(key) not in (None, ""):
+            facts.resets_at = obj[key]
+    for key in ("resets_in_seconds", "retry_after", "retryAfter"):
+        seconds = _number(obj.get(key))
+        if facts.resets_in is None and seconds is not None:
+            facts.resets_in = seconds
+    for key in ("retryDelay", "quotaResetDelay"):
+        if facts.resets_in is None and isinstance(obj.get(key), str):
+            facts.resets_in = _duration(obj[key])
+    if facts.plan_type is None and isinstance(obj.get("plan_type"), str):
+        facts.plan_type = obj["plan_type"]
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- durations and stamps ----------------------------------------------------------------
+
+_UNITS = r"(?:milliseconds?|ms|minutes?|mins?|m|seconds?|secs?|s|hours?|hrs?|h|days?|d)(?![a-z])"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(" + _UNITS + ")", re.I)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float | None:
+    """``"19h14m47s"``, ``"581981.3s"``, ``"5 days 22 hours 11 minutes"``, ``"~7670 min"`` to seconds."""
+    parts = _DURATION_PART.findall(text)
+    if not parts:
+        return None
+    total = 0.0
+    for value, unit in parts:
+        unit = unit.lower()
+        key = "ms" if unit.startswith("ms") or unit.startswith("milli") else unit[0]
+        total += float(value) * _UNIT_SECONDS[key]
+    return total
+
+
+_DELAY = re.compile(
+    r"(?:reset after|retry in|retry after|try again in|resets in|reset in|please wait)\s+~?\s*"
+    r"((?:\d+(?:\.\d+)?\s*" + _UNITS + r"[\s,]*(?:and\s+)?)+)",
+    re.I,
+)
+_STAMP = re.compile(
+    r"(?:(\d{4})[-/])?(\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+    r"(\s*(?:Z\b|UTC\b|GMT\b|[+-]\d{2}:?\d{2}\b))?"
+)
+
+
+def _after(at: str | None, seconds: float | None) -> str | None:
+    if at is None or seconds is None or seconds < 0:
+        return None
+    return format_utc(parse_iso(at) + timedelta(seconds=seconds))
+
+
+def _offset(text: str | None) -> tzinfo | None:
+    if not text:
+        return None
+    text = text.strip()
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
+    if not m:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    return timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
+
+
+def _stamp_reset(text: str, at: str | None, vendor: str | None, notes: list[str]) -> str | None:
+    """The first reset stamp after a reset phrase: ``… reset at 2026-10-04 03:00:00``."""
+    anchor = re.search(r"reset|重置|刷新|恢复", text, re.I)
+    if not anchor:
+        return None
+    window = text[max(0, anchor.start() - 60) : anchor.end() + 80]
+    m = _STAMP.search(window)
+    if not m:
+        return None
+    year, month, day, hour, minute, second, zone_text = m.groups()
+    tz = _offset(zone_text)
+    if tz is None:
+        tz = VENDOR_ZONES.get(vendor or "")
+        if tz is None:
+            return None  # a zone-less stamp from a vendor whose zone is not known: no instant
+        notes.append(f"reset stamp without a zone read as {tz} ({vendor}'s own zone)")
+    seen = parse_iso(at) if at else None
+    if year:
+        candidates = [int(year)]
+    elif seen is not None:
+        local = seen.astimezone(tz)
+        candidates = [local.year, local.year + 1]
+    else:
+        return None
+    for y in candidates:
+        try:
+            instant = datetime(y, int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=tz)
+        except ValueError:
+            return None
+        if year or seen is None or instant > seen:
+            return format_utc(instant)
+    return None
+
+
+def _next_local(at: str | None, tz: tzinfo, *, weekday: int | None = None) -> str | None:
+    """The next local midnight after ``at`` (on ``weekday``, 0 = Monday, when given)."""
+    if at is None:
+        return None
+    local = parse_iso(at).astimezone(tz)
+    day = datetime(local.year, local.month, local.day, tzinfo=tz) + timedelta(days=1)
+    while weekday is not None and day.weekday() != weekday:
+        day += timedelta(days=1)
+    return format_utc(day)
+
+
+def _explicit_reset(facts: _Facts, at: str | None) -> str | None:
+    """A reset the body states as an instant or a delay (Codex, Gemini, Anthropic's epoch)."""
+    if facts.resets_at is not None:
+        value = facts.resets_at
+        try:
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value.strip())
+            instant = utc_iso(value)
+        except (ValueError, OverflowError, OSError):
+            instant = None
+        if instant:
+            return instant
+    return _after(at, facts.resets_in)
+
+
+# --- the vendors' words ---------------------------------------------------------------------
+
+_GLM_CODES = {
+    "1302": ("concurrency", None), "1303": ("rate_limit", None), "1304": ("quota", "daily"),
+    "1305": ("rate_limit", None), "1308": ("quota", None), "1309": ("expired", None), "1310": ("quota", None),
+    "1312": ("overloaded", None), "1313": ("fair_use", None), "1113": ("balance", None),
+}  # fmt: skip
+_GLM_TEXT = re.compile(
+    r"Usage limit reached for \d+\s*\w+|Weekly/Monthly Limit Exhausted|已达到\s*\d+\s*\S+?\s*的使用上限|每周/每月使用上限"
+    r"|GLM Coding Plan|Fair Usage Policy|公平使用策略|High concurrency usage of this API|High frequency usage of this API",
+    re.I,
+)
+_GLM_SPAN = re.compile(r"(?:Usage limit reached for|已达到)\s*(\d+)\s*(hours?|days?|weeks?|months?|小时|天|日|周|月)", re.I)
+_GLM_UNITS = {"hour": 60, "小时": 60, "day": 1440, "天": 1440, "日": 1440, "week": 10080, "周": 10080, "month": 43200, "月": 43200}
+
+_KIMI_TEXT = re.compile(
+    r"reached your (?:5-hour|weekly|monthly|concurrent)|usage limit for this billing cycle|Kimi For Coding|kimi\.com"
+    r"|exceeded_current_quota|rate_limit_reached_error|We're receiving too many requests",
+    re.I,
+)
+_MINIMAX_TEXT = re.compile(r"\(2056\)|usage limit exceeded|for Token Plan|base_resp|MiniMax", re.I)
+_ARK_TEXT = re.compile(r"AccountQuotaExceeded|exceeded the (?:5-hour|weekly|monthly) usage quota|AccountOverdueError"
+                       r"|ServerOverloaded|RateLimitExceeded", re.I)  # fmt: skip
+_BAILIAN_TEXT = re.compile(r"(?:hour|week|month) allocated quota exceeded|Throttling\.\w+|Arrearage", re.I)
+_QWEN_FREE = re.compile(r"Free allocated quota exceeded|Qwen OAuth quota", re.I)
+_ANTHROPIC_TEXT = re.compile(
+    r"Claude(?: AI)? usage limit reached|hit your (?:5-hour |session |weekly |opus |sonnet |monthly spend |spend )?limit\b"
+    r"|5-hour limit reached|out of (?:usage credits|extra usage)|credit balance is too low|anthropic-ratelimit",
+    re.I,
+)
+# Anthropic's error types, which every Anthropic-compatible endpoint (GLM, Kimi, MiniMax, Bailian, Ark) reuses.
+_ANTHROPIC_TYPES = re.compile(r"rate_limit_error|overloaded_error|permission_error", re.I)
+_OPENAI_TEXT = re.compile(
+    r"usage_limit_reached|usage_not_included|insufficient_quota|hit your (?:ChatGPT )?usage limit"
+    r"|The usage limit has been reached|Rate limit reached for \S+ in organization",
+    re.I,
+)
+_GOOGLE_TEXT = re.compile(r"RESOURCE_EXHAUSTED|exhausted your daily quota|MODEL_CAPACITY_EXHAUSTED|googleapis\.com"
+                          r"|Quota exceeded for (?:quota )?metric|generativelanguage", re.I)  # fmt: skip
+
+_WINDOW_WORDS = [
+    (re.compile(r"\b5-hour\b|\b5 hour\b|five[- ]hour|\bsession limit\b|每\s*5\s*小时|\bhour allocated\b", re.I), "five_hour"),
+    (re.compile(r"\bweekly\b|7-day|\bweek allocated\b|1-week|\bper week\b|每周", re.I), "weekly"),
+    (re.compile(r"\bmonthly\b|\bmonth allocated\b|1-month|\bper month\b|每月", re.I), "monthly"),
+    (re.compile(r"\bdaily\b|per ?day|PerDay|今日|1-day", re.I), "daily"),
+]
+_PER_MINUTE = re.compile(r"per ?minute|PerMinute|per min\b|\bRPM\b|\bTPM\b", re.I)
+_TOO_MANY = re.compile(r"too many requests|rate limit|rate_limit|ratelimit|throttl|请求过于频繁|频率过高", re.I)
+_USAGE_LIMIT = re.compile(
+    r"usage limit|usage quota|quota (?:has been )?exhausted|quota exceeded|exhausted your \w+ quota|(?<!rate )limit reached"
+    r"|hit your (?:\S+ )?limit|limit exhausted|usage_limit_reached|quota will (?:be )?reset|QUOTA_EXHAUSTED|使用上限|额度",
+    re.I,
+)
+_CAPACITY = re.compile(r"overloaded|high demand|MODEL_CAPACITY_EXHAUSTED|capacity", re.I)
+_BALANCE = re.compile(r"insufficient[ _]balance|insufficient_quota|recharge|in arrears|arrearage|overdue|欠费|余额"
+                      r"|credit balance is too low|exceeded your current (?:token )?quota, please check your plan and billing", re.I)  # fmt: skip
+
+
+def _window_of(text: str) -> str | None:
+    for pattern, name in _WINDOW_WORDS:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def _vendor_of(text: str, codes: list[str], hint: str | None) -> str | None:
+    """Who refused: the vendor's own words first, then the caller's hint, then weak signs."""
+    if any(c in _GLM_CODES and c != "1113" for c in codes) or _GLM_TEXT.search(text):
+        return "zai"
+    if "2056" in codes or _MINIMAX_TEXT.search(text):
+        return "minimax"
+    if _ARK_TEXT.search(text):
+        return "ark"
+    if _QWEN_FREE.search(text):
+        return "qwen-oauth"
+    if _BAILIAN_TEXT.search(text) or any(c.startswith("Throttling") for c in codes):
+        return "bailian"
+    if _KIMI_TEXT.search(text):
+        return "moonshot"
+    if _OPENAI_TEXT.search(text):
+        return "openai"
+    if _ANTHROPIC_TEXT.search(text):
+        return "anthropic"
+    if _GOOGLE_TEXT.search(text):
+        return "google"
+    if hint:
+        return hint
+    if _ANTHROPIC_TYPES.search(text):
+        return "anthropic"
+    return None
+
+
+_GENERIC_CODES = {"error", "apierror", "apistatuserror", "invalid_request_error", "api_error"}
+
+
+def _pick_code(codes: list[str]) -> str | None:
+    """The most telling code: a vendor's 4-digit code, else the first named one."""
+    for c in codes:
+        if c.isdigit() and len(c) == 4:
+            return c
+    for c in codes:
+        if not c.isdigit() and c.lower() not in _GENERIC_CODES:
+            return c
+    return None
+
+
+def _glm(text: str, codes: list[str], facts: _Facts, at: str | None, notes: list[str]) -> tuple[str, str | None, str | None, str | None]:
+    code = next((c for c in codes if c in _GLM_CODES), None)
+    if code is not None:
+        kind, window = _GLM_CODES[code]
+    elif re.search(r"Usage limit reached for|的使用上限|Limit Exhausted", text, re.I):
+        kind, window = "quota", None
+        code = "1310" if re.search(r"Weekly/Monthly|每周/每月", text) else "1308"
+    elif re.search(r"Fair Usage Policy|公平使用", text, re.I):
+        kind, window, code = "fair_use", None, "1313"
+    elif re.search(r"concurrency|并发", text, re.I):
+        kind, window, code = "concurrency", None, "1302"
+    elif re.search(r"expired|已到期", text, re.I):
+        kind, window, code = "expired", None, "1309"
+    else:
+        kind, window = ("rate_limit", None) if _TOO_MANY.search(text) else ("quota", None)
+    reset = _stamp_reset(text, at, "zai", notes)
+    if code == "1308":
+        m = _GLM_SPAN.search(text)
+        if m:
+            minutes = int(m.group(1)) * next(v for k, v in _GLM_UNITS.items() if m.group(2).lower().startswith(k))
+            window = {300: "five_hour", 1440: "daily", 10080: "weekly", 43200: "monthly"}.get(minutes)
+    elif code == "1310":
+        window = "weekly"
+        if reset and at and parse_iso(reset) - parse_iso(at) > timedelta(days=7, hours=1):
+            window = "monthly"
+            notes.append("1310 names weekly or monthly: monthly, as the reset is more than a week away")
+        else:
+            notes.append("1310 names weekly or monthly: taken as weekly (GLM's monthly allowance is for MCP tools)")
+    elif code == "1304" and reset is None:
+        reset = _next_local(at, SHANGHAI)
+        if reset:
+            notes.append("1304 is today's call cap: resets at the next midnight, China time")
+    return kind, window, reset, code
+
+
+def _kimi(text: str, codes: list[str], status: int | None, at: str | None, notes: list[str]) -> tuple[str, str | None, str | None]:
+    reset = _stamp_reset(text, at, "moonshot", notes)
+    if re.search(r"concurrent request", text, re.I):
+        return "concurrency", None, reset
+    if re.search(r"exceeded_current_quota|exceeded your current token quota|insufficient balance|recharge|in arrears|suspended", text, re.I):
+        return "balance", None, reset
+    if re.search(r"reached your .*usage limit|usage limit for this billing cycle", text, re.I):
+        if re.search(r"billing cycle", text, re.I):
+            return "quota", None, reset
+        return "quota", _window_of(text), reset
+    if status == 429 or _TOO_MANY.search(text) or any("rate_limit" in c for c in codes):
+        return "rate_limit", None, reset
+    return ("quota", _window_of(text), reset) if _USAGE_LIMIT.search(text) else ("rate_limit", None, reset)
+
+
+def _generic(text: str, status: int | None, codes: list[str]) -> tuple[str, str | None] | None:
+    """(kind, window) from words every vendor uses, or None when the text is no limit at all."""
+    if any(c.startswith("Throttling") or c.startswith("RateLimitExceeded") for c in codes):
+        return "rate_limit", "minute" if _PER_MINUTE.search(text) else None
+    if _CAPACITY.search(text) and not _USAGE_LIMIT.search(text) and not re.search(r"quota", text, re.I):
+        return "overloaded", None
+    if _BALANCE.search(text):
+        return "balance", None
+    if re.search(r"spend limit|out of usage credits|out of extra usage", text, re.I):
+        return "spend", None
+    window = _window_of(text)
+    if _USAGE_LIMIT.search(text) or (re.search(r"quota", text, re.I) and window):
+        if window is None and _PER_MINUTE.search(text):
+            return "rate_limit", "minute"
+        return "quota", window
+    if _PER_MINUTE.search(text):
+        return "rate_limit", "minute"
+    if status == 429 or _TOO_MANY.search(text) or any(c in ("429", "RESOURCE_EXHAUSTED") for c in codes):
+        return "rate_limit", None
+    return None
+
+
+# --- the reader ----------------------------------------------------------------------------
+
+
+def read_refusal(error: object, *, at: str | None = None, status: int | None = None,
+                 vendor: str | None = None) -> Refusal | None:  # fmt: skip
+    """The refusal in ``error`` (text, JSON body or error object), or None when it is no limit.
+
+    ``at`` is when the agent logged it (stored form), for delays and dates
+    without a year; ``status`` the HTTP status when the agent kept it apart;
+    ``vendor`` who the request went to, when the caller knows (a provider
+    host or model family), used only when the text does not say.
+    """
+    facts = _Facts(texts=[], codes=[])
+    _gather(error, facts)
+    if status is not None:
+        facts.status = status
+    text = " · ".join(dict.fromkeys(facts.texts))
+    if not text and not facts.codes:
+        return None
+    codes = facts.codes
+    who = _vendor_of(text + " " + " ".join(codes), codes, vendor)
+    notes: list[str] = []
+    code = _pick_code(codes)
+    reset = None
+    if who == "zai":
+        kind, window, reset, code = _glm(text, codes, facts, at, notes)
+    elif who == "moonshot":
+        kind, window, reset = _kimi(text, codes, facts.status, at, notes)
+    else:
+        found = _generic(text + " " + " ".join(codes), facts.status, codes)
+        if found is None:
+            return None
+        kind, window = found
+        if who in ("minimax", "ark", "bailian", "qwen-oauth"):
+            reset = _stamp_reset(text, at, who, notes)
+            if "2056" in codes:
+                code = "2056"
+        if who in ("bailian", "ark") and kind == "quota" and reset is None and window == "weekly":
+            reset = _next_local(at, SHANGHAI, weekday=0)
+            if reset:
+                notes.append(f"{who}'s weekly quota resets Monday 00:00 China time (the vendor's stated rule)")
+        if who == "qwen-oauth" and kind == "quota" and window is None:
+            window = "daily"
+            notes.append("Qwen OAuth's free quota is a daily one")
+    if reset is None:
+        reset = _explicit_reset(facts, at)
+    if reset is None:
+        m = re.search(r"usage limit reached\|(\d{9,13})", text, re.I)
+        if m:
+            reset = utc_iso(int(m.group(1)))
+    if reset is None:
+        m = _DELAY.search(text)
+        if m:
+            reset = _after(at, _duration(m.group(1)))
+    if reset is None and at is not None:
+        m = re.search(r"\bresets?\s+(?:at\s+)?([^·∙\n\]\"}]{1,60}?\([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*\))", text, re.I)
+        if m:
+            reset = reset_after(m.group(1), at)
+    if reset is None and who not in ("zai", "moonshot", "minimax", "ark", "bailian", "qwen-oauth"):
+        reset = _stamp_reset(text, at, None, notes)  # only a stamp that carries its zone
+    return Refusal(
+        vendor=who,
+        kind=kind,
+        window=window,
+        reset_at=reset,
+        code=code,
+        status=facts.status,
+        plan_type=facts.plan_type,
+        message=(facts.texts[0] if facts.texts else "")[:500],
+        assumed=tuple(notes),
+    )
+
+
