@@ -16,31 +16,15 @@ these names may move, these names will not::
   ``first_json_line``, ``first_objects``;
 * time: ``utc_iso`` (any instant to the stored form), ``parse_iso``,
   ``format_utc``, ``from_epoch``; ``reset_after`` reads reset times written
-  as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name.
+  as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name;
+* refusals: ``read_refusal`` reads a vendor's refusal from whatever an agent
+  logged (vendor, kind, window, reset instant) as a ``Refusal``.
 """
 
 from analyzer.contract.hookspecs import hookimpl
-from analyzer.contract.parsing import (
-    JsonlParser,
-    Line,
-    Parser,
-    SourceContext,
-    env_paths,
-    first_json_line,
-    first_objects,
-    home_from,
-)
-from analyzer.contract.records import (
-    TRIGGERS,
-    BadLine,
-    LimitHit,
-    Prompt,
-    QuotaReading,
-    Record,
-    Request,
-    Session,
-    Trigger,
-)
+from analyzer.contract.parsing import JsonlParser, Line, Parser, SourceContext, env_paths, first_json_line, first_objects, home_from
+from analyzer.contract.records import TRIGGERS, BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session, Trigger
+from analyzer.contract.refusals import Refusal, read_refusal
 from analyzer.contract.resets import reset_after, zone
 from analyzer.contract.tasks import WatchTask
 from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
@@ -55,6 +39,7 @@ __all__ = [
     "Prompt",
     "QuotaReading",
     "Record",
+    "Refusal",
     "Request",
     "Session",
     "SourceContext",
@@ -68,6 +53,7 @@ __all__ = [
     "home_from",
     "hookimpl",
     "parse_iso",
+    "read_refusal",
     "reset_after",
     "utc_iso",
     "zone",

@@ -88,8 +88,14 @@ KINDS = ("quota", "rate_limit", "concurrency", "overloaded", "balance", "spend",
 WINDOW_MINUTES = {"minute": 1, "five_hour": 300, "daily": 1440, "weekly": 10080, "monthly": 43200}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The zone a vendor writes its zone-less reset stamps in.
-VENDOR_ZONES: dict[str, tzinfo] = {"zai": SHANGHAI, "moonshot": SHANGHAI, "minimax": SHANGHAI, "ark": SHANGHAI,
-                                   "bailian": SHANGHAI, "qwen-oauth": SHANGHAI}  # fmt: skip
+VENDOR_ZONES: dict[str, tzinfo] = {
+    v: SHANGHAI
+    for v in ("zai", "zhipuai", "moonshot", "moonshot-api", "minimax", "minimax-cn", "ark", "bailian", "dashscope", "qwen-oauth")
+}
+# Vendors that write the same refusals (one company, two sites or two products).
+_SIBLINGS = {"zai": "zhipuai", "zhipuai": "zai", "moonshot": "moonshot-api", "moonshot-api": "moonshot",
+             "minimax": "minimax-cn", "minimax-cn": "minimax", "bailian": "dashscope", "dashscope": "bailian"}  # fmt: skip
+_FAMILY = {"zhipuai": "zai", "moonshot-api": "moonshot", "minimax-cn": "minimax", "dashscope": "bailian"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +439,7 @@ def _pick_code(codes: list[str]) -> str | None:
     return None
 
 
-def _glm(text: str, codes: list[str], facts: _Facts, at: str | None, notes: list[str]) -> tuple[str, str | None, str | None, str | None]:
+def _glm(text: str, codes: list[str], at: str | None, notes: list[str], who: str) -> tuple[str, str | None, str | None, str | None]:
     code = next((c for c in codes if c in _GLM_CODES), None)
     if code is not None:
         kind, window = _GLM_CODES[code]
@@ -448,7 +454,7 @@ def _glm(text: str, codes: list[str], facts: _Facts, at: str | None, notes: list
         kind, window, code = "expired", None, "1309"
     else:
         kind, window = ("rate_limit", None) if _TOO_MANY.search(text) else ("quota", None)
-    reset = _stamp_reset(text, at, "zai", notes)
+    reset = _stamp_reset(text, at, who, notes)
     if code == "1308":
         m = _GLM_SPAN.search(text)
         if m:
@@ -468,8 +474,9 @@ def _glm(text: str, codes: list[str], facts: _Facts, at: str | None, notes: list
     return kind, window, reset, code
 
 
-def _kimi(text: str, codes: list[str], status: int | None, at: str | None, notes: list[str]) -> tuple[str, str | None, str | None]:
-    reset = _stamp_reset(text, at, "moonshot", notes)
+def _kimi(text: str, codes: list[str], status: int | None, at: str | None, notes: list[str],
+          who: str) -> tuple[str, str | None, str | None]:  # fmt: skip
+    reset = _stamp_reset(text, at, who, notes)
     if re.search(r"concurrent request", text, re.I):
         return "concurrency", None, reset
     if re.search(r"exceeded_current_quota|exceeded your current token quota|insufficient balance|recharge|in arrears|suspended", text, re.I):
@@ -508,15 +515,17 @@ def _generic(text: str, status: int | None, codes: list[str]) -> tuple[str, str 
 # --- the reader ----------------------------------------------------------------------------
 
 
-def read_refusal(error: object, *, at: str | None = None, status: int | None = None,
-                 vendor: str | None = None) -> Refusal | None:  # fmt: skip
+def read_refusal(error: object, *, at: str | None = None, status: int | None = None, vendor: str | None = None,
+                 provider: str | None = None, model: str | None = None) -> Refusal | None:  # fmt: skip
     """The refusal in ``error`` (text, JSON body or error object), or None when it is no limit.
 
     ``at`` is when the agent logged it (stored form), for delays and dates
-    without a year; ``status`` the HTTP status when the agent kept it apart;
-    ``vendor`` who the request went to, when the caller knows (a provider
-    host or model family), used only when the text does not say.
+    without a year; ``status`` the HTTP status when the agent kept it apart.
+    Who the request went to, when the caller knows it (a vendor id, or the
+    ``provider`` and ``model`` the agent recorded), names a refusal whose text
+    does not, and tells apart the two sites of one vendor (z.ai, bigmodel.cn).
     """
+    hint = vendor or _hint(provider, model)
     facts = _Facts(texts=[], codes=[])
     _gather(error, facts)
     if status is not None:
@@ -525,24 +534,27 @@ def read_refusal(error: object, *, at: str | None = None, status: int | None = N
     if not text and not facts.codes:
         return None
     codes = facts.codes
-    who = _vendor_of(text + " " + " ".join(codes), codes, vendor)
+    who = _vendor_of(text + " " + " ".join(codes), codes, hint)
+    if hint and who and _SIBLINGS.get(who) == hint:
+        who = hint  # the same words from the other site of one vendor: the caller knows which
+    family = _FAMILY.get(who or "", who)
     notes: list[str] = []
     code = _pick_code(codes)
     reset = None
-    if who == "zai":
-        kind, window, reset, code = _glm(text, codes, facts, at, notes)
-    elif who == "moonshot":
-        kind, window, reset = _kimi(text, codes, facts.status, at, notes)
+    if family == "zai":
+        kind, window, reset, code = _glm(text, codes, at, notes, who)
+    elif family == "moonshot":
+        kind, window, reset = _kimi(text, codes, facts.status, at, notes, who)
     else:
         found = _generic(text + " " + " ".join(codes), facts.status, codes)
         if found is None:
             return None
         kind, window = found
-        if who in ("minimax", "ark", "bailian", "qwen-oauth"):
+        if family in ("minimax", "ark", "bailian", "qwen-oauth"):
             reset = _stamp_reset(text, at, who, notes)
             if "2056" in codes:
                 code = "2056"
-        if who in ("bailian", "ark") and kind == "quota" and reset is None and window == "weekly":
+        if family in ("bailian", "ark") and kind == "quota" and reset is None and window == "weekly":
             reset = _next_local(at, SHANGHAI, weekday=0)
             if reset:
                 notes.append(f"{who}'s weekly quota resets Monday 00:00 China time (the vendor's stated rule)")
@@ -563,7 +575,7 @@ def read_refusal(error: object, *, at: str | None = None, status: int | None = N
         m = re.search(r"\bresets?\s+(?:at\s+)?([^·∙\n\]\"}]{1,60}?\([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*\))", text, re.I)
         if m:
             reset = reset_after(m.group(1), at)
-    if reset is None and who not in ("zai", "moonshot", "minimax", "ark", "bailian", "qwen-oauth"):
+    if reset is None and who not in VENDOR_ZONES:
         reset = _stamp_reset(text, at, None, notes)  # only a stamp that carries its zone
     return Refusal(
         vendor=who,
@@ -578,3 +590,13 @@ def read_refusal(error: object, *, at: str | None = None, status: int | None = N
     )
 
 
+
+
+def _hint(provider: str | None, model: str | None) -> str | None:
+    """The vendor a recorded provider or model names (see ``analyzer.contract.vendors``)."""
+    from . import vendors
+
+    found, _ = vendors.vendor_of_provider(provider)
+    if found is None:
+        found = vendors.vendor_of_model(model)
+    return found.id if found else None
