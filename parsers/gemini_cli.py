@@ -75,6 +75,7 @@ from analyzer.api import (
     home_from,
     hookimpl,
     parse_iso,
+    read_refusal,
     utc_iso,
 )
 
@@ -388,12 +389,15 @@ class Conversation:
             yield BadLine(offset or 0, "bad_shape", "error message without a timestamp")
             return
         window = hit_window(text)
+        words = read_refusal(text, at=ts, vendor="google" if self.agent == "gemini-cli" else None)
+        if window is None and words is not None and words.is_plan_window:
+            window = words.window_minutes
         yield LimitHit(
             key=f"{self.agent}:hit:{self.session_id(state, path)}:{msg['id']}",
             agent=self.agent,
             session_id=state.get("parent") or self.session_id(state, path),
             ts=ts,
-            reset_at=delay_reset(text, ts),
+            reset_at=delay_reset(text, ts) or (words.reset_at if words else None),
             window_minutes=window,
             limit_type={1440: "daily_quota", 1: "rate_limit"}.get(window or 0, "quota"),
             message=text[:500] or None,

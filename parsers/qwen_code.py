@@ -49,7 +49,9 @@ subagents (``isSidechain``) are the parent session's sidechain requests.
 Plan signals: ``qwen-code.api_error`` telemetry with status 429 (or a quota
 text) becomes a ``LimitHit``, with the reset time and window when the text
 gives them ("Your token-plan 1-week quota has been exhausted. The quota will
-reset at 09-10 09:31:00 UTC."); ``APIUserAbortError`` is the person
+reset at 09-10 09:31:00 UTC."; another vendor's words behind an OpenAI-style
+auth, such as GLM's zone-less China-time reset, are read by
+``analyzer.refusals``); ``APIUserAbortError`` is the person
 interrupting, not a refusal; 402 "Insufficient balance" is an empty
 pay-as-you-go wallet, not a plan window, and is not a hit either.
 """
@@ -78,6 +80,7 @@ from analyzer.api import (
     home_from,
     hookimpl,
     parse_iso,
+    read_refusal,
     utc_iso,
     zone,
 )
@@ -401,12 +404,18 @@ class QwenCodeParser(JsonlParser):
         if not ts:
             return None
         window, limit_type = window_of(text)
+        model = event.get("model") if isinstance(event.get("model"), str) else None
+        words = read_refusal(text, at=ts, status=status if isinstance(status, int) else None, model=model)
+        reset = reset_instant(text, ts) or (words.reset_at if words else None)
+        if words is not None and words.is_plan_window:
+            window = window or words.window_minutes
+            limit_type = limit_type or words.limit_type
         return LimitHit(
             key=f"{AGENT}:hit:{obj['uuid']}",
             agent=AGENT,
             session_id=self._origin(obj),
             ts=ts,
-            reset_at=reset_instant(text, ts),
+            reset_at=reset,
             window_minutes=window,
             limit_type=limit_type or ("quota" if re.search("quota", text, re.I) else "rate_limit"),
             message=text[:500] or None,

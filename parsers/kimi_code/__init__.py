@@ -66,6 +66,7 @@ from analyzer.api import (
     SourceContext,
     first_json_line,
     hookimpl,
+    read_refusal,
     utc_iso,
 )
 
@@ -408,13 +409,14 @@ class KimiCodeParser(KimiParser):
         if found is None:
             return
         stamp, ts, agent_id = self._stamp(obj, where)
+        words = read_refusal(obj.get("error"), at=ts, model=state.get("m"), vendor="moonshot")
         yield LimitHit(
             key=f"{AGENT}:hit:{agent_id}:{stamp}",
             agent=AGENT,
             session_id=where.session_id,
             ts=ts,
-            reset_at=found.reset_at,
-            window_minutes=found.window_minutes,
+            reset_at=found.reset_at or (words.reset_at if words else None),
+            window_minutes=found.window_minutes or (words.window_minutes if words else None),
             limit_type=found.limit_type,
             message=found.message[:500] or None,
             model=state.get("m"),
