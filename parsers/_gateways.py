@@ -16,6 +16,15 @@ transcript (``~/.claude``, ``$CLAUDE_CONFIG_DIR``); and last from the
 environment of the process that ingests, which is a weaker witness (it is
 today's environment, not the session's). Files are read through ``SideFiles``
 and looked at again once per pass.
+
+Qwen Code and Gemini CLI keep an auth type in ``settings.json`` beside their
+logs (``security.auth.selectedType``, formerly ``selectedAuthType``):
+``qwen-oauth``, ``oauth-personal``, ``gemini-api-key``, ``vertex-ai``, or
+``openai`` for an OpenAI-compatible endpoint, whose host comes from the
+model's ``modelProviders`` entry, else ``security.auth.baseUrl``.
+``settings_provider`` turns that into the provider recorded: the host when
+there is one, else the auth type (``openai`` alone is a protocol, not a
+vendor, and records nothing).
 """
 
 from __future__ import annotations
@@ -68,3 +77,32 @@ class ClaudeGateway:
             if isinstance(env, dict) and BASE_URL_VARIABLE in env:
                 return host_of(env[BASE_URL_VARIABLE])
         return host_of(self.environ.get(BASE_URL_VARIABLE))
+
+
+def dot_folder(transcript: Path, name: str) -> Path | None:
+    """The agent's folder (``.qwen``, ``.gemini``) above a transcript: the parent of its ``tmp`` or ``projects``."""
+    for parent in transcript.parents:
+        if parent.name in ("tmp", "projects") and parent.parent.name == name:
+            return parent.parent
+    return None
+
+
+def settings_provider(settings: object, model: object, auth_type: object = None) -> str | None:
+    """The provider a Qwen Code or Gemini CLI request used: an OpenAI-compatible endpoint's host, else the auth type.
+
+    ``auth_type`` is what the log says (Qwen's telemetry), else the settings'."""
+    auth = settings.get("security", {}).get("auth") if isinstance(settings, dict) and isinstance(settings.get("security"), dict) else None
+    auth = auth if isinstance(auth, dict) else {}
+    chosen = auth_type if isinstance(auth_type, str) and auth_type else auth.get("selectedType")
+    if not chosen and isinstance(settings, dict):
+        chosen = settings.get("selectedAuthType")
+    if not isinstance(chosen, str) or not chosen:
+        return None
+    if chosen in ("openai", "anthropic", "openai-compatible"):
+        providers = settings.get("modelProviders") if isinstance(settings, dict) else None
+        entries = providers.get(chosen) if isinstance(providers, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("id") == model and host_of(entry.get("baseUrl")):
+                return host_of(entry.get("baseUrl"))
+        return host_of(auth.get("baseUrl"))  # a protocol alone names no vendor
+    return chosen

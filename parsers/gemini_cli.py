@@ -43,6 +43,11 @@ checkpoint in between means it was a copy. Messages of a subagent session are th
 instructions to the subagent: its calls are sidechain requests of the parent
 session, triggered by ``subagent``, and it has no prompts.
 
+Provider: the auth type in ``~/.gemini/settings.json``
+(``security.auth.selectedType``: ``oauth-personal``, ``gemini-api-key``,
+``vertex-ai``; read by ``parsers/_gateways.py``), the account
+kind the request was paid from.
+
 Plan signals: an ``error`` message that is a quota refusal (``RESOURCE_EXHAUSTED``,
 "exhausted your daily quota", 429 texts) becomes a ``LimitHit``, with the reset
 time when the text gives a delay ("reset after 19h14m47s", "retry in 44s").
@@ -78,6 +83,9 @@ from analyzer.api import (
     read_refusal,
     utc_iso,
 )
+
+from analyzer.parsers._gateways import dot_folder, settings_provider
+from analyzer.parsers._genai_usage import split_record
 
 AGENT = "gemini-cli"
 
@@ -181,6 +189,32 @@ def _slug_map(registry: Path) -> dict[str, str]:
         mapping = {}
     _registries[registry] = (mtime, mapping)
     return mapping
+
+
+_settings: dict[Path, tuple[tuple[int, int], object]] = {}
+DOT_FOLDERS = {"gemini-cli": ".gemini", "qwen-code": ".qwen"}
+
+
+def agent_settings(path: Path, agent: str) -> object:
+    """The ``settings.json`` of the agent folder above a session file (cached until it changes), or None."""
+    folder = dot_folder(path, DOT_FOLDERS.get(agent, ".gemini"))
+    if folder is None:
+        return None
+    settings = folder / "settings.json"
+    try:
+        st = settings.stat()
+    except OSError:
+        return None
+    signature = (st.st_mtime_ns, st.st_size)
+    cached = _settings.get(settings)
+    if cached and cached[0] == signature:
+        return cached[1]
+    try:
+        data = orjson.loads(settings.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        data = None
+    _settings[settings] = (signature, data)
+    return data
 
 
 # --- limit hits -----------------------------------------------------------------------
@@ -370,6 +404,7 @@ class Conversation:
             session_id=state.get("parent") or sid,
             ts=ts,
             model=msg.get("model") if isinstance(msg.get("model"), str) else None,
+            provider=settings_provider(agent_settings(path, self.agent), msg.get("model")),
             project=state.get("proj"),
             **split.columns(),
             trigger=trigger,

@@ -70,6 +70,10 @@ from analyzer.api import (
     utc_iso,
 )
 
+from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
+from analyzer.parsers.kimi_code.refusals import refusal
+from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text, provider_for
+
 KNOWN_TYPES = frozenset(
     {
         "config.update",
@@ -258,6 +262,11 @@ class KimiCodeParser(KimiParser):
         root = space.get("root") if isinstance(space, dict) else None
         return root if isinstance(root, str) else None
 
+    def provider(self, where: CodeFile, alias: object) -> str | None:
+        """Where a call under a config alias went: its provider's host (``shared.provider_for``)."""
+        config = self.side.load(where.root / "config.toml" if where.root else None)
+        return provider_for(config, alias)
+
     def model(self, where: CodeFile, alias: object, state: dict) -> str | None:
         if isinstance(state.get("m"), str) and state["m"]:
             return state["m"]
@@ -365,6 +374,7 @@ class KimiCodeParser(KimiParser):
             session_id=where.session_id,
             ts=ts,
             model=self.model(where, obj.get("model"), state),
+            provider=self.provider(where, obj.get("model")),
             project=self.project(where),
             input_tokens=uncached,
             cache_read_tokens=read,
