@@ -213,3 +213,17 @@ def test_without_at_relative_resets_are_unknown_but_absolute_ones_stay():
     assert read_refusal("You've hit your usage limit. Try again in 2 hours.").reset_at is None
     assert read_refusal('{"error":{"code":"1308","message":"Usage limit reached for 5 hour. Your limit will reset at '
                         '2026-10-04 03:00:00"}}').reset_at == "2026-10-03T19:00:00.000Z"  # fmt: skip
+
+
+def test_a_vendor_hint_does_not_turn_other_errors_into_refusals():
+    for hint in ("zai", "moonshot", "minimax", "anthropic"):
+        assert read_refusal("stream disconnected before completion", at=AT, vendor=hint) is None
+        assert read_refusal("API Error: 401 invalid x-api-key", at=AT, vendor=hint) is None
+
+
+def test_the_hint_names_the_site_of_a_two_site_vendor():
+    text = '{"error":{"code":"1308","message":"Usage limit reached for 5 hour. Your limit will reset at 2026-10-04 03:00:00"}}'
+    assert read_refusal(text, at=AT).vendor == "zai"
+    assert read_refusal(text, at=AT, provider="open.bigmodel.cn").vendor == "zhipuai"
+    assert read_refusal(text, at=AT, provider="open.bigmodel.cn").reset_at == "2026-10-03T19:00:00.000Z"
+    assert read_refusal("403 You've reached your weekly (7-day) usage limit.", model="kimi-for-coding").vendor == "moonshot"

@@ -439,7 +439,9 @@ def _pick_code(codes: list[str]) -> str | None:
     return None
 
 
-def _glm(text: str, codes: list[str], at: str | None, notes: list[str], who: str) -> tuple[str, str | None, str | None, str | None]:
+def _glm(text: str, codes: list[str], at: str | None, notes: list[str],
+         who: str) -> tuple[str, str | None, str | None, str | None] | None:  # fmt: skip
+    """GLM's business codes and wordings, or None when the text has neither."""
     code = next((c for c in codes if c in _GLM_CODES), None)
     if code is not None:
         kind, window = _GLM_CODES[code]
@@ -448,12 +450,12 @@ def _glm(text: str, codes: list[str], at: str | None, notes: list[str], who: str
         code = "1310" if re.search(r"Weekly/Monthly|每周/每月", text) else "1308"
     elif re.search(r"Fair Usage Policy|公平使用", text, re.I):
         kind, window, code = "fair_use", None, "1313"
-    elif re.search(r"concurrency|并发", text, re.I):
+    elif re.search(r"High concurrency usage|并发数过高", text, re.I):
         kind, window, code = "concurrency", None, "1302"
-    elif re.search(r"expired|已到期", text, re.I):
+    elif re.search(r"GLM Coding Plan.*expired|套餐已到期", text, re.I):
         kind, window, code = "expired", None, "1309"
     else:
-        kind, window = ("rate_limit", None) if _TOO_MANY.search(text) else ("quota", None)
+        return None
     reset = _stamp_reset(text, at, who, notes)
     if code == "1308":
         m = _GLM_SPAN.search(text)
@@ -474,20 +476,21 @@ def _glm(text: str, codes: list[str], at: str | None, notes: list[str], who: str
     return kind, window, reset, code
 
 
-def _kimi(text: str, codes: list[str], status: int | None, at: str | None, notes: list[str],
-          who: str) -> tuple[str, str | None, str | None]:  # fmt: skip
+def _kimi(text: str, codes: list[str], at: str | None, notes: list[str],
+          who: str) -> tuple[str, str | None, str | None] | None:  # fmt: skip
+    """Kimi's refusals, or None when the text is none of them."""
     reset = _stamp_reset(text, at, who, notes)
     if re.search(r"concurrent request", text, re.I):
         return "concurrency", None, reset
     if re.search(r"exceeded_current_quota|exceeded your current token quota|insufficient balance|recharge|in arrears|suspended", text, re.I):
         return "balance", None, reset
-    if re.search(r"reached your .*usage limit|usage limit for this billing cycle", text, re.I):
-        if re.search(r"billing cycle", text, re.I):
-            return "quota", None, reset
+    if re.search(r"usage limit for this billing cycle", text, re.I):
+        return "quota", None, reset
+    if re.search(r"reached your .*usage limit", text, re.I):
         return "quota", _window_of(text), reset
-    if status == 429 or _TOO_MANY.search(text) or any("rate_limit" in c for c in codes):
+    if re.search(r"We're receiving too many requests|rate_limit_reached_error", text + " ".join(codes), re.I):
         return "rate_limit", None, reset
-    return ("quota", _window_of(text), reset) if _USAGE_LIMIT.search(text) else ("rate_limit", None, reset)
+    return None
 
 
 def _generic(text: str, status: int | None, codes: list[str]) -> tuple[str, str | None] | None:
@@ -541,16 +544,21 @@ def read_refusal(error: object, *, at: str | None = None, status: int | None = N
     notes: list[str] = []
     code = _pick_code(codes)
     reset = None
+    found = None
     if family == "zai":
-        kind, window, reset, code = _glm(text, codes, at, notes, who)
+        found = _glm(text, codes, at, notes, who)
+        if found is not None:
+            kind, window, reset, code = found
     elif family == "moonshot":
-        kind, window, reset = _kimi(text, codes, facts.status, at, notes, who)
-    else:
-        found = _generic(text + " " + " ".join(codes), facts.status, codes)
-        if found is None:
+        found = _kimi(text, codes, at, notes, who)
+        if found is not None:
+            kind, window, reset = found
+    if found is None:
+        generic = _generic(text + " " + " ".join(codes), facts.status, codes)
+        if generic is None:
             return None
-        kind, window = found
-        if family in ("minimax", "ark", "bailian", "qwen-oauth"):
+        kind, window = generic
+        if who in VENDOR_ZONES:
             reset = _stamp_reset(text, at, who, notes)
             if "2056" in codes:
                 code = "2056"
