@@ -60,9 +60,8 @@ class ClaudeGateway:
 
     def host(self, transcript: Path, cwd: object) -> str | None:
         """The gateway host for a session of ``transcript`` run in ``cwd``, or None when nothing names one."""
-        config = claude_config_dir(transcript)
-        key = ("claude-gateway", config, cwd if isinstance(cwd, str) else None)
-        return self.side.derived(key, lambda: self._host(config, cwd))
+        key = ("claude-gateway", transcript, cwd if isinstance(cwd, str) else None)
+        return self.side.derived(key, lambda: self._host(claude_config_dir(transcript), cwd))
 
     def _host(self, config: Path | None, cwd: object) -> str | None:
         files: list[Path] = []

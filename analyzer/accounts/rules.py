@@ -169,8 +169,8 @@ def parse_rules(text: str, *, origin: str = FILE_NAME, tz: tzinfo = UTC, home: P
         matchers["model"] = tuple(g.lower() for g in matchers["model"])
         matchers["provider"] = tuple(g.lower() for g in matchers["provider"])
         matchers["project"] = tuple(_expand(g, home) for g in matchers["project"])
-        since = _instant(body.get("since"), tz, where.key(index, "since"), end=False)
-        until = _instant(body.get("until"), tz, where.key(index, "until"), end=False)
+        since = _instant(body.get("since"), tz, where.key(index, "since"))
+        until = _instant(body.get("until"), tz, where.key(index, "until"))
         if since and until and until <= since:
             raise AccountsFileError(f"{where.key(index, 'until')}: 'until' must come after 'since'")
         plan = _plan(body.get("plan"), plan_ids, where.key(index, "plan"))
@@ -219,7 +219,7 @@ def _plan(value, plan_ids: set[str] | None, where: str) -> str | None:
     return value
 
 
-def _instant(value, tz: tzinfo, where: str, *, end: bool) -> str | None:
+def _instant(value, tz: tzinfo, where: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
