@@ -22,8 +22,27 @@ these names may move, these names will not::
 """
 
 from analyzer.contract.hookspecs import hookimpl
-from analyzer.contract.parsing import JsonlParser, Line, Parser, SourceContext, env_paths, first_json_line, first_objects, home_from
-from analyzer.contract.records import TRIGGERS, BadLine, LimitHit, Prompt, QuotaReading, Record, Request, Session, Trigger
+from analyzer.contract.parsing import (
+    JsonlParser,
+    Line,
+    Parser,
+    SourceContext,
+    env_paths,
+    first_json_line,
+    first_objects,
+    home_from,
+)
+from analyzer.contract.records import (
+    TRIGGERS,
+    BadLine,
+    LimitHit,
+    Prompt,
+    QuotaReading,
+    Record,
+    Request,
+    Session,
+    Trigger,
+)
 from analyzer.contract.refusals import Refusal, read_refusal
 from analyzer.contract.resets import reset_after, zone
 from analyzer.contract.tasks import WatchTask

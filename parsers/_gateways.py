@@ -90,7 +90,11 @@ def settings_provider(settings: object, model: object, auth_type: object = None)
     """The provider a Qwen Code or Gemini CLI request used: an OpenAI-compatible endpoint's host, else the auth type.
 
     ``auth_type`` is what the log says (Qwen's telemetry), else the settings'."""
-    auth = settings.get("security", {}).get("auth") if isinstance(settings, dict) and isinstance(settings.get("security"), dict) else None
+    auth = (
+        settings.get("security", {}).get("auth")
+        if isinstance(settings, dict) and isinstance(settings.get("security"), dict)
+        else None
+    )
     auth = auth if isinstance(auth, dict) else {}
     chosen = auth_type if isinstance(auth_type, str) and auth_type else auth.get("selectedType")
     if not chosen and isinstance(settings, dict):

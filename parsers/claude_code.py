@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import orjson
+from analyzer.parsers._gateways import ClaudeGateway
 
 from analyzer.api import (
     BadLine,
@@ -62,7 +63,6 @@ from analyzer.api import (
     reset_after,
     utc_iso,
 )
-from analyzer.parsers._gateways import ClaudeGateway
 
 AGENT = "claude-code"
 

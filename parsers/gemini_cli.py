@@ -63,6 +63,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import orjson
+from analyzer.parsers._gateways import dot_folder, settings_provider
 from analyzer.parsers._genai_usage import split_record
 
 from analyzer.api import (
@@ -83,9 +84,6 @@ from analyzer.api import (
     read_refusal,
     utc_iso,
 )
-
-from analyzer.parsers._gateways import dot_folder, settings_provider
-from analyzer.parsers._genai_usage import split_record
 
 AGENT = "gemini-cli"
 

@@ -67,8 +67,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from analyzer.parsers._gateways import dot_folder, settings_provider
 from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage
 from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
+from analyzer.parsers.kimi_code.shared import SideFiles
 
 from analyzer.api import (
     BadLine,
@@ -88,11 +90,6 @@ from analyzer.api import (
     utc_iso,
     zone,
 )
-
-from analyzer.parsers._gateways import dot_folder, settings_provider
-from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
-from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage
-from analyzer.parsers.kimi_code.shared import SideFiles
 
 AGENT = "qwen-code"
 RECORD_TYPES = frozenset({"user", "assistant", "tool_result", "system"})
@@ -313,9 +310,18 @@ class QwenCodeParser(JsonlParser):
             return
         prompt, candidates, cached, thoughts, tool, total = numbers(usage)
         side = bool(obj.get("isSidechain"))
-        yield from self._request(obj, offset, state, usage, (prompt, candidates, cached, thoughts, tool, total),
-                                 source="a", side=side, model=obj.get("model"), thoughts_inside=True,
-                                 provider=self.provider(ctx, obj.get("model")))  # fmt: skip
+        yield from self._request(
+            obj,
+            offset,
+            state,
+            usage,
+            (prompt, candidates, cached, thoughts, tool, total),
+            source="a",
+            side=side,
+            model=obj.get("model"),
+            thoughts_inside=True,
+            provider=self.provider(ctx, obj.get("model")),
+        )
 
     def _system(self, obj: dict, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
         subtype = obj.get("subtype")
@@ -330,16 +336,37 @@ class QwenCodeParser(JsonlParser):
             if name == API_RESPONSE:
                 nums = numbers(event, TELEMETRY_FIELDS)
                 auth = str(event.get("auth_type") or "").lower()
-                yield from self._request(obj, offset, state, event, nums, source="t", side=bool(event.get("subagent_id")),
-                                         model=event.get("model"), thoughts_inside=not auth.startswith(GOOGLE_AUTH),
-                                         provider=self.provider(ctx, event.get("model"), auth or None))  # fmt: skip
+                yield from self._request(
+                    obj,
+                    offset,
+                    state,
+                    event,
+                    nums,
+                    source="t",
+                    side=bool(event.get("subagent_id")),
+                    model=event.get("model"),
+                    thoughts_inside=not auth.startswith(GOOGLE_AUTH),
+                    provider=self.provider(ctx, event.get("model"), auth or None),
+                )
             elif name == API_ERROR:
                 hit = self._limit_hit(obj, event)
                 if hit:
                     yield hit
 
-    def _request(self, obj: dict, offset: int, state: dict, raw: dict, nums: tuple, *, source: str, side: bool,
-                 model, thoughts_inside: bool, provider: str | None = None) -> Iterator[Record]:  # fmt: skip
+    def _request(
+        self,
+        obj: dict,
+        offset: int,
+        state: dict,
+        raw: dict,
+        nums: tuple,
+        *,
+        source: str,
+        side: bool,
+        model,
+        thoughts_inside: bool,
+        provider: str | None = None,
+    ) -> Iterator[Record]:
         prompt, candidates, cached, thoughts, tool, total = nums
         split = split_usage(prompt, candidates, cached, thoughts, tool, total, thoughts_inside=thoughts_inside)
         if split is None:

@@ -17,7 +17,12 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # Every variable that could point a test at real logs or a real store: the ones each registered
 # parser reads to find its agent's logs, the XDG folders, the store's own, the zone.
 AGENT_ENV = (
-    *agent_environment(), "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "ANALYZER_DB", "TZ",
+    *agent_environment(),
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "ANALYZER_DB",
+    "TZ",
     "ANTHROPIC_BASE_URL",  # Claude Code's gateway: read at ingest as the weakest witness of the provider
 )
 

@@ -22,26 +22,58 @@ def test_every_vendor_plan_is_in_the_catalogue_and_ids_are_unique():
     assert catalogue == {p for v in vendors.VENDORS for p in v.plans}
 
 
-@pytest.mark.parametrize("provider, expected", [
-    ("open.bigmodel.cn", "zhipuai"), ("api.z.ai", "zai"), ("api.moonshot.cn", "moonshot-api"), ("api.kimi.com", "moonshot"),
-    ("api.minimaxi.com", "minimax-cn"), ("api.minimax.io", "minimax"), ("dashscope.aliyuncs.com", "dashscope"),
-    ("coding.dashscope.aliyuncs.com", "bailian"), ("ark.cn-beijing.volces.com", "ark"), ("api.anthropic.com", "anthropic"),
-    ("zai-coding-plan", "zai"), ("zhipuai-coding-plan", "zhipuai"), ("kimi-for-coding", "moonshot"),
-    ("managed:kimi-code", "moonshot"), ("alibaba-coding-plan", "bailian"), ("openai", "openai"), ("qwen-oauth", "qwen-oauth"),
-    ("oauth-personal", "google"), ("gemini-api-key", "google-api"), ("localhost", "local"), ("my-glm-proxy", "zai"),
-    ("nothing-known", None), (None, None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "provider, expected",
+    [
+        ("open.bigmodel.cn", "zhipuai"),
+        ("api.z.ai", "zai"),
+        ("api.moonshot.cn", "moonshot-api"),
+        ("api.kimi.com", "moonshot"),
+        ("api.minimaxi.com", "minimax-cn"),
+        ("api.minimax.io", "minimax"),
+        ("dashscope.aliyuncs.com", "dashscope"),
+        ("coding.dashscope.aliyuncs.com", "bailian"),
+        ("ark.cn-beijing.volces.com", "ark"),
+        ("api.anthropic.com", "anthropic"),
+        ("zai-coding-plan", "zai"),
+        ("zhipuai-coding-plan", "zhipuai"),
+        ("kimi-for-coding", "moonshot"),
+        ("managed:kimi-code", "moonshot"),
+        ("alibaba-coding-plan", "bailian"),
+        ("openai", "openai"),
+        ("qwen-oauth", "qwen-oauth"),
+        ("oauth-personal", "google"),
+        ("gemini-api-key", "google-api"),
+        ("localhost", "local"),
+        ("my-glm-proxy", "zai"),
+        ("nothing-known", None),
+        (None, None),
+    ],
+)
 def test_vendor_of_provider(provider, expected):
     vendor, _ = vendors.vendor_of_provider(provider)
     assert (vendor.id if vendor else None) == expected
 
 
-@pytest.mark.parametrize("model, expected", [
-    ("glm-4.6", "zai"), ("GLM-5", "zai"), ("kimi-for-coding", "moonshot"), ("kimi-k2-turbo-preview", "moonshot"),
-    ("MiniMax-M2", "minimax"), ("qwen3-coder-plus", "qwen-oauth"), ("coder-model", "qwen-oauth"),
-    ("claude-sonnet-4-5-20250929", "anthropic"), ("gpt-5-codex", "openai"), ("codex-mini-latest", "openai"),
-    ("gemini-2.5-pro", "google"), ("anthropic/claude-opus-4", "anthropic"), ("<synthetic>", None), ("mystery", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ("glm-4.6", "zai"),
+        ("GLM-5", "zai"),
+        ("kimi-for-coding", "moonshot"),
+        ("kimi-k2-turbo-preview", "moonshot"),
+        ("MiniMax-M2", "minimax"),
+        ("qwen3-coder-plus", "qwen-oauth"),
+        ("coder-model", "qwen-oauth"),
+        ("claude-sonnet-4-5-20250929", "anthropic"),
+        ("gpt-5-codex", "openai"),
+        ("codex-mini-latest", "openai"),
+        ("gemini-2.5-pro", "google"),
+        ("anthropic/claude-opus-4", "anthropic"),
+        ("<synthetic>", None),
+        ("mystery", None),
+    ],
+)
 def test_vendor_of_model(model, expected):
     vendor = vendors.vendor_of_model(model)
     assert (vendor.id if vendor else None) == expected
@@ -137,12 +169,19 @@ machine = "laptop-*"
 
 def test_a_rule_moves_rows_between_accounts(tmp_path):
     rules = parse_rules(RULES, home=Path("/home/u"), plan_ids={p.id for p in bundled_plans()})
-    row = dict(agent="claude-code", provider="open.bigmodel.cn", model="glm-4.6", project="/home/u/work/api",
-               ts="2026-09-10T08:00:00.000Z")  # fmt: skip
+    row = dict(
+        agent="claude-code",
+        provider="open.bigmodel.cn",
+        model="glm-4.6",
+        project="/home/u/work/api",
+        ts="2026-09-10T08:00:00.000Z",
+    )
     assert attribute(**row).account == "zhipuai"
     moved = attribute(**row, rules=rules)
     assert (moved.account, moved.rule, moved.plan) == ("glm-work", "accounts.toml line 5", "glm-pro")
-    assert attribute(**{**row, "ts": "2026-08-31T15:59:59.000Z"}, rules=rules).account == "zhipuai"  # before since (UTC)
+    assert (
+        attribute(**{**row, "ts": "2026-08-31T15:59:59.000Z"}, rules=rules).account == "zhipuai"
+    )  # before since (UTC)
     assert attribute(**{**row, "project": "/home/u/play/x"}, rules=rules).account == "zhipuai"
     kimi = attribute(agent="kimi-code", provider="api.kimi.com", model="kimi-for-coding", rules=rules)
     assert (kimi.account, kimi.plan, kimi.rule) == ("kimi-family", "kimi-moderato", "accounts.toml line 12")
@@ -157,21 +196,30 @@ def test_naive_dates_are_local_time():
 
     rules = parse_rules('[[rule]]\naccount = "a"\nsince = 2026-09-01\n', tz=ZoneInfo("Asia/Shanghai"))
     assert rules.rules[0].since == "2026-08-31T16:00:00.000Z"
-    assert parse_rules('[[rule]]\naccount = "a"\nsince = "2026-09-01"\n', tz=UTC).rules[0].since == "2026-09-01T00:00:00.000Z"
+    assert (
+        parse_rules('[[rule]]\naccount = "a"\nsince = "2026-09-01"\n', tz=UTC).rules[0].since
+        == "2026-09-01T00:00:00.000Z"
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[[rule]]\naccount = "a"\nmodle = "glm-*"\n', "accounts.toml line 3: unknown key 'modle'"),
-    ('[[rule]]\nagent = "codex"\n', "accounts.toml line 1: a rule needs account"),
-    ('[[rule]]\naccount = "a"\n\n[[rule]]\naccount = "Bad Id"\n', "accounts.toml line 5: a rule needs account"),
-    ('[[rule]]\naccount = "a"\nsince = "yesterday"\n', "accounts.toml line 3: 'yesterday' is not a date"),
-    ('[[rule]]\naccount = "a"\nsince = 2026-09-02\nuntil = 2026-09-01\n', "accounts.toml line 4: 'until' must come after"),
-    ('[[rule]]\naccount = "a"\nmodel = 4\n', "accounts.toml line 3: 'model' must be text"),
-    ('[[rule]]\naccount = "a"\nplan = "glm-ultra"\n', "accounts.toml line 3: unknown plan 'glm-ultra'"),
-    ('[account.x]\nplan = "nope"\n', "accounts.toml line 1: unknown plan 'nope'"),
-    ('[[rule]\naccount = "a"\n', "accounts.toml: not valid TOML"),
-    ('[rules]\n', "unknown table or key 'rules'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[[rule]]\naccount = "a"\nmodle = "glm-*"\n', "accounts.toml line 3: unknown key 'modle'"),
+        ('[[rule]]\nagent = "codex"\n', "accounts.toml line 1: a rule needs account"),
+        ('[[rule]]\naccount = "a"\n\n[[rule]]\naccount = "Bad Id"\n', "accounts.toml line 5: a rule needs account"),
+        ('[[rule]]\naccount = "a"\nsince = "yesterday"\n', "accounts.toml line 3: 'yesterday' is not a date"),
+        (
+            '[[rule]]\naccount = "a"\nsince = 2026-09-02\nuntil = 2026-09-01\n',
+            "accounts.toml line 4: 'until' must come after",
+        ),
+        ('[[rule]]\naccount = "a"\nmodel = 4\n', "accounts.toml line 3: 'model' must be text"),
+        ('[[rule]]\naccount = "a"\nplan = "glm-ultra"\n', "accounts.toml line 3: unknown plan 'glm-ultra'"),
+        ('[account.x]\nplan = "nope"\n', "accounts.toml line 1: unknown plan 'nope'"),
+        ('[[rule]\naccount = "a"\n', "accounts.toml: not valid TOML"),
+        ("[rules]\n", "unknown table or key 'rules'"),
+    ],
+)
 def test_bad_files_name_the_line(text, message):
     with pytest.raises(AccountsFileError) as exc:
         parse_rules(text, plan_ids={p.id for p in bundled_plans()})

@@ -16,8 +16,10 @@ from .conftest import FIXTURES, expected_totals, ingest_home
 
 
 def _hits(db):
-    return [{"ts": ts, "reset_at": reset, "window_minutes": window}
-            for ts, reset, window in db.execute("select ts, reset_at, window_minutes from limit_hits order by ts")]  # fmt: skip
+    return [
+        {"ts": ts, "reset_at": reset, "window_minutes": window}
+        for ts, reset, window in db.execute("select ts, reset_at, window_minutes from limit_hits order by ts")
+    ]
 
 
 def test_glm_refusals_get_reset_and_window(db):
@@ -44,9 +46,21 @@ def test_host_of():
 
 
 def _line(cwd: str, **extra) -> bytes:
-    obj = {"type": "assistant", "sessionId": "s1", "cwd": cwd, "uuid": "a1", "timestamp": "2026-10-03T17:00:05.000Z",
-           "message": {"id": "m1", "model": "kimi-for-coding", "role": "assistant", "content": [], "stop_reason": "end_turn",
-                       "usage": {"input_tokens": 1, "output_tokens": 1}}}  # fmt: skip
+    obj = {
+        "type": "assistant",
+        "sessionId": "s1",
+        "cwd": cwd,
+        "uuid": "a1",
+        "timestamp": "2026-10-03T17:00:05.000Z",
+        "message": {
+            "id": "m1",
+            "model": "kimi-for-coding",
+            "role": "assistant",
+            "content": [],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        },
+    }
     obj.update(extra)
     return json.dumps(obj).encode()
 
@@ -66,9 +80,13 @@ def test_settings_most_specific_first(tmp_path):
     assert _provider(parser, transcript, project) == "api.minimaxi.com"  # only the environment names one
     (config / "settings.json").write_text('{"env": {"ANTHROPIC_BASE_URL": "https://api.z.ai/api/anthropic"}}')
     assert _provider(parser, transcript, project) == "api.z.ai"  # the user's settings beat the environment
-    (project / ".claude" / "settings.json").write_text('{"env": {"ANTHROPIC_BASE_URL": "https://api.kimi.com/coding/"}}')
+    (project / ".claude" / "settings.json").write_text(
+        '{"env": {"ANTHROPIC_BASE_URL": "https://api.kimi.com/coding/"}}'
+    )
     assert _provider(parser, transcript, project) == "api.kimi.com"  # the project's beat the user's
-    (project / ".claude" / "settings.local.json").write_text('{"env": {"ANTHROPIC_BASE_URL": "https://ark.cn-beijing.volces.com/api/coding"}}')
+    (project / ".claude" / "settings.local.json").write_text(
+        '{"env": {"ANTHROPIC_BASE_URL": "https://ark.cn-beijing.volces.com/api/coding"}}'
+    )
     assert _provider(parser, transcript, project) == "ark.cn-beijing.volces.com"  # and local beats shared
     (project / ".claude" / "settings.local.json").write_text("{not json")
     assert _provider(parser, transcript, project) == "api.kimi.com"  # a broken file is no evidence
@@ -82,10 +100,18 @@ def test_no_base_url_anywhere_records_no_provider(tmp_path):
 
 def test_kimi_billing_cycle_403_through_claude_code_is_a_hit(tmp_path):
     """Claude Code shows Kimi's 403 as an authentication failure; the vendor's words make it a plan refusal."""
-    text = ('Failed to authenticate. API Error: 403 {"error":{"type":"permission_error","message":"You\'ve reached your '
-            'usage limit for this billing cycle. Your quota will be refreshed in the next cycle."},"type":"error"}')  # fmt: skip
-    line = _line("/nowhere", uuid="e9", isApiErrorMessage=True, apiErrorStatus=403, error="authentication_failed",
-                 message={"id": "x", "model": "<synthetic>", "role": "assistant", "content": [{"type": "text", "text": text}]})  # fmt: skip
+    text = (
+        'Failed to authenticate. API Error: 403 {"error":{"type":"permission_error","message":"You\'ve reached your '
+        'usage limit for this billing cycle. Your quota will be refreshed in the next cycle."},"type":"error"}'
+    )
+    line = _line(
+        "/nowhere",
+        uuid="e9",
+        isApiErrorMessage=True,
+        apiErrorStatus=403,
+        error="authentication_failed",
+        message={"id": "x", "model": "<synthetic>", "role": "assistant", "content": [{"type": "text", "text": text}]},
+    )
     parser = ClaudeCodeParser(ClaudeGateway(environ={}))
     records = list(parser.parse([(0, line)], {}, SourceContext(path=tmp_path / "projects" / "p" / "s.jsonl")))
     hits = [r for r in records if isinstance(r, LimitHit)]

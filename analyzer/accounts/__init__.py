@@ -10,5 +10,14 @@ agent recorded, the model's family, the quota reading's own identity.
 from .attribute import Attribution, QuotaIdentity, attribute
 from .rules import Account, AccountsFileError, Rule, Rules, load_rules, parse_rules
 
-__all__ = ["Account", "AccountsFileError", "Attribution", "QuotaIdentity", "Rule", "Rules", "attribute", "load_rules",
-           "parse_rules"]  # fmt: skip
+__all__ = [
+    "Account",
+    "AccountsFileError",
+    "Attribution",
+    "QuotaIdentity",
+    "Rule",
+    "Rules",
+    "attribute",
+    "load_rules",
+    "parse_rules",
+]

@@ -25,10 +25,21 @@ from dataclasses import dataclass
 from ..contract import vendors
 from .rules import Rules
 
-AGENT_VENDORS = {"claude-code": "anthropic", "codex": "openai", "gemini-cli": "google", "kimi-code": "moonshot",
-                 "qwen-code": "qwen-oauth"}  # fmt: skip
-AGENT_NAMES = {"claude-code": "Claude Code", "codex": "Codex", "gemini-cli": "Gemini CLI", "kimi-code": "Kimi Code",
-               "qwen-code": "Qwen Code", "opencode": "OpenCode"}  # fmt: skip
+AGENT_VENDORS = {
+    "claude-code": "anthropic",
+    "codex": "openai",
+    "gemini-cli": "google",
+    "kimi-code": "moonshot",
+    "qwen-code": "qwen-oauth",
+}
+AGENT_NAMES = {
+    "claude-code": "Claude Code",
+    "codex": "Codex",
+    "gemini-cli": "Gemini CLI",
+    "kimi-code": "Kimi Code",
+    "qwen-code": "Qwen Code",
+    "opencode": "OpenCode",
+}
 # Codex's plan_type -> catalogue plan, where one plan type is one plan.
 CODEX_PLANS = {"plus": "codex-plus"}
 
@@ -53,9 +64,17 @@ class Attribution:
     plan: str | None = None
 
 
-def attribute(*, agent: str | None, provider: str | None = None, model: str | None = None, machine: str | None = None,
-              project: str | None = None, ts: str | None = None, quota: QuotaIdentity | None = None,
-              rules: Rules | None = None) -> Attribution:  # fmt: skip
+def attribute(
+    *,
+    agent: str | None,
+    provider: str | None = None,
+    model: str | None = None,
+    machine: str | None = None,
+    project: str | None = None,
+    ts: str | None = None,
+    quota: QuotaIdentity | None = None,
+    rules: Rules | None = None,
+) -> Attribution:
     """The account of one request, limit hit or reading, most specific evidence first."""
     if rules is not None:
         for rule in rules.rules:
@@ -67,9 +86,12 @@ def attribute(*, agent: str | None, provider: str | None = None, model: str | No
     by_provider, how = vendors.vendor_of_provider(provider)
     if by_provider is not None:
         if by_provider.own_models_only and family is not None and model and not by_provider.makes_model(model):
-            return Attribution(family.id, f"model family of {model}",
-                               f"{who} model {model} sent to {provider}, which serves only {by_provider.name} models: "
-                               f"assumed {family.name} (the configuration read at ingest is newer than the request)")  # fmt: skip
+            return Attribution(
+                family.id,
+                f"model family of {model}",
+                f"{who} model {model} sent to {provider}, which serves only {by_provider.name} models: "
+                f"assumed {family.name} (the configuration read at ingest is newer than the request)",
+            )
         note = f"provider {provider!r} read as {by_provider.name} from its name" if how == "keyword" else None
         return Attribution(by_provider.id, f"provider {provider}", note)
     if family is not None:
@@ -89,8 +111,11 @@ def _family_note(agent: str | None, who: str, model: str, family: vendors.Vendor
     native = AGENT_VENDORS.get(agent or "")
     if native == family.id and not alternatives:
         return None  # Claude Code answering with claude-*, Codex with gpt-*: nothing to doubt
-    unknown = f"provider {provider!r} unknown" if provider else ("no base URL known" if agent == "claude-code"
-                                                               else "no provider known")  # fmt: skip
+    unknown = (
+        f"provider {provider!r} unknown"
+        if provider
+        else ("no base URL known" if agent == "claude-code" else "no provider known")
+    )
     note = f"{who} model {model} with {unknown}: assumed {family.name}"
     return note + (f" (could be {' or '.join(alternatives)})" if alternatives else "")
 

@@ -72,8 +72,16 @@ class Rule:
     until: str | None = None
     label: str = "accounts.toml"
 
-    def matches(self, *, agent: str | None, provider: str | None, model: str | None, machine: str | None,
-                project: str | None, ts: str | None) -> bool:  # fmt: skip
+    def matches(
+        self,
+        *,
+        agent: str | None,
+        provider: str | None,
+        model: str | None,
+        machine: str | None,
+        project: str | None,
+        ts: str | None,
+    ) -> bool:
         """Whether a request (or a limit hit, or a reading) falls under this rule."""
         if self.agent and (agent or "") not in self.agent:
             return False
@@ -119,8 +127,9 @@ def _provider_matches(globs: tuple[str, ...], provider: str | None) -> bool:
 # --- reading the file ---------------------------------------------------------------------
 
 
-def parse_rules(text: str, *, origin: str = FILE_NAME, tz: tzinfo = UTC, home: Path | None = None,
-                plan_ids: set[str] | None = None) -> Rules:  # fmt: skip
+def parse_rules(
+    text: str, *, origin: str = FILE_NAME, tz: tzinfo = UTC, home: Path | None = None, plan_ids: set[str] | None = None
+) -> Rules:
     """Rules from the text of an ``accounts.toml``; ``tz`` reads naive dates, ``home`` expands ``~``,
     ``plan_ids`` (when given) are the catalogue plans a ``plan`` may name."""
     try:
@@ -131,7 +140,9 @@ def parse_rules(text: str, *, origin: str = FILE_NAME, tz: tzinfo = UTC, home: P
     unknown = set(data) - {"account", "rule"}
     if unknown:
         name = sorted(unknown)[0]
-        raise AccountsFileError(f"{where.key(None, name)}: unknown table or key {name!r} (use [account.<id>] and [[rule]])")
+        raise AccountsFileError(
+            f"{where.key(None, name)}: unknown table or key {name!r} (use [account.<id>] and [[rule]])"
+        )
     accounts: dict[str, Account] = {}
     table = data.get("account", {})
     if not isinstance(table, dict):
@@ -139,7 +150,9 @@ def parse_rules(text: str, *, origin: str = FILE_NAME, tz: tzinfo = UTC, home: P
     for account_id, body in table.items():
         line = where.header(f"account.{account_id}")
         if not _ACCOUNT_ID.match(account_id):
-            raise AccountsFileError(f"{line}: account id {account_id!r} must be lower-case letters, digits, '.', '-' or '_'")
+            raise AccountsFileError(
+                f"{line}: account id {account_id!r} must be lower-case letters, digits, '.', '-' or '_'"
+            )
         if not isinstance(body, dict):
             raise AccountsFileError(f"{line}: [account.{account_id}] must be a table")
         extra = set(body) - ACCOUNT_KEYS
@@ -159,12 +172,15 @@ def parse_rules(text: str, *, origin: str = FILE_NAME, tz: tzinfo = UTC, home: P
         extra = set(body) - RULE_KEYS
         if extra:
             name = sorted(extra)[0]
-            raise AccountsFileError(f"{where.key(index, name)}: unknown key {name!r} (a rule takes "
-                                    f"{', '.join(sorted(RULE_KEYS))})")  # fmt: skip
+            raise AccountsFileError(
+                f"{where.key(index, name)}: unknown key {name!r} (a rule takes {', '.join(sorted(RULE_KEYS))})"
+            )
         account = body.get("account")
         if not isinstance(account, str) or not _ACCOUNT_ID.match(account):
-            raise AccountsFileError(f"{where.key(index, 'account') if 'account' in body else line}: a rule needs "
-                                    "account = \"<id>\" (lower-case letters, digits, '.', '-', '_')")  # fmt: skip
+            raise AccountsFileError(
+                f"{where.key(index, 'account') if 'account' in body else line}: a rule needs "
+                "account = \"<id>\" (lower-case letters, digits, '.', '-', '_')"
+            )
         matchers = {k: _globs(body.get(k), k, where.key(index, k)) for k in MATCH_KEYS}
         matchers["model"] = tuple(g.lower() for g in matchers["model"])
         matchers["provider"] = tuple(g.lower() for g in matchers["provider"])
@@ -225,7 +241,13 @@ def _instant(value, tz: tzinfo, where: str) -> str | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = date.fromisoformat(text) if len(text) == 10 else parse_iso(text) if text.endswith("Z") else datetime.fromisoformat(text)
+            value = (
+                date.fromisoformat(text)
+                if len(text) == 10
+                else parse_iso(text)
+                if text.endswith("Z")
+                else datetime.fromisoformat(text)
+            )
         except ValueError as exc:
             raise AccountsFileError(f"{where}: {text!r} is not a date (YYYY-MM-DD) or a date-time") from exc
     if isinstance(value, datetime):

@@ -86,8 +86,23 @@ def _gather_dict(obj: dict, facts: Facts, depth: int) -> None:
         value = obj.get(key)
         if facts.status is None and isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
             facts.status = value
-    for key in ("message", "status_msg", "msg", "error_message", "errorMessage", "detail", "details", "text",
-                "responseBody", "body", "error", "data", "cause", "base_resp", "metadata"):  # fmt: skip
+    for key in (
+        "message",
+        "status_msg",
+        "msg",
+        "error_message",
+        "errorMessage",
+        "detail",
+        "details",
+        "text",
+        "responseBody",
+        "body",
+        "error",
+        "data",
+        "cause",
+        "base_resp",
+        "metadata",
+    ):
         value = obj.get(key)
         if value is not None and value is not obj:
             gather(value, facts, depth + 1)

@@ -89,11 +89,30 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The zone a vendor writes its zone-less reset stamps in.
 VENDOR_ZONES: dict[str, tzinfo] = {
     v: SHANGHAI
-    for v in ("zai", "zhipuai", "moonshot", "moonshot-api", "minimax", "minimax-cn", "ark", "bailian", "dashscope", "qwen-oauth")
+    for v in (
+        "zai",
+        "zhipuai",
+        "moonshot",
+        "moonshot-api",
+        "minimax",
+        "minimax-cn",
+        "ark",
+        "bailian",
+        "dashscope",
+        "qwen-oauth",
+    )
 }
 # Vendors that write the same refusals (one company, two sites or two products).
-_SIBLINGS = {"zai": "zhipuai", "zhipuai": "zai", "moonshot": "moonshot-api", "moonshot-api": "moonshot",
-             "minimax": "minimax-cn", "minimax-cn": "minimax", "bailian": "dashscope", "dashscope": "bailian"}  # fmt: skip
+_SIBLINGS = {
+    "zai": "zhipuai",
+    "zhipuai": "zai",
+    "moonshot": "moonshot-api",
+    "moonshot-api": "moonshot",
+    "minimax": "minimax-cn",
+    "minimax-cn": "minimax",
+    "bailian": "dashscope",
+    "dashscope": "bailian",
+}
 _FAMILY = {"zhipuai": "zai", "moonshot-api": "moonshot", "minimax-cn": "minimax", "dashscope": "bailian"}
 
 
@@ -131,17 +150,36 @@ class Refusal:
 # --- the vendors' words ---------------------------------------------------------------------
 
 _GLM_CODES = {
-    "1302": ("concurrency", None), "1303": ("rate_limit", None), "1304": ("quota", "daily"),
-    "1305": ("rate_limit", None), "1308": ("quota", None), "1309": ("expired", None), "1310": ("quota", None),
-    "1312": ("overloaded", None), "1313": ("fair_use", None), "1113": ("balance", None),
-}  # fmt: skip
+    "1302": ("concurrency", None),
+    "1303": ("rate_limit", None),
+    "1304": ("quota", "daily"),
+    "1305": ("rate_limit", None),
+    "1308": ("quota", None),
+    "1309": ("expired", None),
+    "1310": ("quota", None),
+    "1312": ("overloaded", None),
+    "1313": ("fair_use", None),
+    "1113": ("balance", None),
+}
 _GLM_TEXT = re.compile(
     r"Usage limit reached for \d+\s*\w+|Weekly/Monthly Limit Exhausted|已达到\s*\d+\s*\S+?\s*的使用上限|每周/每月使用上限"
     r"|GLM Coding Plan|Fair Usage Policy|公平使用策略|High concurrency usage of this API|High frequency usage of this API",
     re.I,
 )
-_GLM_SPAN = re.compile(r"(?:Usage limit reached for|已达到)\s*(\d+)\s*(hours?|days?|weeks?|months?|小时|天|日|周|月)", re.I)
-_GLM_UNITS = {"hour": 60, "小时": 60, "day": 1440, "天": 1440, "日": 1440, "week": 10080, "周": 10080, "month": 43200, "月": 43200}
+_GLM_SPAN = re.compile(
+    r"(?:Usage limit reached for|已达到)\s*(\d+)\s*(hours?|days?|weeks?|months?|小时|天|日|周|月)", re.I
+)
+_GLM_UNITS = {
+    "hour": 60,
+    "小时": 60,
+    "day": 1440,
+    "天": 1440,
+    "日": 1440,
+    "week": 10080,
+    "周": 10080,
+    "month": 43200,
+    "月": 43200,
+}
 
 _KIMI_TEXT = re.compile(
     r"reached your (?:5-hour|weekly|monthly|concurrent)|usage limit for this billing cycle|Kimi For Coding|kimi\.com"
@@ -149,8 +187,11 @@ _KIMI_TEXT = re.compile(
     re.I,
 )
 _MINIMAX_TEXT = re.compile(r"\(2056\)|usage limit exceeded|for Token Plan|base_resp|MiniMax", re.I)
-_ARK_TEXT = re.compile(r"AccountQuotaExceeded|exceeded the (?:5-hour|weekly|monthly) usage quota|AccountOverdueError"
-                       r"|ServerOverloaded|RateLimitExceeded", re.I)  # fmt: skip
+_ARK_TEXT = re.compile(
+    r"AccountQuotaExceeded|exceeded the (?:5-hour|weekly|monthly) usage quota|AccountOverdueError"
+    r"|ServerOverloaded|RateLimitExceeded",
+    re.I,
+)
 _BAILIAN_TEXT = re.compile(r"(?:hour|week|month) allocated quota exceeded|Throttling\.\w+|Arrearage", re.I)
 _QWEN_FREE = re.compile(r"Free allocated quota exceeded|Qwen OAuth quota", re.I)
 _ANTHROPIC_TEXT = re.compile(
@@ -165,11 +206,17 @@ _OPENAI_TEXT = re.compile(
     r"|The usage limit has been reached|Rate limit reached for \S+ in organization",
     re.I,
 )
-_GOOGLE_TEXT = re.compile(r"RESOURCE_EXHAUSTED|exhausted your daily quota|MODEL_CAPACITY_EXHAUSTED|googleapis\.com"
-                          r"|Quota exceeded for (?:quota )?metric|generativelanguage", re.I)  # fmt: skip
+_GOOGLE_TEXT = re.compile(
+    r"RESOURCE_EXHAUSTED|exhausted your daily quota|MODEL_CAPACITY_EXHAUSTED|googleapis\.com"
+    r"|Quota exceeded for (?:quota )?metric|generativelanguage",
+    re.I,
+)
 
 _WINDOW_WORDS = [
-    (re.compile(r"\b5-hour\b|\b5 hour\b|five[- ]hour|\bsession limit\b|每\s*5\s*小时|\bhour allocated\b", re.I), "five_hour"),
+    (
+        re.compile(r"\b5-hour\b|\b5 hour\b|five[- ]hour|\bsession limit\b|每\s*5\s*小时|\bhour allocated\b", re.I),
+        "five_hour",
+    ),
     (re.compile(r"\bweekly\b|7-day|\bweek allocated\b|1-week|\bper week\b|每周", re.I), "weekly"),
     (re.compile(r"\bmonthly\b|\bmonth allocated\b|1-month|\bper month\b|每月", re.I), "monthly"),
     (re.compile(r"\bdaily\b|per ?day|PerDay|今日|1-day", re.I), "daily"),
@@ -182,8 +229,11 @@ _USAGE_LIMIT = re.compile(
     re.I,
 )
 _CAPACITY = re.compile(r"overloaded|high demand|MODEL_CAPACITY_EXHAUSTED|capacity", re.I)
-_BALANCE = re.compile(r"insufficient[ _]balance|insufficient_quota|recharge|in arrears|arrearage|overdue|欠费|余额"
-                      r"|credit balance is too low|exceeded your current (?:token )?quota, please check your plan and billing", re.I)  # fmt: skip
+_BALANCE = re.compile(
+    r"insufficient[ _]balance|insufficient_quota|recharge|in arrears|arrearage|overdue|欠费|余额"
+    r"|credit balance is too low|exceeded your current (?:token )?quota, please check your plan and billing",
+    re.I,
+)
 
 
 def _window_of(text: str) -> str | None:
@@ -234,8 +284,9 @@ def _pick_code(codes: list[str]) -> str | None:
     return None
 
 
-def _glm(text: str, codes: list[str], at: str | None, notes: list[str],
-         who: str) -> tuple[str, str | None, str | None, str | None] | None:  # fmt: skip
+def _glm(
+    text: str, codes: list[str], at: str | None, notes: list[str], who: str
+) -> tuple[str, str | None, str | None, str | None] | None:
     """GLM's business codes and wordings, or None when the text has neither."""
     code = next((c for c in codes if c in _GLM_CODES), None)
     if code is not None:
@@ -271,13 +322,18 @@ def _glm(text: str, codes: list[str], at: str | None, notes: list[str],
     return kind, window, reset, code
 
 
-def _kimi(text: str, codes: list[str], at: str | None, notes: list[str],
-          who: str) -> tuple[str, str | None, str | None] | None:  # fmt: skip
+def _kimi(
+    text: str, codes: list[str], at: str | None, notes: list[str], who: str
+) -> tuple[str, str | None, str | None] | None:
     """Kimi's refusals, or None when the text is none of them."""
     reset = stamp_reset(text, at, VENDOR_ZONES.get(who or ""), who, notes)
     if re.search(r"concurrent request", text, re.I):
         return "concurrency", None, reset
-    if re.search(r"exceeded_current_quota|exceeded your current token quota|insufficient balance|recharge|in arrears|suspended", text, re.I):
+    if re.search(
+        r"exceeded_current_quota|exceeded your current token quota|insufficient balance|recharge|in arrears|suspended",
+        text,
+        re.I,
+    ):
         return "balance", None, reset
     if re.search(r"usage limit for this billing cycle", text, re.I):
         return "quota", None, reset
@@ -313,8 +369,15 @@ def _generic(text: str, status: int | None, codes: list[str]) -> tuple[str, str 
 # --- the reader ----------------------------------------------------------------------------
 
 
-def read_refusal(error: object, *, at: str | None = None, status: int | None = None, vendor: str | None = None,
-                 provider: str | None = None, model: str | None = None) -> Refusal | None:  # fmt: skip
+def read_refusal(
+    error: object,
+    *,
+    at: str | None = None,
+    status: int | None = None,
+    vendor: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> Refusal | None:
     """The refusal in ``error`` (text, JSON body or error object), or None when it is no limit.
 
     ``at`` is when the agent logged it (stored form), for delays and dates
@@ -391,8 +454,6 @@ def read_refusal(error: object, *, at: str | None = None, status: int | None = N
         message=(facts.texts[0] if facts.texts else "")[:500],
         assumed=tuple(notes),
     )
-
-
 
 
 def _hint(provider: str | None, model: str | None) -> str | None:

@@ -169,7 +169,9 @@ def pending_refusal(snapshot: Snapshot, ts: str) -> dict | None:
     }
 
 
-def words_refusal(message: object, ts: str, pending: dict | None, provider: str | None, model: str | None) -> dict | None:
+def words_refusal(
+    message: object, ts: str, pending: dict | None, provider: str | None, model: str | None
+) -> dict | None:
     """A pending refusal from an ``error`` event's text: ``pending`` completed where it lacks
     a reset or window, or a new one when the text is a plan window's refusal; else None."""
     found = read_refusal(message, at=ts, provider=provider, model=model)

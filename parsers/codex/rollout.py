@@ -45,7 +45,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from analyzer.parsers.codex import replay
-from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal
+from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal, words_refusal
 
 from analyzer.api import (
     BadLine,
@@ -60,9 +60,6 @@ from analyzer.api import (
     home_from,
     utc_iso,
 )
-
-from analyzer.parsers.codex import replay
-from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal, words_refusal
 
 AGENT = "codex"
 

@@ -53,7 +53,7 @@ from pathlib import Path
 import orjson
 from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
 from analyzer.parsers.kimi_code.refusals import refusal
-from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text
+from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text, provider_for
 
 from analyzer.api import (
     BadLine,
@@ -69,10 +69,6 @@ from analyzer.api import (
     read_refusal,
     utc_iso,
 )
-
-from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
-from analyzer.parsers.kimi_code.refusals import refusal
-from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text, provider_for
 
 KNOWN_TYPES = frozenset(
     {

@@ -49,8 +49,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
-
 from analyzer.parsers.kimi_code.shared import (
     AGENT,
     FALLBACK_MODEL,
@@ -196,8 +194,9 @@ class KimiCliParser(KimiParser):
 
     def provider(self, where: CliFile, subagent: str | None) -> str | None:
         """Where the session's calls went: the configured provider's host (``shared.provider_for``)."""
-        return self.side.derived(("provider", where, subagent),
-                                 lambda: provider_for(self.config(where), self._alias(where, subagent)))  # fmt: skip
+        return self.side.derived(
+            ("provider", where, subagent), lambda: provider_for(self.config(where), self._alias(where, subagent))
+        )
 
     def _alias(self, where: CliFile, subagent: str | None) -> str | None:
         """The config alias in use: a subagent's ``effective_model``, else the config's ``default_model``."""

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from analyzer.parsers._hosts import host_of
 
 from analyzer.api import JsonlParser, Line, Record, SourceContext, env_paths, home_from
-from analyzer.parsers._hosts import host_of
 
 AGENT = "kimi-code"
 FALLBACK_MODEL = "kimi-for-coding"
