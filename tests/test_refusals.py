@@ -170,6 +170,12 @@ CASES = [
         {"vendor": "minimax"},
         ("minimax", "rate_limit", "minute", None),
     ),
+    (
+        "minimax-balance",
+        '{"base_resp":{"status_code":1008,"status_msg":"insufficient balance"}}',
+        {"vendor": "minimax"},
+        ("minimax", "balance", None, None),
+    ),
     # --- Bailian Coding Plan: help.aliyun.com/zh/model-studio/coding-plan-faq; oh-my-pi PR #8476
     ("bailian-5h", "429 hour allocated quota exceeded", {}, ("bailian", "quota", "five_hour", None)),
     (

@@ -7,7 +7,7 @@ and a reset stated outright (``resets_at``, ``resets_in_seconds``,
 ``retryDelay``). The stamp readers turn "reset at 2026-10-04 03:00:00",
 "resets at 2026-10-04T15:00:00+08:00" or "try again in 5 days 22 hours" into
 stored UTC instants; a stamp without a zone is read in the zone given, never
-guessed. ``analyzer.refusals`` decides what the pieces mean.
+guessed. ``analyzer.contract.refusals`` decides what the pieces mean.
 """
 
 from __future__ import annotations

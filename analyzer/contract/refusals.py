@@ -26,7 +26,9 @@ Assumptions made are listed in ``Refusal.assumed``.
 
 Per vendor (the texts, their codes and sources are in ``tests/test_refusals.py``):
 
-* GLM (``zai``: open.bigmodel.cn and api.z.ai): business codes in the body.
+* GLM (``zai`` on api.z.ai, ``zhipuai`` on open.bigmodel.cn: the words are the
+  same, so the caller's provider tells the two apart; alone they read as
+  ``zai``): business codes in the body.
   1308 "Usage limit reached for 5 hour. Your limit will reset at 2026-10-04
   03:00:00" (``已达到 5 小时的使用上限…``) and 1310 "Weekly/Monthly Limit
   Exhausted" are plan windows; their stamps are China time without a zone,
