@@ -9,7 +9,9 @@ Lowest first; rooms on one bullet are one layer:
 * ``registry``: the plugin manager (built-in plugins and entry points).
 * ``parsers`` (the repository's ``parsers/``: one parser plugin per agent) and
   ``store`` (the SQLite store: schema, views, how records are written).
-* ``pricing``: prices of models and the stored cost of every request.
+* ``pricing``: prices of models and the stored cost of every request, and
+  ``accounts``: which account (subscription or wallet) paid for each request,
+  from the user's ``accounts.toml``, the provider and the model.
 * ``ingest`` (log files in, rows out), and what the store says: ``reports``
   (per day, session, prompt; the usage profile), ``windows`` (plan windows and
   where each stands now), ``plans`` (the catalogue, and every plan replayed).

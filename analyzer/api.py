@@ -16,7 +16,9 @@ these names may move, these names will not::
   ``first_json_line``, ``first_objects``;
 * time: ``utc_iso`` (any instant to the stored form), ``parse_iso``,
   ``format_utc``, ``from_epoch``; ``reset_after`` reads reset times written
-  as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name.
+  as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name;
+* refusals: ``read_refusal`` reads a vendor's refusal from whatever an agent
+  logged (vendor, kind, window, reset instant) as a ``Refusal``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ _WHERE = {
     "Request": "analyzer.contract.records",
     "Session": "analyzer.contract.records",
     "Trigger": "analyzer.contract.records",
+    "Refusal": "analyzer.contract.refusals",
+    "read_refusal": "analyzer.contract.refusals",
     "reset_after": "analyzer.contract.resets",
     "zone": "analyzer.contract.resets",
     "WatchTask": "analyzer.contract.tasks",
@@ -63,6 +67,7 @@ __all__ = [
     "Prompt",
     "QuotaReading",
     "Record",
+    "Refusal",
     "Request",
     "Session",
     "SourceContext",
@@ -77,6 +82,7 @@ __all__ = [
     "home_from",
     "hookimpl",
     "parse_iso",
+    "read_refusal",
     "reset_after",
     "utc_iso",
     "zone",
@@ -119,6 +125,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         Session,
         Trigger,
     )
+    from analyzer.contract.refusals import Refusal, read_refusal
     from analyzer.contract.resets import reset_after, zone
     from analyzer.contract.tasks import WatchTask
     from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso

@@ -19,7 +19,11 @@ What one model call looks like on disk, and how it is counted:
 * ``<synthetic>`` assistant lines are local (API errors, interruptions): not
   requests. Those that are plan refusals become ``LimitHit`` records, read from
   ``quotaLimits`` when present, else from the message text in any of its
-  historical wordings.
+  historical wordings; the vendor's refusal inside the text (GLM's 1308 through
+  z.ai's Anthropic endpoint, Kimi's 403, MiniMax's 2056, ...) is read by
+  ``analyzer.api.read_refusal`` and gives the reset time and window the line lacks.
+* Provider: the host of ``ANTHROPIC_BASE_URL`` from Claude Code's settings or
+  the environment (``parsers/_gateways.py``), on requests and in refusals.
 * ``/usage`` output (``system``/``local_command`` with ``usageReport``, or the
   same figures in its text) becomes ``QuotaReading`` records.
 
@@ -34,15 +38,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import orjson
+from analyzer.parsers._gateways import ClaudeGateway
 
 from analyzer.api import (
     BadLine,
     JsonlParser,
     LimitHit,
+    Line,
     Prompt,
     QuotaReading,
     Record,
@@ -53,6 +59,7 @@ from analyzer.api import (
     first_objects,
     home_from,
     hookimpl,
+    read_refusal,
     reset_after,
     utc_iso,
 )
@@ -181,6 +188,13 @@ class ClaudeCodeParser(JsonlParser):
     agent = AGENT
     env_vars = ("CLAUDE_CONFIG_DIR",)
 
+    def __init__(self, gateway: ClaudeGateway | None = None) -> None:
+        self.gateway = gateway or ClaudeGateway()
+
+    def parse(self, lines: Iterable[Line], state: dict, ctx: SourceContext) -> Iterator[Record]:
+        self.gateway.refresh()  # settings looked at again once per pass over a file
+        yield from super().parse(lines, state, ctx)
+
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         configured = env_paths(env, "CLAUDE_CONFIG_DIR")
         if not configured:
@@ -303,6 +317,7 @@ class ClaudeCodeParser(JsonlParser):
             session_id=self._session_id(obj, ctx),
             ts=ts,
             model=model,
+            provider=self.gateway.host(ctx.path, obj.get("cwd")),
             project=obj.get("cwd"),
             input_tokens=_int(usage.get("input_tokens")),
             cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
@@ -408,8 +423,10 @@ class ClaudeCodeParser(JsonlParser):
                 matched = True
                 limit_type = limit_type or kind
                 break
-        if not structured and not matched:
-            return None  # another API error (overloaded, auth, ...): not a plan limit
+        status = obj.get("apiErrorStatus") if isinstance(obj.get("apiErrorStatus"), int) else None
+        refused = read_refusal(text, at=ts, status=status, provider=self.gateway.host(ctx.path, obj.get("cwd")))
+        if not structured and not matched and not (refused and refused.is_plan_window):
+            return None  # another API error (overloaded, auth, a rate limit, ...): not a plan limit
         if reset_at is None:
             m = _EPOCH_SUFFIX.search(text)
             if m:
@@ -418,6 +435,11 @@ class ClaudeCodeParser(JsonlParser):
                 r = _RESETS.search(text)
                 if r:
                     reset_at = reset_after(r.group(1), ts)
+        window = WINDOW_BY_TYPE.get(limit_type or "")
+        if refused is not None:
+            reset_at = reset_at or refused.reset_at
+            window = window or refused.window_minutes
+            limit_type = limit_type or refused.limit_type
         key_id = obj.get("uuid") or message.get("id") or ts
         return LimitHit(
             key=f"{AGENT}:hit:{key_id}",
@@ -425,7 +447,7 @@ class ClaudeCodeParser(JsonlParser):
             session_id=self._session_id(obj, ctx),
             ts=ts,
             reset_at=reset_at,
-            window_minutes=WINDOW_BY_TYPE.get(limit_type or ""),
+            window_minutes=window,
             limit_type=limit_type,
             message=text[:500] or None,
         )

@@ -43,6 +43,11 @@ checkpoint in between means it was a copy. Messages of a subagent session are th
 instructions to the subagent: its calls are sidechain requests of the parent
 session, triggered by ``subagent``, and it has no prompts.
 
+Provider: the auth type in ``~/.gemini/settings.json``
+(``security.auth.selectedType``: ``oauth-personal``, ``gemini-api-key``,
+``vertex-ai``; read by ``parsers/_gateways.py``), the account
+kind the request was paid from.
+
 Plan signals: an ``error`` message that is a quota refusal (``RESOURCE_EXHAUSTED``,
 "exhausted your daily quota", 429 texts) becomes a ``LimitHit``, with the reset
 time when the text gives a delay ("reset after 19h14m47s", "retry in 44s").
@@ -58,6 +63,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import orjson
+from analyzer.parsers._gateways import dot_folder, settings_provider
 from analyzer.parsers._genai_usage import split_record
 
 from analyzer.api import (
@@ -75,6 +81,7 @@ from analyzer.api import (
     home_from,
     hookimpl,
     parse_iso,
+    read_refusal,
     utc_iso,
 )
 
@@ -180,6 +187,32 @@ def _slug_map(registry: Path) -> dict[str, str]:
         mapping = {}
     _registries[registry] = (mtime, mapping)
     return mapping
+
+
+_settings: dict[Path, tuple[tuple[int, int], object]] = {}
+DOT_FOLDERS = {"gemini-cli": ".gemini", "qwen-code": ".qwen"}
+
+
+def agent_settings(path: Path, agent: str) -> object:
+    """The ``settings.json`` of the agent folder above a session file (cached until it changes), or None."""
+    folder = dot_folder(path, DOT_FOLDERS.get(agent, ".gemini"))
+    if folder is None:
+        return None
+    settings = folder / "settings.json"
+    try:
+        st = settings.stat()
+    except OSError:
+        return None
+    signature = (st.st_mtime_ns, st.st_size)
+    cached = _settings.get(settings)
+    if cached and cached[0] == signature:
+        return cached[1]
+    try:
+        data = orjson.loads(settings.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        data = None
+    _settings[settings] = (signature, data)
+    return data
 
 
 # --- limit hits -----------------------------------------------------------------------
@@ -369,6 +402,7 @@ class Conversation:
             session_id=state.get("parent") or sid,
             ts=ts,
             model=msg.get("model") if isinstance(msg.get("model"), str) else None,
+            provider=settings_provider(agent_settings(path, self.agent), msg.get("model")),
             project=state.get("proj"),
             **split.columns(),
             trigger=trigger,
@@ -388,12 +422,15 @@ class Conversation:
             yield BadLine(offset or 0, "bad_shape", "error message without a timestamp")
             return
         window = hit_window(text)
+        words = read_refusal(text, at=ts, vendor="google" if self.agent == "gemini-cli" else None)
+        if window is None and words is not None and words.is_plan_window:
+            window = words.window_minutes
         yield LimitHit(
             key=f"{self.agent}:hit:{self.session_id(state, path)}:{msg['id']}",
             agent=self.agent,
             session_id=state.get("parent") or self.session_id(state, path),
             ts=ts,
-            reset_at=delay_reset(text, ts),
+            reset_at=delay_reset(text, ts) or (words.reset_at if words else None),
             window_minutes=window,
             limit_type={1440: "daily_quota", 1: "rate_limit"}.get(window or 0, "quota"),
             message=text[:500] or None,

@@ -46,10 +46,16 @@ records are tool results, slash commands are ``system``/``slash_command``
 records (not prompts), ``chat_compression`` marks a compaction. Records of
 subagents (``isSidechain``) are the parent session's sidechain requests.
 
+Provider: the telemetry's ``auth_type`` (``qwen-oauth``), or for an
+OpenAI-compatible auth the endpoint's host from ``settings.json``
+(``parsers/_gateways.py``).
+
 Plan signals: ``qwen-code.api_error`` telemetry with status 429 (or a quota
 text) becomes a ``LimitHit``, with the reset time and window when the text
 gives them ("Your token-plan 1-week quota has been exhausted. The quota will
-reset at 09-10 09:31:00 UTC."); ``APIUserAbortError`` is the person
+reset at 09-10 09:31:00 UTC."; another vendor's words behind an OpenAI-style
+auth, such as GLM's zone-less China-time reset, are read by
+``analyzer.api.read_refusal``); ``APIUserAbortError`` is the person
 interrupting, not a refusal; 402 "Insufficient balance" is an empty
 pay-as-you-go wallet, not a plan window, and is not a hit either.
 """
@@ -61,8 +67,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from analyzer.parsers._gateways import dot_folder, settings_provider
 from analyzer.parsers._genai_usage import TELEMETRY_FIELDS, numbers, split_usage
 from analyzer.parsers.gemini_cli import INJECTED_PREFIXES, GeminiSessionJsonParser, _first_objects, parts_of, text_of
+from analyzer.parsers.kimi_code.shared import SideFiles
 
 from analyzer.api import (
     BadLine,
@@ -78,6 +86,7 @@ from analyzer.api import (
     home_from,
     hookimpl,
     parse_iso,
+    read_refusal,
     utc_iso,
     zone,
 )
@@ -193,6 +202,19 @@ class QwenCodeParser(JsonlParser):
     agent = AGENT
     env_vars = ("QWEN_RUNTIME_DIR",)
 
+    def __init__(self) -> None:
+        self.side = SideFiles()
+
+    def parse(self, lines, state: dict, ctx: SourceContext) -> Iterator[Record]:
+        self.side.refresh()  # settings.json looked at again once per pass over a file
+        yield from super().parse(lines, state, ctx)
+
+    def provider(self, ctx: SourceContext, model, auth_type=None) -> str | None:
+        """Where a call went: the OpenAI-compatible host from ``settings.json``, else the auth type."""
+        base = dot_folder(ctx.path, ".qwen") or (ctx.root.parent if ctx.root is not None else None)
+        settings = self.side.load(base / "settings.json") if base is not None else None
+        return settings_provider(settings, model, auth_type)
+
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [base / "projects" for base in qwen_dirs(env)]
 
@@ -217,14 +239,14 @@ class QwenCodeParser(JsonlParser):
             return
         yield from self._session(obj, state)
         if kind == "assistant":
-            yield from self._assistant(obj, offset, state)
+            yield from self._assistant(obj, offset, state, ctx)
         elif kind == "user":
             yield from self._user(obj, offset, state)
         elif kind == "tool_result":
             if not obj.get("isSidechain"):
                 state["trigger"] = "tool_result"
         else:
-            yield from self._system(obj, offset, state)
+            yield from self._system(obj, offset, state, ctx)
 
     # sessions
 
@@ -282,7 +304,7 @@ class QwenCodeParser(JsonlParser):
             state["prompt"] = key
             state["trigger"] = "prompt"
 
-    def _assistant(self, obj: dict, offset: int, state: dict) -> Iterator[Record]:
+    def _assistant(self, obj: dict, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
         usage = obj.get("usageMetadata")
         if not isinstance(usage, dict):
             return
@@ -298,9 +320,10 @@ class QwenCodeParser(JsonlParser):
             side=side,
             model=obj.get("model"),
             thoughts_inside=True,
+            provider=self.provider(ctx, obj.get("model")),
         )
 
-    def _system(self, obj: dict, offset: int, state: dict) -> Iterator[Record]:
+    def _system(self, obj: dict, offset: int, state: dict, ctx: SourceContext) -> Iterator[Record]:
         subtype = obj.get("subtype")
         payload = obj.get("systemPayload")
         if subtype == "chat_compression":
@@ -323,6 +346,7 @@ class QwenCodeParser(JsonlParser):
                     side=bool(event.get("subagent_id")),
                     model=event.get("model"),
                     thoughts_inside=not auth.startswith(GOOGLE_AUTH),
+                    provider=self.provider(ctx, event.get("model"), auth or None),
                 )
             elif name == API_ERROR:
                 hit = self._limit_hit(obj, event)
@@ -341,6 +365,7 @@ class QwenCodeParser(JsonlParser):
         side: bool,
         model,
         thoughts_inside: bool,
+        provider: str | None = None,
     ) -> Iterator[Record]:
         prompt, candidates, cached, thoughts, tool, total = nums
         split = split_usage(prompt, candidates, cached, thoughts, tool, total, thoughts_inside=thoughts_inside)
@@ -364,6 +389,7 @@ class QwenCodeParser(JsonlParser):
             session_id=self._origin(obj),
             ts=ts,
             model=model if isinstance(model, str) and model else None,
+            provider=provider,
             project=obj.get("cwd"),
             **split.columns(),
             trigger=trigger,
@@ -401,12 +427,18 @@ class QwenCodeParser(JsonlParser):
         if not ts:
             return None
         window, limit_type = window_of(text)
+        model = event.get("model") if isinstance(event.get("model"), str) else None
+        words = read_refusal(text, at=ts, status=status if isinstance(status, int) else None, model=model)
+        reset = reset_instant(text, ts) or (words.reset_at if words else None)
+        if words is not None and words.is_plan_window:
+            window = window or words.window_minutes
+            limit_type = limit_type or words.limit_type
         return LimitHit(
             key=f"{AGENT}:hit:{obj['uuid']}",
             agent=AGENT,
             session_id=self._origin(obj),
             ts=ts,
-            reset_at=reset_instant(text, ts),
+            reset_at=reset,
             window_minutes=window,
             limit_type=limit_type or ("quota" if re.search("quota", text, re.I) else "rate_limit"),
             message=text[:500] or None,

@@ -23,6 +23,7 @@ AGENT_ENV = (
     "XDG_STATE_HOME",
     "ANALYZER_DB",
     "TZ",
+    "ANTHROPIC_BASE_URL",  # Claude Code's gateway: read at ingest as the weakest witness of the provider
 )
 
 

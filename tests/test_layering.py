@@ -15,7 +15,7 @@ LAYERS = [
     ("analyzer", "analyzer.contract", "analyzer.api", "analyzer.sample"),
     ("analyzer.registry",),
     ("analyzer.parsers", "analyzer.store"),
-    ("analyzer.pricing",),
+    ("analyzer.pricing", "analyzer.accounts"),
     ("analyzer.ingest", "analyzer.reports", "analyzer.windows", "analyzer.plans"),
     ("analyzer.inference",),
     ("analyzer.simulate", "analyzer.daemon"),

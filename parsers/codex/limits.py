@@ -20,6 +20,12 @@ snapshot the refusal carried: an exhausted window (newer versions also set
 ``rate_limit_reached_type``) with no call completing. A full window alone is
 no refusal, as Codex lets calls through at 100%; a turn that ends after such
 a snapshot without a call is one, and becomes a ``LimitHit``.
+
+Codex releases read so far do not persist ``error`` events; a rollout that
+has one (another persistence mode, a fork) is read by ``words_refusal``: the
+vendor's words (``analyzer.api.read_refusal``) fill a pending refusal's reset and
+window, or, for a provider that sends no snapshots (a GLM or Kimi endpoint
+configured as ``model_provider``), are the refusal themselves.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from analyzer.api import LimitHit, QuotaReading, format_utc, parse_iso, utc_iso
+from analyzer.api import LimitHit, QuotaReading, format_utc, parse_iso, read_refusal, utc_iso
 
 AGENT = "codex"
 MAIN_LIMIT_ID = "codex"
@@ -161,6 +167,20 @@ def pending_refusal(snapshot: Snapshot, ts: str) -> dict | None:
         "win": window.window_minutes if window else None,
         "type": snapshot.reached_type or "usage_limit_reached",
     }
+
+
+def words_refusal(
+    message: object, ts: str, pending: dict | None, provider: str | None, model: str | None
+) -> dict | None:
+    """A pending refusal from an ``error`` event's text: ``pending`` completed where it lacks
+    a reset or window, or a new one when the text is a plan window's refusal; else None."""
+    found = read_refusal(message, at=ts, provider=provider, model=model)
+    if found is None or not found.is_plan_window:
+        return None
+    hit = dict(pending) if pending else {"ts": ts, "reset": None, "win": None, "type": found.limit_type}
+    hit["reset"] = hit.get("reset") or found.reset_at
+    hit["win"] = hit.get("win") or found.window_minutes
+    return hit
 
 
 def refusal(hit: dict, sid: str | None, model: str | None) -> LimitHit:

@@ -45,7 +45,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from analyzer.parsers.codex import replay
-from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal
+from analyzer.parsers.codex.limits import pending_refusal, read_snapshot, readings, refusal, words_refusal
 
 from analyzer.api import (
     BadLine,
@@ -254,6 +254,10 @@ class CodexParser(JsonlParser):
             state["trig"] = "compaction"
         elif etype == "turn_aborted":
             state["trig"] = "other"
+        elif etype == "error" and ts:
+            hit = words_refusal(payload.get("message"), ts, state.get("hit"), state.get("prov"), state.get("model"))
+            if hit:
+                state["hit"] = hit  # confirmed when the turn ends, like a refusal read from a snapshot
 
     def _absorb(self, kind: str, payload: dict, state: dict) -> None:
         """A replayed line: keep the model and the running total, count nothing."""

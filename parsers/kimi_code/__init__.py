@@ -53,7 +53,7 @@ from pathlib import Path
 import orjson
 from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
 from analyzer.parsers.kimi_code.refusals import refusal
-from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text
+from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text, provider_for
 
 from analyzer.api import (
     BadLine,
@@ -66,6 +66,7 @@ from analyzer.api import (
     SourceContext,
     first_json_line,
     hookimpl,
+    read_refusal,
     utc_iso,
 )
 
@@ -257,6 +258,11 @@ class KimiCodeParser(KimiParser):
         root = space.get("root") if isinstance(space, dict) else None
         return root if isinstance(root, str) else None
 
+    def provider(self, where: CodeFile, alias: object) -> str | None:
+        """Where a call under a config alias went: its provider's host (``shared.provider_for``)."""
+        config = self.side.load(where.root / "config.toml" if where.root else None)
+        return provider_for(config, alias)
+
     def model(self, where: CodeFile, alias: object, state: dict) -> str | None:
         if isinstance(state.get("m"), str) and state["m"]:
             return state["m"]
@@ -364,6 +370,7 @@ class KimiCodeParser(KimiParser):
             session_id=where.session_id,
             ts=ts,
             model=self.model(where, obj.get("model"), state),
+            provider=self.provider(where, obj.get("model")),
             project=self.project(where),
             input_tokens=uncached,
             cache_read_tokens=read,
@@ -408,13 +415,14 @@ class KimiCodeParser(KimiParser):
         if found is None:
             return
         stamp, ts, agent_id = self._stamp(obj, where)
+        words = read_refusal(obj.get("error"), at=ts, model=state.get("m"), vendor="moonshot")
         yield LimitHit(
             key=f"{AGENT}:hit:{agent_id}:{stamp}",
             agent=AGENT,
             session_id=where.session_id,
             ts=ts,
-            reset_at=found.reset_at,
-            window_minutes=found.window_minutes,
+            reset_at=found.reset_at or (words.reset_at if words else None),
+            window_minutes=found.window_minutes or (words.window_minutes if words else None),
             limit_type=found.limit_type,
             message=found.message[:500] or None,
             model=state.get("m"),

@@ -49,7 +49,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.parsers.kimi_code.shared import AGENT, FALLBACK_MODEL, KimiParser, as_int, digest, model_for, parts_text
+from analyzer.parsers.kimi_code.shared import (
+    AGENT,
+    FALLBACK_MODEL,
+    KimiParser,
+    as_int,
+    digest,
+    model_for,
+    parts_text,
+    provider_for,
+)
 
 from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
 
@@ -181,14 +190,25 @@ class KimiCliParser(KimiParser):
 
     def _model(self, where: CliFile, subagent: str | None) -> str:
         config = self.config(where)
+        return model_for(config, self._alias(where, subagent)) or FALLBACK_MODEL
+
+    def provider(self, where: CliFile, subagent: str | None) -> str | None:
+        """Where the session's calls went: the configured provider's host (``shared.provider_for``)."""
+        return self.side.derived(
+            ("provider", where, subagent), lambda: provider_for(self.config(where), self._alias(where, subagent))
+        )
+
+    def _alias(self, where: CliFile, subagent: str | None) -> str | None:
+        """The config alias in use: a subagent's ``effective_model``, else the config's ``default_model``."""
+        config = self.config(where)
         if subagent:
             meta = self.side.load(where.session_dir / "subagents" / subagent / "meta.json")
             spec = meta.get("launch_spec") if isinstance(meta, dict) else None
-            chosen = model_for(config, spec.get("effective_model")) if isinstance(spec, dict) else None
-            if chosen:
+            chosen = spec.get("effective_model") if isinstance(spec, dict) else None
+            if model_for(config, chosen):
                 return chosen
         default = config.get("default_model") if isinstance(config, dict) else None
-        return model_for(config, default) or FALLBACK_MODEL
+        return default if isinstance(default, str) else None
 
     # --- lines ---------------------------------------------------------------------------
 
@@ -344,6 +364,7 @@ class KimiCliParser(KimiParser):
             session_id=where.session_id,
             ts=line.ts,
             model=self.model(where, subagent),
+            provider=self.provider(where, subagent),
             project=self.project(where),
             input_tokens=as_int(usage.get("input_other")),
             cache_read_tokens=as_int(usage.get("input_cache_read")),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from analyzer.parsers._hosts import host_of
 
 from analyzer.api import JsonlParser, Line, Record, SourceContext, env_paths, home_from
 
@@ -71,6 +72,24 @@ def model_for(config: Any, alias: Any) -> str | None:
     if isinstance(entry, dict) and isinstance(entry.get("model"), str) and entry["model"]:
         return entry["model"]
     return alias.removeprefix("kimi-code/")
+
+
+def provider_for(config: Any, alias: Any) -> str | None:
+    """Where a config alias sends its requests: the host of its provider's ``base_url``
+    (``[models."<alias>"].provider`` -> ``[providers."<name>"].base_url``), else the
+    provider's name; an alias of the managed platform (``kimi-code/...``) with no
+    config entry is ``managed:kimi-code``. Keys in the provider table are never read."""
+    if not isinstance(alias, str) or not alias or alias == ENV_MODEL_ALIAS:
+        return None
+    models = config.get("models") if isinstance(config, dict) else None
+    entry = models.get(alias) if isinstance(models, dict) else None
+    name = entry.get("provider") if isinstance(entry, dict) else None
+    if isinstance(name, str) and name:
+        providers = config.get("providers") if isinstance(config, dict) else None
+        provider = providers.get(name) if isinstance(providers, dict) else None
+        host = host_of(provider.get("base_url")) if isinstance(provider, dict) else None
+        return host or name
+    return "managed:kimi-code" if alias.startswith("kimi-code/") else None
 
 
 class SideFiles:

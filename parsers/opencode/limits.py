@@ -2,11 +2,15 @@
 
 An assistant message whose ``error`` is an ``APIError`` with status 429 (the
 agent gave up, or the error was not retryable), and each ``retry`` part that
-records a 429 (a refused attempt the agent retried), is one refusal. OpenCode
-does not say which plan window refused; the reset time and window come from the
-provider's response when it kept one: the headers (``retry-after``, Anthropic's
-unified limit headers, OpenAI's ``x-ratelimit-reset-*``) or the body (the
-ChatGPT plan's ``resets_at``).
+records a 429 (a refused attempt the agent retried), is one refusal; so is an
+``APIError`` of another status (Kimi refuses with 403) whose words are a plan
+window's refusal. OpenCode does not say which plan window refused; the reset
+time and window come from the provider's response when it kept one: the
+headers (``retry-after``, Anthropic's unified limit headers, OpenAI's
+``x-ratelimit-reset-*``) or the body (the ChatGPT plan's ``resets_at``), and
+from the vendor's own words (``analyzer.api.read_refusal``: GLM's 1308 names its
+window and a China-time reset, MiniMax's 2056 an ISO one). When those words
+name a plan window, their reset wins over a ``retry-after`` hint.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING
 import orjson
 from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer
 
-from analyzer.api import LimitHit, format_utc, from_epoch, utc_iso
+from analyzer.api import LimitHit, format_utc, from_epoch, read_refusal, utc_iso
 
 if TYPE_CHECKING:
     from analyzer.parsers.opencode.model import Message, Part
@@ -31,7 +35,7 @@ def limit_hits(m: Message, parts: list[Part]) -> Iterator[LimitHit]:
     data = m.data
     anchor = m.created
     error = data.get("error")
-    if _is_429(error):
+    if _is_429(error) or _plan_refusal(m, error):
         at = m.completed or m.created
         if at is not None:
             yield _hit(
@@ -54,10 +58,23 @@ def _is_429(error) -> bool:
     return isinstance(detail, dict) and integer(detail.get("statusCode")) == 429
 
 
+def _plan_refusal(m: Message, error) -> bool:
+    """An API error of another status whose words are a plan window's refusal (Kimi's 403)."""
+    if not isinstance(error, dict) or error.get("name") != "APIError":
+        return False
+    found = read_refusal(error, provider=m.data.get("providerID"), model=m.data.get("modelID"))
+    return found is not None and found.is_plan_window
+
+
 def _hit(m: Message, error: dict, at_ms: int, key: str) -> LimitHit:
     detail = error.get("data") or {}
     headers = detail.get("responseHeaders") if isinstance(detail.get("responseHeaders"), dict) else {}
     reset_at, window, limit_type = reset_from(headers, detail.get("responseBody"), at_ms)
+    refused = read_refusal(error, at=utc_iso(at_ms), provider=m.data.get("providerID"), model=m.data.get("modelID"))
+    if refused is not None and refused.is_plan_window:
+        reset_at = refused.reset_at or reset_at
+        window = window or refused.window_minutes
+        limit_type = limit_type if limit_type != "rate_limit" else refused.limit_type
     message = detail.get("message")
     return LimitHit(
         key=key,
