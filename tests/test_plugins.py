@@ -27,7 +27,7 @@ def test_parsers_are_found_in_their_package_and_helpers_are_not():
     assert "analyzer.parsers.claude_code" in found and "analyzer.parsers.opencode" in found
     assert not any(name.rsplit(".", 1)[1].startswith("_") for name in found)
     assert not any(name.startswith("analyzer.parsers.codex.") for name in found)  # codex's own helpers
-    assert builtin_plugins("register_parsers") == found
+    assert builtin_plugins("register_parsers") == list(found)
     assert not set(found) & set(builtin_plugins("register_commands"))
 
 

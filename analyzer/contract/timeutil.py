@@ -74,7 +74,12 @@ _MS = timedelta(milliseconds=1)
 
 def stored_ms(text: str) -> int:
     """A stored instant as epoch milliseconds (exact: stored instants have millisecond precision)."""
-    return (parse_iso(text) - _EPOCH) // _MS
+    return datetime_ms(parse_iso(text))
+
+
+def datetime_ms(dt: datetime) -> int:
+    """An aware datetime as epoch milliseconds (sub-millisecond parts dropped)."""
+    return (dt - _EPOCH) // _MS
 
 
 def ms_datetime(ms: int) -> datetime:

@@ -11,6 +11,8 @@ against the modules.
 
 from __future__ import annotations
 
+from functools import cache
+
 PARSERS_PACKAGE = "analyzer.parsers"
 
 TABLE: dict[str, tuple[str, ...]] = {
@@ -33,18 +35,21 @@ TABLE: dict[str, tuple[str, ...]] = {
 }
 
 
-def parser_modules() -> list[str]:
+@cache
+def parser_modules() -> tuple[str, ...]:
     """The parser plugins: public modules and subpackages of ``analyzer.parsers``, by name."""
     import pkgutil
     from importlib.util import find_spec
 
     folders = find_spec(PARSERS_PACKAGE).submodule_search_locations  # the folder, without importing the package
-    return sorted(f"{PARSERS_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(folders) if not m.name.startswith("_"))
+    return tuple(
+        sorted(f"{PARSERS_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(folders) if not m.name.startswith("_"))
+    )
 
 
 def builtin_plugins(hook: str | None = None) -> list[str]:
     """Built-in plugin modules implementing ``hook`` (every one when None): parsers first, then the table's order."""
-    parsers = parser_modules() if hook in (None, "register_parsers") else []
+    parsers = list(parser_modules()) if hook in (None, "register_parsers") else []
     return parsers + [name for name, hooks in TABLE.items() if hook is None or hook in hooks]
 
 

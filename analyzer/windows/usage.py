@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from analyzer.contract.timeutil import UTC, format_utc, ms_datetime, ms_stored, now_utc, parse_iso, stored_ms
+from analyzer.contract.timeutil import (
+    UTC,
+    datetime_ms,
+    format_utc,
+    ms_datetime,
+    ms_stored,
+    now_utc,
+    parse_iso,
+    stored_ms,
+)
 from analyzer.reports.usage import Filters, ensure_prices, hourly_where
 from analyzer.windows import rule
 
@@ -144,8 +153,8 @@ def anchors(db: sqlite_utils.Database, minutes: int, agents: tuple[str, ...] = (
 
 def _instances(agent: str, minutes: int, rows: list) -> list[Window]:
     """Anchored instances from ``window_anchors`` rows (in reset order), cut where they overlap."""
-    spans = rule.cut((stored_ms(start), stored_ms(reset)) for start, reset, *_ in rows)
-    by_end = {ms: row for row in rows if (ms := stored_ms(row[1])) in {end for _, end in spans}}
+    by_end = {stored_ms(row[1]): row for row in rows}
+    spans = rule.cut((stored_ms(row[0]), end) for end, row in by_end.items())
     found: list[Window] = []
     for begin, end in spans:
         _start, _reset, readings, hits, used = by_end[end]
@@ -178,9 +187,7 @@ class _Sweep:
 
     def __init__(self, agent: str, minutes: int, anchored: list[Window]):
         self.agent, self.minutes = agent, minutes
-        self.rule = rule.Sweep(
-            minutes, [(stored_ms(format_utc(w.start)), stored_ms(format_utc(w.end))) for w in anchored]
-        )
+        self.rule = rule.Sweep(minutes, [(datetime_ms(w.start), datetime_ms(w.end)) for w in anchored])
         self.windows: list[Window] = list(anchored)
 
     def assign(self, ts: str) -> Window:
