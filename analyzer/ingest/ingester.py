@@ -62,6 +62,7 @@ class IngestStats:
     new_requests: int = 0
     new_prompts: int = 0
     bad_lines: dict[str, int] = field(default_factory=dict)
+    ignored_lines: int = 0  # lines of unknown types with nothing to count: kept, not skipped
     reread_files: list[str] = field(default_factory=list)
     moved_files: list[tuple[str, str]] = field(default_factory=list)
     unrecognised: list[tuple[str, str]] = field(default_factory=list)
@@ -81,6 +82,8 @@ class IngestStats:
             parts.append(f"{self.records['limit_hits']} limit hits")
         if self.records["quota_readings"]:
             parts.append(f"{self.records['quota_readings']} quota readings")
+        if self.ignored_lines:
+            parts.append(f"{self.ignored_lines} lines of unknown types with no usage ignored")
         skipped = []
         for kind, n in sorted(self.bad_lines.items()):
             skipped.append(f"{n} {kind.replace('_', ' ')}")
@@ -535,6 +538,9 @@ class Ingester:
         for name in ("requests", "prompts", "limit_hits", "quota_readings"):
             stats.records[name] += writer.counts[name]
         for kind, n in writer.bad_kinds.items():
+            if kind == "ignored":
+                stats.ignored_lines += n
+                continue
             stats.bad_lines[kind] = stats.bad_lines.get(kind, 0) + n
 
 
