@@ -8,7 +8,8 @@ So:
 * a crash or kill at any point loses nothing (the offset only moves with the
   rows) and counts nothing twice (re-read rows upsert on their keys);
 * only complete lines are consumed: a torn last line (no ``\\n`` yet) waits
-  for the next pass;
+  for the next pass, unless the file has settled and the line is complete JSON
+  (``reading.final_last_line``);
 * memory stays bounded: files are read in chunks, a line at most is held whole;
 * a file that shrank, changed inode or changed the bytes already read is read
   again from the start, with an empty parser state;
@@ -36,7 +37,7 @@ from analyzer.contract.parsing import SourceContext
 from analyzer.contract.records import BadLine
 from analyzer.contract.timeutil import format_utc, now_utc
 from analyzer.ingest.discovery import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
-from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines
+from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines, settled
 from analyzer.store import database as store
 from analyzer.store.writer import RecordWriter
 
@@ -302,7 +303,8 @@ class Ingester:
             offset = source["offset"] or 0
             state = orjson.loads(source["state"]) if source["state"] else {}
             if offset and (st.st_size, st.st_mtime, st.st_ino) == (source["size"], source["mtime"], source["inode"]):
-                return None  # unchanged since the last pass
+                if offset >= st.st_size or not settled(st.st_mtime):
+                    return None  # unchanged since the last pass (an unterminated last line may be final now)
             if offset and (
                 (st.st_ino, st.st_dev) != (source["inode"], source["dev"])
                 or st.st_size < offset
