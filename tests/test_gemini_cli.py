@@ -126,7 +126,7 @@ def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
     assert db.execute("select count(*) from requests").fetchone()[0] == 2
     path = next(home.rglob("*.jsonl"))
     with open(path, "ab") as f:
-        f.write(b"\n")
+        f.write(b"}}\n")  # the torn line's closing braces, then its newline
     ingest_home(db, home)
     # g3: 5000 uncached in, 10 out.
     assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
