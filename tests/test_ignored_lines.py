@@ -67,7 +67,7 @@ def test_unknown_lines_without_usage_are_ignored_not_skipped(db, tmp_path):
     assert stats.bad_lines == {"unknown_type": 1}
     assert stats.ignored_lines == 2
     summary = stats.summary()
-    assert "2 lines of unknown types with no usage ignored" in summary
+    assert "2 lines of unknown types ignored (no usage)" in summary
     assert "skipped 1 unknown type" in summary
     kinds = sorted(k for (k,) in db.execute("select kind from ingest_errors"))
     assert kinds == ["ignored", "ignored", "unknown_type"]

@@ -84,7 +84,8 @@ class IngestStats:
         if self.records["quota_readings"]:
             parts.append(f"{self.records['quota_readings']} quota readings")
         if self.ignored_lines:
-            parts.append(f"{self.ignored_lines} lines of unknown types with no usage ignored")
+            n = self.ignored_lines
+            parts.append(f"{n} line{'' if n == 1 else 's'} of unknown types ignored (no usage)")
         skipped = []
         for kind, n in sorted(self.bad_lines.items()):
             skipped.append(f"{n} {kind.replace('_', ' ')}")
