@@ -448,3 +448,16 @@ def test_reading_in_chunks_gives_what_one_pass_gives(path):
         first = list(CodexParser().parse(lines[:cut], state, ctx))
         state = orjson.loads(orjson.dumps(state))  # stored as JSON between passes
         assert first + list(CodexParser().parse(lines[cut:], state, ctx)) == whole, f"cut after line {cut}"
+
+
+def test_a_lost_call_belongs_to_the_aborted_turns_prompt(db):
+    ingest_home(db, FIXTURES / "codex" / "lost-call" / "home")
+    prompts = {ts: key for key, ts in db.execute("select key, ts from prompts")}
+    by_total = {
+        key.rsplit(":", 1)[1]: (trigger, pk)
+        for key, trigger, pk in db.execute("select key, trigger, prompt_key from requests")
+    }
+    t2 = prompts["2026-08-03T09:00:11.000Z"]
+    t3 = prompts["2026-08-03T09:00:21.000Z"]
+    assert by_total["3800/2300/0/95/15/3895"] == ("other", t2)
+    assert by_total["5400/3500/0/125/20/5525"] == ("prompt", t3)
