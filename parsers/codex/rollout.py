@@ -64,6 +64,7 @@ from analyzer.api import (
     env_paths,
     first_json_line,
     home_from,
+    unknown_line,
     utc_iso,
 )
 
@@ -216,7 +217,7 @@ class CodexParser(JsonlParser):
             yield BadLine(offset, "bad_shape", "not a Codex envelope {timestamp, type, payload}")
             return
         if kind not in ENVELOPE_TYPES:
-            yield BadLine(offset, "unknown_type", f"unknown record type {kind!r}")
+            yield unknown_line(offset, kind, obj)  # ignored unless it carries usage-like fields
             return
         try:
             ts = utc_iso(obj.get("timestamp"))
