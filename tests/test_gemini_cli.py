@@ -270,3 +270,9 @@ def test_bundled_sample_is_what_its_seeded_script_writes(db, tmp_path):
     assert stats.bad_total() == 0 and not stats.unrecognised
     assert {r[0] for r in db.execute("select distinct agent from requests")} == {AGENT}
     assert db.execute("select count(*) from limit_hits").fetchone()[0] == 1
+
+
+def test_sessions_with_only_notes_are_sessions_without_calls(db):
+    stats = ingest_home(db, FIXTURES / AGENT / "info-warning-only" / "home")
+    assert stats.files_read == 3 and not stats.unrecognised and stats.bad_total() == 0
+    assert db.execute("select count(*) from sessions where agent = ?", [AGENT]).fetchone()[0] == 3
