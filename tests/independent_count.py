@@ -83,7 +83,13 @@ def claude_code(home: Path) -> dict:
     return out
 
 
-_CODEX_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "reasoning_output_tokens")
+_CODEX_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+)
 
 
 def _codex_usage(obj) -> tuple[int, ...] | None:
@@ -140,7 +146,11 @@ def gemini_cli(home: Path) -> dict:
             out["broken_lines"] += len(broken)
             session = next((m.get("sessionId") for m in messages if "sessionId" in m), path.stem)
         for message in messages:
-            if isinstance(message, dict) and message.get("type") == "gemini" and isinstance(message.get("tokens"), dict):
+            if (
+                isinstance(message, dict)
+                and message.get("type") == "gemini"
+                and isinstance(message.get("tokens"), dict)
+            ):
                 calls[(session, message["id"])] = message["tokens"]
     out["requests"] = len(calls)
     for tokens in calls.values():

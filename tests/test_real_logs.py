@@ -14,9 +14,12 @@ from .independent_count import TOTAL_KEYS, count
 
 REAL = FIXTURES / "real"
 CASES = sorted(
-    (agent.name, case.name) for agent in REAL.iterdir() if agent.is_dir()
-    for case in agent.iterdir() if (case / "expected.json").exists()
-)  # fmt: skip
+    (agent.name, case.name)
+    for agent in REAL.iterdir()
+    if agent.is_dir()
+    for case in agent.iterdir()
+    if (case / "expected.json").exists()
+)
 
 
 def test_there_are_real_cases_and_each_names_its_source():
@@ -50,11 +53,21 @@ def test_real_log_totals_equal_an_independent_count(db, agent, case):
 
 @pytest.mark.parametrize(
     ("agent", "case"),
-    [("claude-code", "streaming"), ("claude-code", "line-types"), ("claude-code", "subagents"), ("codex", "basic"),
-     ("codex", "lost-call"), ("codex", "desktop-resumed"), ("gemini-cli", "basic"), ("gemini-cli", "legacy-json")],
-)  # fmt: skip
+    [
+        ("claude-code", "streaming"),
+        ("claude-code", "line-types"),
+        ("claude-code", "subagents"),
+        ("codex", "basic"),
+        ("codex", "lost-call"),
+        ("codex", "desktop-resumed"),
+        ("gemini-cli", "basic"),
+        ("gemini-cli", "legacy-json"),
+    ],
+)
 def test_the_independent_count_agrees_with_hand_computed_fixtures(agent, case):
     """The counter itself is checked against totals computed by hand."""
     expected = expected_totals(FIXTURES / agent / case)
     independent = count(agent, FIXTURES / agent / case / "home")
-    assert {k: independent[k] for k in TOTAL_KEYS if k in expected} == {k: expected[k] for k in TOTAL_KEYS if k in expected}
+    assert {k: independent[k] for k in TOTAL_KEYS if k in expected} == {
+        k: expected[k] for k in TOTAL_KEYS if k in expected
+    }
