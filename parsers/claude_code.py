@@ -168,6 +168,8 @@ def _looks_like_claude(obj: dict) -> bool:
         return False
     if "systemPayload" in obj or "provenance" in obj:
         return False  # Qwen Code's records share Claude's envelope
+    if str(obj.get("sessionId")).startswith("session-"):
+        return False  # so do iFlow CLI's, whose session ids are "session-<uuid>" (Claude's are bare uuids)
     message = obj.get("message")
     if message is None:
         return kind == "system"
