@@ -121,12 +121,14 @@ def pi_dirs(env: Mapping[str, str]) -> list[Path]:
 
 
 def session_id_of_path(path: str) -> str | None:
-    """The session id in a session file's name ``<time>_<id>.jsonl`` (as ``parentSession`` gives it)."""
+    """The session id in a session file's name, ``<time>_<id>.jsonl`` (pi) or ``<id>.jsonl`` (as ``parentSession`` gives it)."""
     name = PureWindowsPath(path).name if "\\" in path else Path(path).name
     if not name.endswith(".jsonl"):
         return None
     stem = name[: -len(".jsonl")]
-    return stem.split("_", 1)[1] if "_" in stem else stem or None
+    if re.match(r"\d{4}-\d{2}-\d{2}T[\d-]+Z_", stem):
+        return stem.split("_", 1)[1]
+    return stem or None
 
 
 def digest(*parts) -> str:
@@ -245,7 +247,7 @@ class PiParser(JsonlParser):
         if isinstance(obj.get("provider"), str):
             state["prov"] = obj["provider"]  # version 1 headers name the starting provider and model
         yield Session(
-            agent=AGENT, session_id=sid, project=state["cwd"], cwd=state["cwd"], parent_session_id=state["parent"]
+            agent=self.agent, session_id=sid, project=state["cwd"], cwd=state["cwd"], parent_session_id=state["parent"]
         )
 
     def _origin(self, state: dict, ts: str) -> str:
@@ -289,9 +291,9 @@ class PiParser(JsonlParser):
             yield BadLine(offset, "bad_shape", "user message without a timestamp")
             return
         text = text_of(message.get("content"))
-        key = f"{AGENT}:p:{digest(message.get('timestamp') or obj.get('timestamp'), text)}"
+        key = f"{self.agent}:p:{digest(message.get('timestamp') or obj.get('timestamp'), text)}"
         yield Prompt(
-            key=key, agent=AGENT, session_id=self._origin(state, ts), ts=ts, text=text, project=state.get("cwd")
+            key=key, agent=self.agent, session_id=self._origin(state, ts), ts=ts, text=text, project=state.get("cwd")
         )
         state["prompt"] = key
         state["trigger"] = "prompt"
@@ -332,8 +334,8 @@ class PiParser(JsonlParser):
             message.get("responseId"),
         )
         yield Request(
-            key=f"{AGENT}:{key}",
-            agent=AGENT,
+            key=f"{self.agent}:{key}",
+            agent=self.agent,
             session_id=session_id,
             ts=ts,
             model=model,
@@ -354,8 +356,8 @@ class PiParser(JsonlParser):
         if refused is None or refused.kind not in HIT_KINDS:
             return None
         return LimitHit(
-            key=f"{AGENT}:hit:{digest(message.get('timestamp'), ts, text[:200])}",
-            agent=AGENT,
+            key=f"{self.agent}:hit:{digest(message.get('timestamp'), ts, text[:200])}",
+            agent=self.agent,
             session_id=session_id,
             ts=ts,
             reset_at=refused.reset_at,
