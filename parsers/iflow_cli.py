@@ -18,7 +18,8 @@ interactive and non-interactive loops). Each line is appended once
 ``userType``, ``message``; user lines add ``cwd``, ``gitBranch``,
 ``version``; tool results are user lines with a ``tool_result`` block and
 ``toolUseResult``; compaction summaries carry ``isCompactSummary`` (and are
-followed by an ``isMeta`` caveat line).
+followed by an ``isMeta`` caveat line). ``version`` is ``$IFLOW_CLI_VERSION`` or
+the placeholder ``1.0.0``, which is not recorded as the client version.
 
 What the usage numbers are, and how it is counted:
 
@@ -82,6 +83,8 @@ from analyzer.api import (
 AGENT = "iflow-cli"
 PROVIDER = "iflow"
 SLASH_MODEL = "slash-command"
+# Lines carry IFLOW_CLI_VERSION, which the CLI leaves unset: "1.0.0" is its fallback, not a version.
+PLACEHOLDER_VERSION = "1.0.0"
 
 
 def iflow_dirs(env: Mapping[str, str]) -> list[Path]:
@@ -161,7 +164,8 @@ class IflowCliParser(JsonlParser):
         sid, cwd = obj["sessionId"], obj.get("cwd")
         if cwd and isinstance(cwd, str):
             state["cwd"] = cwd
-        marker = [sid, state.get("cwd"), obj.get("version") or state.get("s", [None, None, None])[2]]
+        version = obj.get("version") if obj.get("version") != PLACEHOLDER_VERSION else None
+        marker = [sid, state.get("cwd"), version or state.get("s", [None, None, None])[2]]
         if state.get("s") != marker:
             state["s"] = marker
             yield Session(

@@ -116,3 +116,8 @@ def test_recognise_a_first_line_longer_than_the_head():
     )
     assert IflowCliParser().recognise(Path("session-041101e6.jsonl"), head[:65536])
     assert not IflowCliParser().recognise(Path("other.jsonl"), head[:65536])
+
+
+def test_the_placeholder_version_is_not_a_client_version(db):
+    ingest_home(db, FIXTURES / AGENT / "interactive" / "home")
+    assert db.execute("select client_version from sessions").fetchall() == [(None,)]
