@@ -18,7 +18,9 @@ So:
 
 Whole-file formats (``mode = "file"``) are re-read when size or mtime change
 (an SQLite store's ``-wal`` file included); one the parser cannot open now (an
-``OSError``) is reported and not marked read, so the next pass tries again.
+``OSError``) is reported and not marked read, so the next pass tries again. A
+whole-file parser that sets ``keeps_state`` gets back the state it left on its
+previous read of the file, stored with that read's rows in one transaction.
 """
 
 from __future__ import annotations
@@ -300,7 +302,8 @@ class Ingester:
                 signature = _whole_signature(path, st)
                 if (source["size"], source["mtime"]) == signature and source["offset"]:
                     return None
-                return _Job(item, source, st, whole=signature)
+                state = orjson.loads(source["state"]) if source["state"] and keeps_state(item.parser) else {}
+                return _Job(item, source, st, state=state, whole=signature)
             offset = source["offset"] or 0
             state = orjson.loads(source["state"]) if source["state"] else {}
             if offset and (st.st_size, st.st_mtime, st.st_ino) == (source["size"], source["mtime"], source["inode"]):
@@ -439,7 +442,13 @@ class Ingester:
         ctx = SourceContext(path=item.path, root=item.root)
         writer = self._writer(job)
         try:
-            for record in item.parser.parse_file(item.path, ctx):
+            # A parser with ``keeps_state`` gets the state it left last time (and may change it):
+            # Droid's cumulative totals become growth since the last read, Cline's restores count once.
+            if keeps_state(item.parser):
+                records = item.parser.parse_file(item.path, ctx, job.state)
+            else:
+                records = item.parser.parse_file(item.path, ctx)
+            for record in records:
                 writer.add(record, None)
         except OSError:
             raise  # cannot be read now (locked, vanished): reported, and tried again next pass
@@ -448,9 +457,11 @@ class Ingester:
         self._begin()
         writer.flush()
         size, mtime = job.whole
+        state = orjson.dumps(job.state).decode() if job.state else None
         self.db.conn.execute(
-            "update sources set size = ?, mtime = ?, offset = ?, dev = ?, inode = ?, status = 'ok', updated_at = ? where id = ?",
-            [size, mtime, st.st_size, st.st_dev, st.st_ino, _now(), job.source["id"]],
+            "update sources set size = ?, mtime = ?, offset = ?, dev = ?, inode = ?, state = ?, status = 'ok',"
+            " updated_at = ? where id = ?",
+            [size, mtime, st.st_size, st.st_dev, st.st_ino, state, _now(), job.source["id"]],
         )
         self._count(writer, stats)
         self._read(st.st_size, stats)
@@ -554,6 +565,12 @@ def _parse_file_job(job: tuple) -> tuple:
         return path, (end, state, at_eof, rows, nbytes)
     except OSError as exc:
         return job[1], exc.strerror or str(exc)
+
+
+def keeps_state(parser) -> bool:
+    """A whole-file parser that asked (``keeps_state = True``) for a state kept between reads
+    of its file, as line parsers have: it is called as ``parse_file(path, ctx, state)``."""
+    return getattr(parser, "keeps_state", False) is True
 
 
 def _whole_signature(path: Path, st: os.stat_result) -> tuple[int, float]:
