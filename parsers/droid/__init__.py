@@ -116,17 +116,18 @@ class DroidSettingsParser:
         if not isinstance(settings, dict):
             yield BadLine(0, "bad_shape", "settings file is not a JSON object")
             return
-        now = usage_vector(settings)
+        try:
+            now = usage_vector(settings)
+        except ValueError as exc:
+            yield BadLine(0, "bad_shape", str(exc))
+            return
         session_id = path.name[: -len(SETTINGS_SUFFIX)]
-        transcript = path.with_name(session_id + ".jsonl")
         new = dict(state)
-        start, calls, bad = read_calls(transcript, new)
-        yield from bad
+        start = read_calls(path.with_name(session_id + ".jsonl"), new)
+        yield from session_facts(session_id, start)
         if now is None:
             state.update(new)
             return
-        if "t" not in new:
-            yield from session_facts(session_id, start)
         growth = take_growth(new, now, inherited(settings, start, path, ctx, now) if "t" not in state else None)
         pending = new.get("pend", [])
         if any(growth):
@@ -154,7 +155,7 @@ class DroidSettingsParser:
             session_id=session_id,
             ts=call["ts"],
             model=model,
-            provider=call.get("provider") or provider_of(settings),
+            provider=call.get("provider") or provider_of(settings) or "factory",
             project=start.cwd if start else None,
             input_tokens=uncached,
             cache_read_tokens=cache_read,
@@ -176,21 +177,20 @@ class DroidSettingsParser:
         )
 
 
-def read_calls(transcript: Path, state: dict) -> tuple:
-    """The transcript's session_start, and its new assistant messages added to ``state["pend"]``.
+def read_calls(transcript: Path, state: dict):
+    """The transcript's session_start; its new assistant messages are added to ``state["pend"]``.
 
     Line 1 is rewritten when Droid retitles the session, so the position kept
     (``state["off"]``) counts from the end of line 1. A fork's copied lines
     (up to ``forkedAtMessageId``) are skipped.
     """
-    bad: list[BadLine] = []
     try:
         data = transcript.read_bytes()
     except OSError:
-        return None, [], bad
+        return None
     end_first = data.find(b"\n")
     if end_first < 0:
-        return None, [], bad
+        return None
     start = None
     try:
         first = orjson.loads(data[:end_first])
@@ -242,7 +242,7 @@ def read_calls(transcript: Path, state: dict) -> tuple:
                 state["next"] = state.get("next") if state.get("next") == "prompt" else "tool_result"
     state["off"] = max(off, stop)
     state["pend"] = pending[-MAX_PENDING:]
-    return start, pending, bad
+    return start
 
 
 def inherited(settings: dict, start, path: Path, ctx: SourceContext, now: list[int]) -> list[int] | None:
