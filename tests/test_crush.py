@@ -8,39 +8,22 @@ agent writes next, applied with a pass after each) and ``expected.json``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 from analyzer.parsers.crush import CrushParser, global_data
 
+from .case_homes import build_crush
 from .conftest import FIXTURES, REQUEST_COLUMNS, check_totals, expected_totals, ingest_home, rows_read_in_reverse
 
 CASES_DIR = FIXTURES / "crush"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "expected.json").exists())
 
 
-def register_project(home: Path, project: Path) -> None:
-    """``projects.json`` as Crush writes it, in the global data folder."""
-    listing = home / ".local" / "share" / "crush" / "projects.json"
-    listing.parent.mkdir(parents=True, exist_ok=True)
-    known = json.loads(listing.read_text())["projects"] if listing.exists() else []
-    known.append({"path": str(project), "data_dir": str(project / ".crush"), "last_accessed": "2026-11-17T07:00:00Z"})
-    listing.write_text(json.dumps({"projects": known}, indent=2))
-
-
 def build_home(case: str, home: Path, project: str = "proj") -> Path:
     """A HOME with one Crush project whose store holds the case's rows."""
-    root = home / project
-    db_path = root / ".crush" / "crush.db"
-    db_path.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("pragma journal_mode=wal")
-    conn.executescript((CASES_DIR / "schema.sql").read_text() + (CASES_DIR / case / "store.sql").read_text())
-    conn.close()
-    register_project(home, root)
-    return home
+    return build_crush(CASES_DIR / case, home, project)
 
 
 def apply(home: Path, case: str, script: str, project: str = "proj") -> None:

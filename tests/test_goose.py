@@ -7,12 +7,13 @@ into ``~/.local/share/goose/sessions/sessions.db``, in WAL mode), optional
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from analyzer.parsers.goose import GooseParser, goose_data_dirs
 
+from .case_homes import build_goose, goose_store
+from .case_homes import run_sql as shared_run_sql
 from .conftest import FIXTURES, REQUEST_COLUMNS, check_totals, expected_totals, ingest_home, rows_read_in_reverse
 
 CASES_DIR = FIXTURES / "goose"
@@ -20,21 +21,15 @@ CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "expected.json").exis
 
 
 def store_path(home: Path) -> Path:
-    return home / ".local" / "share" / "goose" / "sessions" / "sessions.db"
+    return goose_store(home)
 
 
 def run_sql(home: Path, *scripts: str) -> None:
-    path = store_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("pragma journal_mode=wal")
-    conn.executescript("".join(scripts))
-    conn.close()
+    shared_run_sql(goose_store(home), *scripts)
 
 
 def build_home(case: str, home: Path) -> Path:
-    run_sql(home, (CASES_DIR / "schema.sql").read_text(), (CASES_DIR / case / "store.sql").read_text())
-    return home
+    return build_goose(CASES_DIR / case, home)
 
 
 @pytest.mark.parametrize("case", CASES)
