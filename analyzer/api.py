@@ -14,6 +14,8 @@ these names may move, these names will not::
   what a parser may know of its file (``SourceContext``) and helpers for
   ``roots`` and ``recognise``: ``home_from``, ``env_paths``,
   ``first_json_line``, ``first_objects``;
+* lines of a type the parser does not know: ``unknown_line`` (an ``ignored``
+  line when it carries no usage, an ``unknown_type`` error when it might);
 * time: ``utc_iso`` (any instant to the stored form), ``parse_iso``,
   ``format_utc``, ``from_epoch``; ``reset_after`` reads reset times written
   as words ("resets 6pm (Europe/Berlin)"), ``zone`` finds a time zone by name;
@@ -52,6 +54,7 @@ _WHERE = {
     "reset_after": "analyzer.contract.resets",
     "zone": "analyzer.contract.resets",
     "WatchTask": "analyzer.contract.tasks",
+    "unknown_line": "analyzer.contract.unknown_lines",
     "format_utc": "analyzer.contract.timeutil",
     "from_epoch": "analyzer.contract.timeutil",
     "parse_iso": "analyzer.contract.timeutil",
@@ -84,6 +87,7 @@ __all__ = [
     "parse_iso",
     "read_refusal",
     "reset_after",
+    "unknown_line",
     "utc_iso",
     "zone",
 ]
@@ -129,3 +133,4 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from analyzer.contract.resets import reset_after, zone
     from analyzer.contract.tasks import WatchTask
     from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
+    from analyzer.contract.unknown_lines import unknown_line

@@ -26,6 +26,10 @@ What one model call looks like on disk, and how it is counted:
   the environment (``parsers/_gateways.py``), on requests and in refusals.
 * ``/usage`` output (``system``/``local_command`` with ``usageReport``, or the
   same figures in its text) becomes ``QuotaReading`` records.
+* Line types with nothing to count (``permission-mode``, ``ai-title``,
+  ``progress``, ...) are skipped quietly; a type this parser does not know is an
+  ``ignored`` line when it carries no usage, and an ``unknown_type`` error when
+  it carries usage-like fields (``analyzer.api.unknown_line``).
 
 Prompt vs request: a ``user`` line is a typed prompt when it holds no
 ``tool_result`` block, is not meta, a compaction summary, an interrupt marker,
@@ -61,6 +65,7 @@ from analyzer.api import (
     hookimpl,
     read_refusal,
     reset_after,
+    unknown_line,
     utc_iso,
 )
 
@@ -82,6 +87,7 @@ QUIET_TYPES = frozenset(
         "tag",
         "pr-link",
         "mode",
+        "permission-mode",
     }
 )
 KNOWN_TYPES = QUIET_TYPES | {"user", "assistant", "system"}
@@ -162,6 +168,8 @@ def _looks_like_claude(obj: dict) -> bool:
         return False
     if "systemPayload" in obj or "provenance" in obj:
         return False  # Qwen Code's records share Claude's envelope
+    if str(obj.get("sessionId")).startswith("session-"):
+        return False  # so do iFlow CLI's, whose session ids are "session-<uuid>" (Claude's are bare uuids)
     message = obj.get("message")
     if message is None:
         return kind == "system"
@@ -208,7 +216,16 @@ class ClaudeCodeParser(JsonlParser):
     def recognise(self, path: Path, head: bytes) -> bool:
         values = first_objects(head)
         if values:
-            return isinstance(values[0], dict) and _looks_like_claude(values[0])
+            if not isinstance(values[0], dict):
+                return False
+            if _looks_like_claude(values[0]):
+                return True
+            # A metadata line of a type not known yet first, then the transcript.
+            return (
+                isinstance(values[0].get("type"), str)
+                and "sessionId" in values[0]
+                and any(isinstance(v, dict) and _looks_like_claude(v) for v in values[1:])
+            )
         # The first line is longer than the head (a huge snapshot or tool output): look at its start.
         start = head.lstrip()[:400]
         if re.match(rb'\{"(parentUuid|leafUuid|isSidechain|logicalParentUuid)"', start):
@@ -231,7 +248,7 @@ class ClaudeCodeParser(JsonlParser):
         elif kind is None and ("display" in obj and "project" in obj):
             return  # a history.jsonl line given by hand: typed prompts without a transcript
         else:
-            yield BadLine(offset, "unknown_type", f"unknown record type {kind!r}")
+            yield unknown_line(offset, kind, obj)
 
     def _session(self, obj: dict, state: dict, ctx: SourceContext) -> Iterator[Record]:
         sid = obj.get("sessionId")

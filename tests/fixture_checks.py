@@ -37,6 +37,7 @@ def check_case(db, agent: str, case: str) -> None:
     check_totals(db, expected)
     assert {r[0] for r in db.execute("select distinct agent from requests")} <= {agent}
     assert stats.bad_lines == expected.get("bad_lines", {})
+    assert stats.ignored_lines == expected.get("ignored_lines", 0)
     assert not stats.unrecognised
     if "triggers" in expected:
         assert (

@@ -24,6 +24,7 @@ def test_fixture_totals(db, case):
         assert stats.bad_lines == expected["bad_lines"]
     else:
         assert stats.bad_total() == 0
+    assert stats.ignored_lines == expected.get("ignored_lines", 0)
     if "cache_write_5m_tokens" in expected:
         w5, w1 = db.execute("select sum(cache_write_5m_tokens), sum(cache_write_1h_tokens) from requests").fetchone()
         assert (w5, w1) == (expected["cache_write_5m_tokens"], expected["cache_write_1h_tokens"])
@@ -208,3 +209,18 @@ def test_parser_state_holds_no_prompt_text(db, tmp_path):
         "<command-name>/review</command-name> secret-words",
         "prompt",
     )
+
+
+def test_a_transcript_that_starts_with_an_unknown_metadata_line_is_recognised(db, tmp_path):
+    """Claude Code writes metadata lines of new types first (worktree-state before the first prompt)."""
+    source = FIXTURES / "claude-code" / "line-types" / "home"
+    home = tmp_path / "h"
+    shutil.copytree(source, home)
+    path = next(home.rglob("*.jsonl"))
+    lines = path.read_bytes().splitlines(keepends=True)
+    worktree = next(x for x in lines if b'"worktree-state"' in x)
+    path.write_bytes(worktree + b"".join(x for x in lines if x is not worktree))
+    stats = ingest_home(db, home)
+    assert not stats.unrecognised
+    assert stats.ignored_lines == 2 and stats.bad_lines == {"unknown_type": 1}
+    assert db.execute("select count(*), sum(output_tokens) from requests").fetchone() == (2, 160)

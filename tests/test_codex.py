@@ -40,6 +40,7 @@ def test_fixture_totals(db, case):
         assert stats.bad_lines == expected["bad_lines"]
     else:
         assert stats.bad_total() == 0
+    assert stats.ignored_lines == expected.get("ignored_lines", 0)
     assert not stats.unrecognised
     if "triggers" in expected:
         got = dict(db.execute("select trigger, count(*) from requests group by trigger").fetchall())
@@ -180,7 +181,7 @@ def test_torn_last_line_is_read_once_complete(db, tmp_path):
     home = tmp_path / "h"
     shutil.copytree(FIXTURES / "codex" / "corrupt" / "home", home)
     stats = ingest_home(db, home)
-    assert stats.bad_lines == {"corrupt": 1, "unknown_type": 1}
+    assert stats.bad_lines == {"corrupt": 1} and stats.ignored_lines == 1  # mystery_record carries no usage
     path = next(home.rglob("*.jsonl"))
     with open(path, "ab") as f:
         f.write(
@@ -448,3 +449,31 @@ def test_reading_in_chunks_gives_what_one_pass_gives(path):
         first = list(CodexParser().parse(lines[:cut], state, ctx))
         state = orjson.loads(orjson.dumps(state))  # stored as JSON between passes
         assert first + list(CodexParser().parse(lines[cut:], state, ctx)) == whole, f"cut after line {cut}"
+
+
+def test_a_lost_call_belongs_to_the_aborted_turns_prompt(db):
+    ingest_home(db, FIXTURES / "codex" / "lost-call" / "home")
+    prompts = {ts: key for key, ts in db.execute("select key, ts from prompts")}
+    by_total = {
+        key.rsplit(":", 1)[1]: (trigger, pk)
+        for key, trigger, pk in db.execute("select key, trigger, prompt_key from requests")
+    }
+    t2 = prompts["2026-08-03T09:00:11.000Z"]
+    t3 = prompts["2026-08-03T09:00:21.000Z"]
+    assert by_total["3800/2300/0/95/15/3895"] == ("other", t2)
+    assert by_total["5400/3500/0/125/20/5525"] == ("prompt", t3)
+
+
+def test_an_unknown_envelope_type_that_carries_usage_is_flagged(db, tmp_path):
+    home = tmp_path / "h"
+    shutil.copytree(FIXTURES / "codex" / "basic" / "home", home)
+    path = next(home.rglob("*.jsonl"))
+    with open(path, "ab") as f:
+        f.write(
+            b'{"timestamp":"2026-09-29T15:30:00.000Z","type":"response_usage","payload":'
+            b'{"usage":{"input_tokens":10,"output_tokens":2}}}\n'
+        )
+    stats = ingest_home(db, home)
+    assert stats.bad_lines == {"unknown_type": 1} and stats.ignored_lines == 0
+    reason = db.execute("select reason from ingest_errors").fetchone()[0]
+    assert reason == "unknown record type 'response_usage' carries usage-like field payload.usage"

@@ -126,7 +126,7 @@ def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
     assert db.execute("select count(*) from requests").fetchone()[0] == 2
     path = next(home.rglob("*.jsonl"))
     with open(path, "ab") as f:
-        f.write(b"\n")
+        f.write(b"}}\n")  # the torn line's closing braces, then its newline
     ingest_home(db, home)
     # g3: 5000 uncached in, 10 out.
     assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
@@ -270,3 +270,9 @@ def test_bundled_sample_is_what_its_seeded_script_writes(db, tmp_path):
     assert stats.bad_total() == 0 and not stats.unrecognised
     assert {r[0] for r in db.execute("select distinct agent from requests")} == {AGENT}
     assert db.execute("select count(*) from limit_hits").fetchone()[0] == 1
+
+
+def test_sessions_with_only_notes_are_sessions_without_calls(db):
+    stats = ingest_home(db, FIXTURES / AGENT / "info-warning-only" / "home")
+    assert stats.files_read == 3 and not stats.unrecognised and stats.bad_total() == 0
+    assert db.execute("select count(*) from sessions where agent = ?", [AGENT]).fetchone()[0] == 3

@@ -10,7 +10,7 @@ from pathlib import Path
 from analyzer.ingest.ingester import Ingester
 from analyzer.store import database as store
 
-from .conftest import FIXTURES, ingest_home, totals
+from .conftest import FIXTURES, check_totals, expected_totals, ingest_home, totals
 
 SESSION = "9f1d2c3b-0000-4000-8000-000000000001"
 
@@ -272,23 +272,24 @@ def test_parallel_pass_writes_exactly_what_a_sequential_one_does(tmp_path):
 
 def test_a_home_of_every_registered_agent_ingests_with_no_flags(tmp_path, isolated_home):
     """The bundled sample HOME, plus one clean fixture case of any registered agent the sample does not
-    hold: one plain `analyzer ingest` reads them all, and names a stray file in one warning."""
+    hold (an SQLite store built from the case's SQL where the agent keeps one): one plain `analyzer
+    ingest` reads them all, names a stray file in one warning, and gives each added agent exactly its
+    case's hand-computed totals (no agent reads another's files, nothing counts twice)."""
     from click.testing import CliRunner
 
     from analyzer.cli import cli
     from analyzer.registry.parsers import agents as registered_agents
 
+    from .case_homes import build_case_home, clean_case
+
     shutil.copytree(FIXTURES / "sample" / "home", isolated_home, dirs_exist_ok=True)
     in_sample = {"claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode"}
+    added = {}
     for agent in sorted(set(registered_agents()) - in_sample):
-        clean = [
-            c
-            for c in sorted((FIXTURES / agent).glob("*/expected.json"))
-            if not json.loads(c.read_text()).get("bad_lines")
-        ]
-        case = next((c.parent for c in clean if c.parent.name == "basic"), clean[0].parent if clean else None)
-        assert case is not None and (case / "home").is_dir(), f"{agent} has no clean fixture case with a home folder"
-        shutil.copytree(case / "home", isolated_home, dirs_exist_ok=True)
+        case = clean_case(agent)
+        assert case is not None, f"{agent} has no clean fixture case to lay out as a HOME"
+        build_case_home(agent, case, isolated_home)
+        added[agent] = expected_totals(case)
     (isolated_home / ".claude" / "projects" / "-p").mkdir(parents=True)
     stray = isolated_home / ".claude" / "projects" / "-p" / "notes.jsonl"
     stray.write_text('{"note": "not a transcript"}\n')
@@ -296,7 +297,10 @@ def test_a_home_of_every_registered_agent_ingests_with_no_flags(tmp_path, isolat
     assert result.exit_code == 0, result.output
     assert result.output.count("warning:") == 1
     assert f"warning: {stray}: not a log format any parser recognises" in result.output
+    assert "; skipped 1 unrecognised files (see" in result.output  # nothing else skipped
     db = store.open_db(store.default_db_path())
     found = {a for (a,) in db.execute("select distinct agent from requests")}
     assert found == set(registered_agents())
     assert all(n > 0 for (n,) in db.execute("select count(*) from prompts group by agent"))
+    for agent, expected in added.items():
+        check_totals(db, expected, agent)

@@ -188,7 +188,7 @@ def test_torn_last_line_is_read_once_it_is_complete(db, tmp_path):
     ingest_home(db, home)
     path = next(home.rglob("*.jsonl"))
     with open(path, "ab") as f:
-        f.write(b"\n")
+        f.write(b"}}}\n")  # the torn line's closing braces, then its newline
     ingest_home(db, home)
     assert db.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
         3,

@@ -217,10 +217,13 @@ def test_ingest_command_exits_zero_with_a_summary_of_what_was_skipped(tmp_path, 
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith(
-        "Ingested: 1 of 1 files read, 2 new requests, 2 new prompts; skipped 1 corrupt, 1 unknown type"
+        "Ingested: 1 of 1 files read, 2 new requests, 2 new prompts, 1 line of unknown types ignored (no usage);"
+        " skipped 1 corrupt"
     )
     errors = CliRunner().invoke(cli, ["db", "errors", "--json"])
-    assert sorted(e["kind"] for e in json.loads(errors.output)) == ["corrupt", "unknown_type"]
+    assert sorted(e["kind"] for e in json.loads(errors.output)) == ["corrupt"]
+    every = CliRunner().invoke(cli, ["db", "errors", "--all", "--json"])
+    assert sorted(e["kind"] for e in json.loads(every.output)) == ["corrupt", "ignored"]
 
 
 def test_daily_csv_and_table(tmp_path, isolated_home):

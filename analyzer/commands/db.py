@@ -93,17 +93,19 @@ def db_status(fmt, db_path):
 
 @db_group.command(name="errors")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many to show.")
+@click.option("--all", "show_all", is_flag=True, help="Also lines ignored (unknown types with no usage).")
 @format_options(csv=False)
 @db_option
-def db_errors(limit, fmt, db_path):
+def db_errors(limit, show_all, fmt, db_path):
     """Lines that were skipped: corrupt, of an unknown type, or of a wrong shape."""
     db = open_store(db_path)
+    where = "" if show_all else " where e.kind != 'ignored'"
     rows = [
         {"path": p, "offset": o, "kind": k, "reason": r, "snippet": s, "first_seen": f}
         for p, o, k, r, s, f in db.execute(
             "select coalesce(s.path, '?'), e.offset, e.kind, e.reason, e.snippet, e.first_seen"
             " from ingest_errors e left join sources s on s.id = e.source_id"
-            " order by e.first_seen desc limit ?",
+            f"{where} order by e.first_seen desc limit ?",
             [limit],
         )
     ]

@@ -9,7 +9,13 @@ ingester owns files, offsets and transactions and hands a parser either
   if it never stopped). On a rewritten or truncated file the ingester starts
   again from offset 0 with an empty state; or
 * ``mode = "file"``: a path to read whole (JSON documents, SQLite stores),
-  re-read whenever its size or modification time changes.
+  re-read whenever its size or modification time changes. A file parser that
+  sets ``keeps_state = True`` is called as ``parse_file(path, ctx, state)``
+  and gets the state it left on its previous read of that file (a
+  JSON-serialisable dict it updates in place, stored with that read's rows in
+  one transaction): what an agent that keeps only cumulative totals needs
+  (Factory Droid, Goose), or one that rewrites a file whole and drops entries
+  from it (Cline's checkpoint restores).
 
 Either way the parser yields records (``analyzer.contract.records``). A line it cannot
 use becomes a ``BadLine``; it never raises for bad input. ``JsonlParser`` does

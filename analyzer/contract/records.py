@@ -116,10 +116,15 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class BadLine:
-    """A line the parser could not use: corrupt JSON, a wrong shape, an unknown type."""
+    """A line the parser could not use: corrupt JSON, a wrong shape, an unknown type.
+
+    Kind ``ignored`` is not an error: a line of a type the parser does not know
+    that carries nothing to count (no usage). It is kept, so ``analyzer db errors
+    --all`` can show it, but an ingest never reports it as skipped.
+    """
 
     offset: int
-    kind: Literal["corrupt", "bad_shape", "unknown_type", "unrecognised_file", "parser_error"]
+    kind: Literal["corrupt", "bad_shape", "unknown_type", "unrecognised_file", "parser_error", "ignored"]
     reason: str
     snippet: str = field(default="", repr=False)
 

@@ -8,7 +8,8 @@ So:
 * a crash or kill at any point loses nothing (the offset only moves with the
   rows) and counts nothing twice (re-read rows upsert on their keys);
 * only complete lines are consumed: a torn last line (no ``\\n`` yet) waits
-  for the next pass;
+  for the next pass, unless the file has settled and the line is complete JSON
+  (``reading.final_last_line``);
 * memory stays bounded: files are read in chunks, a line at most is held whole;
 * a file that shrank, changed inode or changed the bytes already read is read
   again from the start, with an empty parser state;
@@ -17,7 +18,9 @@ So:
 
 Whole-file formats (``mode = "file"``) are re-read when size or mtime change
 (an SQLite store's ``-wal`` file included); one the parser cannot open now (an
-``OSError``) is reported and not marked read, so the next pass tries again.
+``OSError``) is reported and not marked read, so the next pass tries again. A
+whole-file parser that sets ``keeps_state`` gets back the state it left on its
+previous read of the file, stored with that read's rows in one transaction.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from analyzer.contract.parsing import SourceContext
 from analyzer.contract.records import BadLine
 from analyzer.contract.timeutil import format_utc, now_utc
 from analyzer.ingest.discovery import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
-from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines
+from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines, settled
 from analyzer.store import database as store
 from analyzer.store.writer import RecordWriter
 
@@ -62,6 +65,7 @@ class IngestStats:
     new_requests: int = 0
     new_prompts: int = 0
     bad_lines: dict[str, int] = field(default_factory=dict)
+    ignored_lines: int = 0  # lines of unknown types with nothing to count: kept, not skipped
     reread_files: list[str] = field(default_factory=list)
     moved_files: list[tuple[str, str]] = field(default_factory=list)
     unrecognised: list[tuple[str, str]] = field(default_factory=list)
@@ -81,6 +85,9 @@ class IngestStats:
             parts.append(f"{self.records['limit_hits']} limit hits")
         if self.records["quota_readings"]:
             parts.append(f"{self.records['quota_readings']} quota readings")
+        if self.ignored_lines:
+            n = self.ignored_lines
+            parts.append(f"{n} line{'' if n == 1 else 's'} of unknown types ignored (no usage)")
         skipped = []
         for kind, n in sorted(self.bad_lines.items()):
             skipped.append(f"{n} {kind.replace('_', ' ')}")
@@ -295,11 +302,13 @@ class Ingester:
                 signature = _whole_signature(path, st)
                 if (source["size"], source["mtime"]) == signature and source["offset"]:
                     return None
-                return _Job(item, source, st, whole=signature)
+                state = orjson.loads(source["state"]) if source["state"] and keeps_state(item.parser) else {}
+                return _Job(item, source, st, state=state, whole=signature)
             offset = source["offset"] or 0
             state = orjson.loads(source["state"]) if source["state"] else {}
             if offset and (st.st_size, st.st_mtime, st.st_ino) == (source["size"], source["mtime"], source["inode"]):
-                return None  # unchanged since the last pass
+                if offset >= st.st_size or not settled(st.st_mtime):
+                    return None  # unchanged since the last pass (an unterminated last line may be final now)
             if offset and (
                 (st.st_ino, st.st_dev) != (source["inode"], source["dev"])
                 or st.st_size < offset
@@ -433,7 +442,13 @@ class Ingester:
         ctx = SourceContext(path=item.path, root=item.root)
         writer = self._writer(job)
         try:
-            for record in item.parser.parse_file(item.path, ctx):
+            # A parser with ``keeps_state`` gets the state it left last time (and may change it):
+            # Droid's cumulative totals become growth since the last read, Cline's restores count once.
+            if keeps_state(item.parser):
+                records = item.parser.parse_file(item.path, ctx, job.state)
+            else:
+                records = item.parser.parse_file(item.path, ctx)
+            for record in records:
                 writer.add(record, None)
         except OSError:
             raise  # cannot be read now (locked, vanished): reported, and tried again next pass
@@ -442,9 +457,11 @@ class Ingester:
         self._begin()
         writer.flush()
         size, mtime = job.whole
+        state = orjson.dumps(job.state).decode() if job.state else None
         self.db.conn.execute(
-            "update sources set size = ?, mtime = ?, offset = ?, dev = ?, inode = ?, status = 'ok', updated_at = ? where id = ?",
-            [size, mtime, st.st_size, st.st_dev, st.st_ino, _now(), job.source["id"]],
+            "update sources set size = ?, mtime = ?, offset = ?, dev = ?, inode = ?, state = ?, status = 'ok',"
+            " updated_at = ? where id = ?",
+            [size, mtime, st.st_size, st.st_dev, st.st_ino, state, _now(), job.source["id"]],
         )
         self._count(writer, stats)
         self._read(st.st_size, stats)
@@ -535,6 +552,9 @@ class Ingester:
         for name in ("requests", "prompts", "limit_hits", "quota_readings"):
             stats.records[name] += writer.counts[name]
         for kind, n in writer.bad_kinds.items():
+            if kind == "ignored":
+                stats.ignored_lines += n
+                continue
             stats.bad_lines[kind] = stats.bad_lines.get(kind, 0) + n
 
 
@@ -545,6 +565,12 @@ def _parse_file_job(job: tuple) -> tuple:
         return path, (end, state, at_eof, rows, nbytes)
     except OSError as exc:
         return job[1], exc.strerror or str(exc)
+
+
+def keeps_state(parser) -> bool:
+    """A whole-file parser that asked (``keeps_state = True``) for a state kept between reads
+    of its file, as line parsers have: it is called as ``parse_file(path, ctx, state)``."""
+    return getattr(parser, "keeps_state", False) is True
 
 
 def _whole_signature(path: Path, st: os.stat_result) -> tuple[int, float]:

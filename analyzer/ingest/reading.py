@@ -6,18 +6,30 @@ complete lines to the parser, and yields, per chunk, the records (each with the
 offset of the line it came from), the offset after the last complete line and
 the parser's state at that point. A parser that raises loses only the line it
 was on. ``parse_file_job`` is the same for a whole file, in a worker process.
+
+The last line of a file may lack its ``\n``: mid-write (a torn line), or because
+the agent never writes one after its last record. Once the file has not been
+written to for ``SETTLED_SECONDS``, a last line that decodes as a complete JSON
+object or array is final and is read, and the offset moves to the end of the
+file; a later append starts with the ``\n`` (an empty line, skipped) or with the
+next record, so nothing is read twice. A torn line still waits.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from analyzer.contract.parsing import SourceContext
 from analyzer.contract.records import BadLine
 
 CHUNK_BYTES = 4 * 1024 * 1024
+SETTLED_SECONDS = 60  # a file not written to for this long has written its last line
 
 
 @dataclass
@@ -79,6 +91,9 @@ def read_new_lines(
         while True:
             block = f.read(chunk_bytes)
             if not block:
+                last = final_last_line(pending, os.fstat(f.fileno()).st_mtime)
+                if last is not None:
+                    yield Chunk(base, base + len(pending), parse_lines(parser, [(base, last)], state, ctx), True)
                 return
             data = pending + block if pending else block
             end = data.rfind(b"\n")
@@ -90,6 +105,24 @@ def read_new_lines(
             yield Chunk(base, new_offset, records, f.tell() >= size)
             pending = data[end + 1 :]
             base = new_offset
+
+
+def settled(mtime: float) -> bool:
+    """Has the file not been written to for ``SETTLED_SECONDS``?"""
+    return time.time() - mtime > SETTLED_SECONDS
+
+
+def final_last_line(rest: bytes, mtime: float) -> bytes | None:
+    """The bytes after a file's last ``\n`` as a line to read, when the file is settled
+    and they decode as a complete JSON object or array; else None (they wait)."""
+    if not rest.strip() or not settled(mtime):
+        return None
+    line = rest[:-1] if rest.endswith(b"\r") else rest
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return line if isinstance(value, (dict, list)) else None
 
 
 def parse_file_job(job: tuple) -> tuple:

@@ -15,6 +15,11 @@ How model calls are counted:
   went down (a resumed session restarting its count). The key is the thread id
   and the cumulative total after the call, which identifies the call in any
   copy of the file (``archived_sessions/``, a ``.jsonl.zst``).
+* A total that grew by more than the event's ``last_token_usage`` holds a call
+  whose own ``token_count`` was never written (its turn was aborted right
+  after it): the excess is a request of its own, keyed by the total after it
+  and attributed to the aborted turn's prompt, and the event's own call is its
+  ``last_token_usage``.
 * Newer versions also write one ``token_usage_record`` per response, keyed by
   its ``response_id``, before the ``token_count`` of the same response. In a
   file that has them they are counted, and a later total change counts only
@@ -42,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from analyzer.parsers.codex import replay
@@ -58,6 +64,7 @@ from analyzer.api import (
     env_paths,
     first_json_line,
     home_from,
+    unknown_line,
     utc_iso,
 )
 
@@ -144,6 +151,14 @@ def _minus(a: Usage, b: Usage) -> Usage:
     return tuple(max(0, x - y) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
+def _lost(growth: Usage, last: Usage) -> Usage | None:
+    """What the total grew by beyond the event's own call, when that is a call (else None)."""
+    if not _counts(last) or any(g < x for g, x in zip(growth, last)):
+        return None
+    rest = _minus(growth, last)
+    return rest if _counts(rest) else None
+
+
 def _text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
@@ -202,7 +217,7 @@ class CodexParser(JsonlParser):
             yield BadLine(offset, "bad_shape", "not a Codex envelope {timestamp, type, payload}")
             return
         if kind not in ENVELOPE_TYPES:
-            yield BadLine(offset, "unknown_type", f"unknown record type {kind!r}")
+            yield unknown_line(offset, kind, obj)  # ignored unless it carries usage-like fields
             return
         try:
             ts = utc_iso(obj.get("timestamp"))
@@ -254,6 +269,8 @@ class CodexParser(JsonlParser):
             state["trig"] = "compaction"
         elif etype == "turn_aborted":
             state["trig"] = "other"
+            if state.get("pk"):
+                state["abk"] = state["pk"]  # a call of this turn may have gone unreported
         elif etype == "error" and ts:
             hit = words_refusal(payload.get("message"), ts, state.get("hit"), state.get("prov"), state.get("model"))
             if hit:
@@ -375,49 +392,60 @@ class CodexParser(JsonlParser):
                     state["model"] = fallback
             total = read_usage(info.get("total_token_usage"))
             last = read_usage(info.get("last_token_usage"))
-            usage, key = self._change(total, last, ts, self._sid(state, ctx), state)
+            usage, key, delta = self._change(total, last, ts, self._sid(state, ctx), state)
+            raw = {"total_token_usage": info.get("total_token_usage"), "last_token_usage": info.get("last_token_usage")}
             if usage is not None:
                 if state.get("rec"):
                     # Records of this file already counted these responses, by response_id.
                     usage = _minus(usage, tuple(state.get("rsum") or ZERO))
                     state["rsum"] = list(ZERO)
+                elif delta and last is not None and (lost := _lost(usage, last)) is not None:
+                    lost_key = f"{key.rsplit(':', 1)[0]}:{'/'.join(map(str, _minus(total, last)))}"
+                    yield self._lost_call(lost_key, lost, ts, raw, state.get("abk"), state, ctx)
+                    usage = last
+                    called = True
                 if _counts(usage):
                     called = True
-                    yield self._request(
-                        key,
-                        usage,
-                        ts,
-                        {
-                            "total_token_usage": info.get("total_token_usage"),
-                            "last_token_usage": info.get("last_token_usage"),
-                        },
-                        state,
-                        ctx,
-                    )
+                    yield self._request(key, usage, ts, raw, state, ctx)
+                if called:
+                    state.pop("abk", None)  # the aborted turn's calls are all accounted for
         yield from self._rate_limits(payload.get("rate_limits"), ts, called, state, ctx)
 
     def _change(
         self, total: Usage | None, last: Usage | None, ts: str, sid: str, state: dict
-    ) -> tuple[Usage | None, str]:
-        """The usage of the call this event reports, if it reports one, and its key."""
+    ) -> tuple[Usage | None, str, bool]:
+        """The usage this event reports, if any, its key, and whether it is the growth of the total."""
         if total is None:
             if last is None or not _counts(last):
-                return None, ""
-            return last, f"{AGENT}:{sid}:last:{ts}:{'/'.join(map(str, last))}"
+                return None, "", False
+            return last, f"{AGENT}:{sid}:last:{ts}:{'/'.join(map(str, last))}", False
         previous = tuple(state["tot"]) if state.get("tot") else None
         state["tot"] = list(total)
         if not _counts(total):
-            return None, ""  # all zero: the synthetic fill after a context-window overflow
+            return None, "", False  # all zero: the synthetic fill after a context-window overflow
+        delta = False
         if previous is None:
             usage = last if last is not None and _counts(last) else total
             usage = tuple(min(u, t) for u, t in zip(usage, total))
         elif all(t >= p for t, p in zip(total, previous)):
             usage = _minus(total, previous)  # zero when re-emitted with a rate-limit refresh
+            delta = True
         else:
             state["seg"] = state.get("seg", 0) + 1  # the count restarted (resume, overflow fill)
             usage = last if last is not None and _counts(last) else total
         segment = f"{state['seg']}:" if state.get("seg") else ""
-        return usage, f"{AGENT}:{sid}:{segment}{'/'.join(map(str, total))}"  # type: ignore[return-value]
+        return usage, f"{AGENT}:{sid}:{segment}{'/'.join(map(str, total))}", delta  # type: ignore[return-value]
+
+    def _lost_call(
+        self, key: str, usage: Usage, ts: str, raw, aborted: str | None, state: dict, ctx: SourceContext
+    ) -> Request:
+        """A call the total grew by with no token_count of its own: it belongs to the aborted turn."""
+        trigger = state.get("trig")
+        request = self._request(key, usage, ts, raw, state, ctx)
+        state["trig"] = trigger  # the event's own call keeps its trigger
+        if request.is_sidechain:
+            return request
+        return replace(request, trigger="other", prompt_key=aborted or request.prompt_key)
 
     def _usage_record(
         self, payload: dict, ts: str | None, offset: int, state: dict, ctx: SourceContext
