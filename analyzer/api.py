@@ -40,6 +40,7 @@ _WHERE = {
     "first_json_line": "analyzer.contract.parsing",
     "first_objects": "analyzer.contract.parsing",
     "home_from": "analyzer.contract.parsing",
+    "loads_lenient": "analyzer.contract.parsing",
     "TRIGGERS": "analyzer.contract.records",
     "BadLine": "analyzer.contract.records",
     "LimitHit": "analyzer.contract.records",
@@ -84,6 +85,7 @@ __all__ = [
     "from_epoch",
     "home_from",
     "hookimpl",
+    "loads_lenient",
     "parse_iso",
     "read_refusal",
     "reset_after",
@@ -117,6 +119,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         first_json_line,
         first_objects,
         home_from,
+        loads_lenient,
     )
     from analyzer.contract.records import (
         TRIGGERS,

@@ -80,6 +80,7 @@ from analyzer.api import (
     format_utc,
     home_from,
     hookimpl,
+    loads_lenient,
     parse_iso,
     read_refusal,
     utc_iso,
@@ -537,7 +538,7 @@ class GeminiSessionJsonParser:
         return path.suffix == ".json" and path.name.startswith("session-") and _in_chats(path)
 
     def recognise(self, path: Path, head: bytes) -> bool:
-        start = head.lstrip()[:1]
+        start = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
         if start != b"{" or b'"sessionId"' not in head or not (b'"messages"' in head or b'"projectHash"' in head):
             return False
         return self.ours(path, head)
@@ -548,7 +549,7 @@ class GeminiSessionJsonParser:
 
     def parse_file(self, path: Path, ctx: SourceContext) -> Iterator[Record]:
         try:
-            doc = orjson.loads(path.read_bytes())
+            doc = loads_lenient(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             yield BadLine(0, "corrupt", f"not JSON: {exc}")
             return

@@ -137,7 +137,7 @@ def db_backup(target, db_path):
 @db_option
 def db_prompt_text(setting, db_path):
     """Store the text of typed prompts (off by default: only a hash and length)."""
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     if setting == "show":
         click.echo("on" if store.keep_prompt_text(db) else "off")
         return
