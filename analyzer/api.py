@@ -56,6 +56,8 @@ _WHERE = {
     "zone": "analyzer.contract.resets",
     "WatchTask": "analyzer.contract.tasks",
     "unknown_line": "analyzer.contract.unknown_lines",
+    "BadValue": "analyzer.contract.validation",
+    "token_count": "analyzer.contract.validation",
     "format_utc": "analyzer.contract.timeutil",
     "from_epoch": "analyzer.contract.timeutil",
     "parse_iso": "analyzer.contract.timeutil",
@@ -64,6 +66,7 @@ _WHERE = {
 
 __all__ = [
     "BadLine",
+    "BadValue",
     "JsonlParser",
     "LimitHit",
     "Line",
@@ -90,6 +93,7 @@ __all__ = [
     "read_refusal",
     "reset_after",
     "unknown_line",
+    "token_count",
     "utc_iso",
     "zone",
 ]
@@ -137,3 +141,4 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from analyzer.contract.tasks import WatchTask
     from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
     from analyzer.contract.unknown_lines import unknown_line
+    from analyzer.contract.validation import BadValue, token_count

@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import orjson
 
 from analyzer.contract.records import BadLine, Record
+from analyzer.contract.validation import BadValue
 
 Line = tuple[int, bytes]
 
@@ -173,6 +174,8 @@ class JsonlParser:
                 continue
             try:
                 yield from handle(obj, offset, state, ctx)
+            except BadValue as exc:  # a count that cannot be one: the line, with the reason
+                yield BadLine(offset, "bad_value", str(exc), _snippet(raw))
             except Exception as exc:  # never let one line stop the file
                 yield BadLine(offset, "bad_shape", f"{type(exc).__name__}: {exc}", _snippet(raw))
 
@@ -188,6 +191,8 @@ class JsonlParser:
         if isinstance(obj, dict):
             try:
                 yield from self.handle(obj, offset, state, ctx)
+            except BadValue as err:
+                yield BadLine(offset, "bad_value", str(err), _snippet(raw))
             except Exception as err:
                 yield BadLine(offset, "bad_shape", f"{type(err).__name__}: {err}", _snippet(raw))
             return

@@ -22,6 +22,11 @@ The rules:
 * text fields hold text (or nothing, where the field is optional), keys are
   never empty, and raw objects are JSON objects.
 
+Parsers read counts with ``token_count``, which applies the same rule as the
+log is read (and raises ``BadValue``, which ``JsonlParser`` turns into a
+``bad_value`` line): a parser never truncates 12.5 to 12 or turns -5 into 0
+without a word, and never does arithmetic on a count that cannot be one.
+
 Rows written before these rules existed may break them; the reports still read
 them (see ``analyzer.contract.timeutil``), and ``analyzer db check`` counts them.
 """
@@ -44,6 +49,23 @@ WINDOW_LIMIT = 400 * 24 * 60
 
 REQUEST_COUNTS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 OPTIONAL_COUNTS = ("cache_write_5m_tokens", "cache_write_1h_tokens")
+
+
+class BadValue(ValueError):
+    """A value in a log that cannot be what it claims to be (a token count of -5, 12.5 or 1e30)."""
+
+
+def token_count(value: Any, name: str = "token count") -> int:
+    """A token count read from a log: absent (None) is 0; a whole number from 0 to
+    ``TOKEN_LIMIT`` is itself; anything else raises ``BadValue`` saying why."""
+    if value is None:
+        return 0
+    if type(value) is int and 0 <= value <= TOKEN_LIMIT:
+        return value
+    problem = count_problem(name, value)
+    if problem:
+        raise BadValue(problem)
+    return int(value)
 
 
 def count_problem(name: str, value: Any, *, optional: bool = False) -> str | None:

@@ -52,7 +52,7 @@ from analyzer.ingest.discovery import (
     tail_fingerprint,
     why_unreadable,
 )
-from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines
+from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines, settled
 from analyzer.store import database as store
 from analyzer.store.lock import WriterLock
 from analyzer.store.writer import RecordWriter

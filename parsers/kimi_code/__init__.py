@@ -53,7 +53,15 @@ from pathlib import Path
 import orjson
 from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
 from analyzer.parsers.kimi_code.refusals import refusal
-from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text, provider_for
+from analyzer.parsers.kimi_code.shared import (
+    AGENT,
+    KimiParser,
+    digest,
+    model_for,
+    parts_text,
+    provider_for,
+    tokens,
+)
 
 from analyzer.api import (
     BadLine,
@@ -348,8 +356,14 @@ class KimiCodeParser(KimiParser):
         if not isinstance(usage, dict):
             raise ValueError("usage.record without a usage object")
         stamp, ts, agent_id = self._stamp(obj, where)
-        uncached, read = as_int(usage.get("inputOther")), as_int(usage.get("inputCacheRead"))
-        write, output = as_int(usage.get("inputCacheCreation")), as_int(usage.get("output"))
+        uncached, read = (
+            tokens(usage.get("inputOther"), "inputOther"),
+            tokens(usage.get("inputCacheRead"), "inputCacheRead"),
+        )
+        write, output = (
+            tokens(usage.get("inputCacheCreation"), "inputCacheCreation"),
+            tokens(usage.get("output"), "output"),
+        )
         scope = obj.get("usageScope")
         sidechain = agent_id != "main"
         human = bool(state.get("h"))

@@ -58,6 +58,7 @@ from analyzer.parsers.kimi_code.shared import (
     model_for,
     parts_text,
     provider_for,
+    tokens,
 )
 
 from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
@@ -366,10 +367,10 @@ class KimiCliParser(KimiParser):
             model=self.model(where, subagent),
             provider=self.provider(where, subagent),
             project=self.project(where),
-            input_tokens=as_int(usage.get("input_other")),
-            cache_read_tokens=as_int(usage.get("input_cache_read")),
-            cache_write_tokens=as_int(usage.get("input_cache_creation")),
-            output_tokens=as_int(usage.get("output")),
+            input_tokens=tokens(usage.get("input_other"), "input_other"),
+            cache_read_tokens=tokens(usage.get("input_cache_read"), "input_cache_read"),
+            cache_write_tokens=tokens(usage.get("input_cache_creation"), "input_cache_creation"),
+            output_tokens=tokens(usage.get("output"), "output"),
             trigger=trigger,
             prompt_key=prompt_key,
             is_sidechain=sidechain,
