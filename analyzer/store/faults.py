@@ -47,6 +47,11 @@ def describe_fault(exc: BaseException, store: Path | str | None = None) -> str:
                 " (nothing was half-written; what was not stored is read again next time)"
             )
         if "unable to open" in low:
+            if store and Path(store).exists():
+                return (
+                    f"{where} is read-only: SQLite writes its log beside it, so give yourself write permission on"
+                    f" it and its folder {folder}, or use another --db"
+                )
             return f"cannot open {where}: its folder is missing or not writable"
         if any(word in low for word in DAMAGED):
             return (
