@@ -339,7 +339,7 @@ class Watcher:
         self._next_rescan = self.clock() + self.settings.rescan_interval
         seen = discover(self.ingester.parsers, self.ingester.env, known=self.known)
         self._remember(seen.found)
-        stats = self._ingest(seen.found, retry=(), label="rescan", unreadable=seen.unreadable)
+        stats = self._ingest(seen.found, retry=(), label="rescan", unreadable=seen.unreadable, full=True)
         if stats is None and not self.stopping:
             self._next_rescan = self.clock() + self.settings.retry_delay
         return stats
@@ -348,7 +348,7 @@ class Watcher:
         """Read everything that changed while the daemon was not running."""
         seen = discover(self.ingester.parsers, self.ingester.env)
         self._remember(seen.found)
-        stats = self._ingest(seen.found, retry=(), label="catch-up", unreadable=seen.unreadable)
+        stats = self._ingest(seen.found, retry=(), label="catch-up", unreadable=seen.unreadable, full=True)
         if stats is not None:
             # A daemon killed between a chunk and the end of its pass left
             # requests unlinked; linking is idempotent.
@@ -388,9 +388,11 @@ class Watcher:
         if self.stopping:
             raise Interrupted
 
-    def _ingest(self, items: list[Found], *, retry: Iterable[str], label: str, unreadable=()) -> IngestStats | None:
+    def _ingest(
+        self, items: list[Found], *, retry: Iterable[str], label: str, unreadable=(), full: bool = False
+    ) -> IngestStats | None:
         try:
-            stats = self.ingester.ingest_paths(items, unreadable)
+            stats = self.ingester.ingest_paths(items, unreadable, full=full)
         except Interrupted:
             log.info("stop requested: stopped between two transactions")
             return None

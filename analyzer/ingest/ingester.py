@@ -224,16 +224,19 @@ class Ingester:
         found = discovery or self.discover(paths)
         stats.unrecognised = [(str(p), why) for p, why in found.unrecognised]
         stats.missing_paths = [str(p) for p in found.missing_roots] if paths else []
-        self._pass(found.found, stats, parallel=True, unreadable=found.unreadable)
+        self._pass(found.found, stats, parallel=True, unreadable=found.unreadable, full=not paths)
         return stats
 
-    def ingest_paths(self, items: Iterable[Found], unreadable=()) -> IngestStats:
-        """Ingest known (file, parser) pairs; the watcher uses this for dirty files."""
+    def ingest_paths(self, items: Iterable[Found], unreadable=(), *, full: bool = False) -> IngestStats:
+        """Ingest known (file, parser) pairs; the watcher uses this for dirty files
+        (``full``: the items are every file of every root, a catch-up or rescan)."""
         stats = IngestStats()
-        self._pass(items, stats, parallel=False, unreadable=unreadable)
+        self._pass(items, stats, parallel=False, unreadable=unreadable, full=full)
         return stats
 
-    def _pass(self, items: Iterable[Found], stats: IngestStats, *, parallel: bool, unreadable=()) -> None:
+    def _pass(
+        self, items: Iterable[Found], stats: IngestStats, *, parallel: bool, unreadable=(), full: bool = False
+    ) -> None:
         """One pass under the store's writer lock: another pass (another process's
         ``analyzer ingest``, the daemon, a hook) is waited for, never raced."""
         lock = WriterLock(store.db_file(self.db))
@@ -241,6 +244,9 @@ class Ingester:
             return  # asked to stop while waiting for the other writer
         try:
             self._locked_pass(items, stats, parallel=parallel, unreadable=unreadable)
+            if full:  # when every agent's folders were last read whole (`analyzer doctor` asks)
+                with store.transaction(self.db):
+                    store.set_meta(self.db, "last_full_ingest", _now())
         finally:
             lock.release()
 
