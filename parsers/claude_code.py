@@ -215,15 +215,10 @@ class ClaudeCodeParser(JsonlParser):
     def recognise(self, path: Path, head: bytes) -> bool:
         values = first_objects(head)
         if values:
-            if not isinstance(values[0], dict):
-                return False
-            if _looks_like_claude(values[0]):
-                return True
-            # A metadata line of a type not known yet first, then the transcript.
-            return (
-                isinstance(values[0].get("type"), str)
-                and "sessionId" in values[0]
-                and any(isinstance(v, dict) and _looks_like_claude(v) for v in values[1:])
+            # Any of the first lines that decode, not only the first: a metadata line of a type not
+            # known yet may come first, and a damaged first line must not hide the transcript.
+            return any(isinstance(v, dict) and _looks_like_claude(v) for v in values) and not any(
+                isinstance(v, dict) and ("systemPayload" in v or "provenance" in v) for v in values
             )
         # The first line is longer than the head (a huge snapshot or tool output): look at its start.
         start = head.lstrip()[:400]

@@ -68,6 +68,7 @@ from analyzer.parsers._genai_usage import split_record
 
 from analyzer.api import (
     BadLine,
+    BadValue,
     JsonlParser,
     LimitHit,
     Prompt,
@@ -444,11 +445,17 @@ class Conversation:
         if not isinstance(messages, list):
             yield BadLine(0, "bad_shape", "session document without a messages list")
             return
-        for msg in messages:
-            if isinstance(msg, dict):
-                yield from self.message(msg, None, state, path)
-            else:
-                yield BadLine(0, "bad_shape", f"message is a {type(msg).__name__}, not an object")
+        for number, msg in enumerate(messages, 1):
+            if not isinstance(msg, dict):
+                yield BadLine(number, "bad_shape", f"message is a {type(msg).__name__}, not an object")
+                continue
+            try:  # one message that cannot be read costs only itself
+                records = list(self.message(msg, None, state, path))
+            except BadValue as exc:
+                records = [BadLine(number, "bad_value", f"message {number}: {exc}")]
+            except Exception as exc:
+                records = [BadLine(number, "bad_shape", f"message {number}: {type(exc).__name__}: {exc}")]
+            yield from records
         self._drop_pending(state, path)
 
 

@@ -119,7 +119,11 @@ def loads_lenient(raw: bytes) -> Any:
 
 
 def first_json_line(head: bytes) -> Any:
-    """The first complete JSON line of a file's head, or None."""
+    """The first complete line of a file's head that is JSON, or None.
+
+    A line that is not JSON is passed over like a blank one, so a damaged first
+    line costs a file no more than a missing one: what the file is can still be
+    told from the next."""
     for raw in head.split(b"\n")[:-1] if b"\n" in head else [head]:
         raw = raw.strip().strip(b"\x00")
         if not raw or raw == BOM:
@@ -127,7 +131,7 @@ def first_json_line(head: bytes) -> Any:
         try:
             return loads_lenient(raw)
         except (orjson.JSONDecodeError, RecursionError):
-            return None
+            continue
     return None
 
 

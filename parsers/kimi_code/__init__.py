@@ -72,7 +72,7 @@ from analyzer.api import (
     Request,
     Session,
     SourceContext,
-    first_json_line,
+    first_objects,
     hookimpl,
     read_refusal,
     utc_iso,
@@ -226,12 +226,15 @@ class KimiCodeParser(KimiParser):
         )
 
     def recognise(self, path: Path, head: bytes) -> bool:
-        first = first_json_line(head)
-        if not isinstance(first, dict) or not isinstance(first.get("type"), str):
-            return False
-        if first["type"] == "metadata":
-            return "protocol_version" in first and "created_at" in first
-        return first["type"] in KNOWN_TYPES  # dotted names no other agent uses
+        # The first line that says what the file is: a damaged first line must not hide it.
+        for obj in first_objects(head, 4):
+            if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+                continue
+            if obj["type"] == "metadata":
+                return "protocol_version" in obj and "created_at" in obj
+            if obj["type"] in KNOWN_TYPES:  # dotted names no other agent uses
+                return True
+        return False
 
     # --- the file's context -------------------------------------------------------------
 

@@ -227,7 +227,10 @@ def prompt_in_effect(source: Source, session_id: str, at_ms: int | None, _depth:
             continue
         if at_ms is not None and m.created is not None and m.created > at_ms:
             break
-        kind = classify_user(m, source.parts(m.id), info, in_child=False)
+        try:
+            kind = classify_user(m, source.parts(m.id), info, in_child=False)
+        except Exception:  # a message that cannot be read is reported where it is read itself
+            continue
         if kind.prompt:
             latest = kind.prompt.key
     return latest
