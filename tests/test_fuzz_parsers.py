@@ -38,18 +38,20 @@ from hypothesis import strategies as st
 from analyzer.contract.parsing import SourceContext
 from analyzer.contract.records import BadLine, Prompt, Request
 from analyzer.ingest.discovery import discover
+from analyzer.ingest.ingester import keeps_state
 from analyzer.ingest.reading import split_lines
 from analyzer.registry.parsers import get_parsers
 from analyzer.store.writer import RecordWriter
 
 from .conftest import FIXTURES
 
-AGENTS = ("claude-code", "codex", "kimi-code", "gemini-cli", "qwen-code", "opencode")
-
 
 def fixture_homes() -> list[Path]:
+    """A fixture home of every case of every registered agent that has JSON or JSONL logs."""
+    from analyzer.registry.parsers import agents
+
     homes = []
-    for agent in AGENTS:
+    for agent in sorted(set(agents()) & {p.name for p in FIXTURES.iterdir()}):
         for case in sorted((FIXTURES / agent).iterdir()):
             home = case / "home"
             if home.is_dir() and any(p.suffix in (".jsonl", ".json") for p in home.rglob("*") if p.is_file()):
@@ -58,6 +60,35 @@ def fixture_homes() -> list[Path]:
 
 
 HOMES = fixture_homes()
+
+# Parsers that landed while this test was written, and the damage it found in them: strict, so a
+# fix turns the mark into a failure to be removed. Each is one parser's own reading to make per record.
+_CLINE = (
+    "a timestamp out of range in ui_messages.json raises ValueError out of parse_file: the whole task"
+    " is lost, not one message"
+)
+KNOWN_DAMAGE = {
+    "amp/rewritten": "a value of another type raises TypeError (unhashable list) out of parse_file",
+    "cline/deleted-api-reqs": _CLINE,
+    "cline/flavours": _CLINE,
+    "cline/rewritten": _CLINE,
+    "kilo-code/extension-and-cli": _CLINE,
+    "roo-code/cache-semantics": _CLINE,
+    "roo-code/subtask-and-limit": _CLINE,
+    "iflow-cli/print-mode": "a value of another type in one line loses another line's request",
+}
+
+
+def _case(home: Path) -> str:
+    return f"{home.parent.parent.name}/{home.parent.name}"
+
+
+CASES = [
+    pytest.param(h, id=_case(h), marks=pytest.mark.xfail(strict=True, reason=KNOWN_DAMAGE[_case(h)]))
+    if _case(h) in KNOWN_DAMAGE
+    else pytest.param(h, id=_case(h))
+    for h in HOMES
+]
 
 
 @dataclass
@@ -78,7 +109,8 @@ def analyse(home: Path) -> Parsed:
         rel = str(item.path.relative_to(home))
         ctx = SourceContext(path=item.path, root=item.root)
         if getattr(item.parser, "mode", "lines") == "file":
-            pairs = [(None, r) for r in item.parser.parse_file(item.path, ctx)]  # raises: the test fails
+            args = (item.path, ctx, {}) if keeps_state(item.parser) else (item.path, ctx)
+            pairs = [(None, r) for r in item.parser.parse_file(*args)]  # raises: the test fails
         else:
             data = item.path.read_bytes()
             end = data.rfind(b"\n")
@@ -231,9 +263,9 @@ def without(home: Path, unit: tuple[str, int | None]) -> Parsed:
 # --- the property ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("home", HOMES, ids=lambda h: f"{h.parent.parent.name}/{h.parent.name}")
+@pytest.mark.parametrize("home", CASES)
 @settings(
-    max_examples=8,
+    max_examples=6,
     derandomize=True,
     deadline=None,
     database=None,
