@@ -40,6 +40,7 @@ _WHERE = {
     "first_json_line": "analyzer.contract.parsing",
     "first_objects": "analyzer.contract.parsing",
     "home_from": "analyzer.contract.parsing",
+    "loads_lenient": "analyzer.contract.parsing",
     "TRIGGERS": "analyzer.contract.records",
     "BadLine": "analyzer.contract.records",
     "LimitHit": "analyzer.contract.records",
@@ -55,6 +56,8 @@ _WHERE = {
     "zone": "analyzer.contract.resets",
     "WatchTask": "analyzer.contract.tasks",
     "unknown_line": "analyzer.contract.unknown_lines",
+    "BadValue": "analyzer.contract.validation",
+    "token_count": "analyzer.contract.validation",
     "format_utc": "analyzer.contract.timeutil",
     "from_epoch": "analyzer.contract.timeutil",
     "parse_iso": "analyzer.contract.timeutil",
@@ -63,6 +66,7 @@ _WHERE = {
 
 __all__ = [
     "BadLine",
+    "BadValue",
     "JsonlParser",
     "LimitHit",
     "Line",
@@ -84,10 +88,12 @@ __all__ = [
     "from_epoch",
     "home_from",
     "hookimpl",
+    "loads_lenient",
     "parse_iso",
     "read_refusal",
     "reset_after",
     "unknown_line",
+    "token_count",
     "utc_iso",
     "zone",
 ]
@@ -117,6 +123,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         first_json_line,
         first_objects,
         home_from,
+        loads_lenient,
     )
     from analyzer.contract.records import (
         TRIGGERS,
@@ -134,3 +141,4 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from analyzer.contract.tasks import WatchTask
     from analyzer.contract.timeutil import format_utc, from_epoch, parse_iso, utc_iso
     from analyzer.contract.unknown_lines import unknown_line
+    from analyzer.contract.validation import BadValue, token_count

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer.api import token_count
+
 
 @dataclass(frozen=True, slots=True)
 class Split:
@@ -69,15 +71,9 @@ TELEMETRY_FIELDS = (
 )
 
 
-def count(value: Any) -> int:
-    """A token count as an int; anything else (None, text, negative) is 0."""
-    if isinstance(value, bool):
-        return 0
-    try:
-        number = int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-    return max(number, 0)
+def count(value: Any, name: str = "token count") -> int:
+    """A token count as an int (absent: 0); a value that cannot be one raises ``BadValue``."""
+    return token_count(value, name)
 
 
 def numbers(usage: dict, fields: tuple[str, ...] | None = None) -> tuple[int, int, int, int, int, int | None]:
@@ -86,12 +82,12 @@ def numbers(usage: dict, fields: tuple[str, ...] | None = None) -> tuple[int, in
         fields = GENAI_FIELDS if any(k in usage for k in GENAI_FIELDS[:2]) else SUMMARY_FIELDS
     prompt, candidates, cached, thoughts, tool, total = (usage.get(f) for f in fields)
     return (
-        count(prompt),
-        count(candidates),
-        count(cached),
-        count(thoughts),
-        count(tool),
-        (None if total is None else count(total)),
+        count(prompt, fields[0]),
+        count(candidates, fields[1]),
+        count(cached, fields[2]),
+        count(thoughts, fields[3]),
+        count(tool, fields[4]),
+        (None if total is None else count(total, fields[5])),
     )
 
 

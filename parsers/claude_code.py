@@ -65,6 +65,7 @@ from analyzer.api import (
     hookimpl,
     read_refusal,
     reset_after,
+    token_count,
     unknown_line,
     utc_iso,
 )
@@ -153,11 +154,9 @@ def _has_tool_result(content) -> bool:
     return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
-def _int(value) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
+def _int(value, name: str = "token count") -> int:
+    """A token count; a value that cannot be one makes the line a ``bad_value`` (``token_count``)."""
+    return token_count(value, name)
 
 
 def _looks_like_claude(obj: dict) -> bool:
@@ -216,15 +215,10 @@ class ClaudeCodeParser(JsonlParser):
     def recognise(self, path: Path, head: bytes) -> bool:
         values = first_objects(head)
         if values:
-            if not isinstance(values[0], dict):
-                return False
-            if _looks_like_claude(values[0]):
-                return True
-            # A metadata line of a type not known yet first, then the transcript.
-            return (
-                isinstance(values[0].get("type"), str)
-                and "sessionId" in values[0]
-                and any(isinstance(v, dict) and _looks_like_claude(v) for v in values[1:])
+            # Any of the first lines that decode, not only the first: a metadata line of a type not
+            # known yet may come first, and a damaged first line must not hide the transcript.
+            return any(isinstance(v, dict) and _looks_like_claude(v) for v in values) and not any(
+                isinstance(v, dict) and ("systemPayload" in v or "provenance" in v) for v in values
             )
         # The first line is longer than the head (a huge snapshot or tool output): look at its start.
         start = head.lstrip()[:400]
@@ -320,10 +314,10 @@ class ClaudeCodeParser(JsonlParser):
                 state["trigger"] = "other"
         cache_creation = usage.get("cache_creation")
         w5 = w1 = None
-        cache_write = _int(usage.get("cache_creation_input_tokens"))
+        cache_write = _int(usage.get("cache_creation_input_tokens"), "cache_write_tokens")
         if isinstance(cache_creation, dict):
-            w5 = _int(cache_creation.get("ephemeral_5m_input_tokens"))
-            w1 = _int(cache_creation.get("ephemeral_1h_input_tokens"))
+            w5 = _int(cache_creation.get("ephemeral_5m_input_tokens"), "cache_write_5m_tokens")
+            w1 = _int(cache_creation.get("ephemeral_1h_input_tokens"), "cache_write_1h_tokens")
             if w5 + w1 > 0:
                 cache_write = w5 + w1
             elif cache_write:
@@ -336,12 +330,12 @@ class ClaudeCodeParser(JsonlParser):
             model=model,
             provider=self.gateway.host(ctx.path, obj.get("cwd")),
             project=obj.get("cwd"),
-            input_tokens=_int(usage.get("input_tokens")),
-            cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+            input_tokens=_int(usage.get("input_tokens"), "input_tokens"),
+            cache_read_tokens=_int(usage.get("cache_read_input_tokens"), "cache_read_tokens"),
             cache_write_tokens=cache_write,
             cache_write_5m_tokens=w5,
             cache_write_1h_tokens=w1,
-            output_tokens=_int(usage.get("output_tokens")),
+            output_tokens=_int(usage.get("output_tokens"), "output_tokens"),
             trigger=trigger,
             prompt_key=prompt_key,
             is_sidechain=sidechain,

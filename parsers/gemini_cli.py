@@ -68,6 +68,7 @@ from analyzer.parsers._genai_usage import split_record
 
 from analyzer.api import (
     BadLine,
+    BadValue,
     JsonlParser,
     LimitHit,
     Prompt,
@@ -80,6 +81,7 @@ from analyzer.api import (
     format_utc,
     home_from,
     hookimpl,
+    loads_lenient,
     parse_iso,
     read_refusal,
     utc_iso,
@@ -443,11 +445,17 @@ class Conversation:
         if not isinstance(messages, list):
             yield BadLine(0, "bad_shape", "session document without a messages list")
             return
-        for msg in messages:
-            if isinstance(msg, dict):
-                yield from self.message(msg, None, state, path)
-            else:
-                yield BadLine(0, "bad_shape", f"message is a {type(msg).__name__}, not an object")
+        for number, msg in enumerate(messages, 1):
+            if not isinstance(msg, dict):
+                yield BadLine(number, "bad_shape", f"message is a {type(msg).__name__}, not an object")
+                continue
+            try:  # one message that cannot be read costs only itself
+                records = list(self.message(msg, None, state, path))
+            except BadValue as exc:
+                records = [BadLine(number, "bad_value", f"message {number}: {exc}")]
+            except Exception as exc:
+                records = [BadLine(number, "bad_shape", f"message {number}: {type(exc).__name__}: {exc}")]
+            yield from records
         self._drop_pending(state, path)
 
 
@@ -537,7 +545,7 @@ class GeminiSessionJsonParser:
         return path.suffix == ".json" and path.name.startswith("session-") and _in_chats(path)
 
     def recognise(self, path: Path, head: bytes) -> bool:
-        start = head.lstrip()[:1]
+        start = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
         if start != b"{" or b'"sessionId"' not in head or not (b'"messages"' in head or b'"projectHash"' in head):
             return False
         return self.ours(path, head)
@@ -548,7 +556,7 @@ class GeminiSessionJsonParser:
 
     def parse_file(self, path: Path, ctx: SourceContext) -> Iterator[Record]:
         try:
-            doc = orjson.loads(path.read_bytes())
+            doc = loads_lenient(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             yield BadLine(0, "corrupt", f"not JSON: {exc}")
             return

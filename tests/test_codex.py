@@ -279,7 +279,7 @@ def test_bad_token_counts_are_bad_lines_not_crashes():
     ]
     records = list(CodexParser().parse(list(enumerate(lines)), {}, SourceContext(Path("rollout-x.jsonl"))))
     bad = [(r.offset, r.kind) for r in records if r.__class__.__name__ == "BadLine"]
-    assert bad == [(1, "bad_shape"), (2, "bad_shape"), (3, "bad_shape"), (4, "bad_shape")]
+    assert bad == [(1, "bad_value"), (2, "bad_shape"), (3, "bad_shape"), (4, "bad_shape")]
 
 
 def test_window_classification():

@@ -118,7 +118,7 @@ def test_unopenable_database_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     result = CliRunner().invoke(cli, ["infer-limit", "--db", str(bad)])
     assert result.exit_code == 1
-    assert "cannot open the database" in result.output
+    assert "is damaged (file is not a database)" in result.output
 
 
 def test_window_lengths():

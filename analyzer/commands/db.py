@@ -1,4 +1,4 @@
-"""``analyzer db path|status|errors|backup|prompt-text`` and ``analyzer plugins``."""
+"""``analyzer db path|status|errors|backup|check|repair|prompt-text`` and ``analyzer plugins``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _db_file(db) -> Path:
 
 @click.group(name="db")
 def db_group():
-    """The SQLite store: where it is, what it holds, backups."""
+    """The SQLite store: where it is, what it holds, backups, checks and repair."""
 
 
 @db_group.command(name="path")
@@ -132,12 +132,109 @@ def db_backup(target, db_path):
     click.echo(f"Backed up to {target}")
 
 
+@db_group.command(name="check")
+@click.option("--quick", is_flag=True, help="Skip reading the log files again (integrity and orphans only).")
+@format_options(csv=False)
+@db_option
+def db_check(quick, fmt, db_path):
+    """Check the store: SQLite's integrity check, rows that point at nothing, rows
+    validation would refuse, and (unless --quick) every log file still on disk read
+    again and compared with what the store holds, per file. Exits 1 on a problem."""
+    from analyzer.ingest.check import as_json, check
+
+    db = open_store(db_path)
+    result = check(db, reread=not quick)
+    if fmt == "json":
+        emit_json(as_json(result))
+    else:
+        for line in check_lines(result):
+            click.echo(line)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def check_lines(result) -> list[str]:
+    """What ``db check`` prints: one line per look, then one per problem and its fix."""
+    lines = [f"Integrity:  {'ok' if not result.damaged else 'DAMAGED'}"]
+    if result.damaged:
+        lines += [f"  {p}" for p in result.problems()]
+        lines.append("Fix: `analyzer db repair` recovers what can be read into a new store.")
+        return lines
+    orphans = sum(result.orphans.values())
+    lines.append(f"Orphans:    {'none' if not orphans else f'{orphans} rows point at a source that is not there'}")
+    odd = sum(result.implausible.values())
+    lines.append(f"Values:     {'all plausible' if not odd else f'{odd} rows hold values validation now refuses'}")
+    if result.reread:
+        compared = [s for s in result.sources if s.requests]
+        bad = [s for s in result.sources if not s.ok]
+        requests = sum(s.requests for s in compared)
+        tokens_ = sum(s.tokens for s in compared)
+        extra = []
+        if result.changed:
+            extra.append(f"{len(result.changed)} changed since the last ingest, not compared")
+        if result.gone:
+            extra.append(f"{result.gone} no longer on disk")
+        if result.failed:
+            extra.append(f"{len(result.failed)} could not be read")
+        lines.append(
+            f"Re-read:    {len(result.sources)} files still on disk give {tokens(requests)} requests,"
+            f" {tokens(tokens_)} tokens: {'all in the store' if not bad else f'{len(bad)} files disagree'}"
+            + (f" ({'; '.join(extra)})" if extra else "")
+        )
+    for problem in result.problems():
+        lines.append(f"  {problem}")
+    if not result.ok:
+        fixes = []
+        if orphans or odd:
+            fixes.append("`analyzer db repair` rebuilds the store and leaves such rows out")
+        if any(not s.ok for s in result.sources):
+            fixes.append("`analyzer ingest` after `analyzer db repair` reads every file again")
+        lines.append("Fix: " + "; ".join(fixes) + ".")
+    else:
+        lines.append("The store is whole.")
+    return lines
+
+
+@db_group.command(name="repair")
+@click.option("--yes", is_flag=True, help="Do not ask before moving the store aside.")
+@db_option
+def db_repair(yes, db_path):
+    """Recover what SQLite can read from a damaged store into a new one.
+
+    The damaged file is kept aside (renamed with a .damaged-<time> suffix) and
+    only read; the new store takes its place. Prints what was saved and what
+    was lost per table. Every log file still on disk is then read again by the
+    next `analyzer ingest`, which restores whatever those files hold.
+    """
+    from analyzer.store.repair import repair
+
+    path = db_path or store.default_db_path()
+    if not yes and not click.confirm(f"Move {path} aside and rebuild it from what can be read?", default=True):
+        raise SystemExit(1)
+    result = repair(path)
+    click.echo(f"The damaged store is kept at {result.aside}.")
+    if result.unreadable_schema:
+        click.echo(f"Nothing could be read from it ({result.unreadable_schema}); the new store is empty.")
+    for t in result.tables:
+        if t.saved or t.lost or t.refused or t.note or not t.counted:
+            lost = f", {t.lost:,} lost" if t.lost else ""
+            lost += "" if t.counted else ", how many were lost cannot be told"
+            refused = f", {t.refused:,} refused (values validation refuses)" if t.refused else ""
+            click.echo(f"  {t.name}: {t.saved:,} rows saved{lost}{refused}{f' ({t.note})' if t.note else ''}")
+    click.echo(
+        f"Saved {result.saved:,} rows, lost {result.lost:,}"
+        + (f" and an unknown number in {', '.join(result.uncounted)}" if result.uncounted else "")
+        + (f", left out {result.refused:,} implausible" if result.refused else "")
+        + ". Run `analyzer ingest` now: every log file still on disk is read again, which restores what it holds."
+    )
+
+
 @db_group.command(name="prompt-text")
 @click.argument("setting", type=click.Choice(["on", "off", "show"]), default="show")
 @db_option
 def db_prompt_text(setting, db_path):
     """Store the text of typed prompts (off by default: only a hash and length)."""
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     if setting == "show":
         click.echo("on" if store.keep_prompt_text(db) else "off")
         return

@@ -79,7 +79,7 @@ def ingest(paths, verbose, db_path):
     even when the agent rewrote or deleted its files. Bad lines are skipped
     and listed by `analyzer db errors`.
     """
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     try:
         stats = run_ingest(db, tuple(paths))
     except store.StoreError as exc:
@@ -117,7 +117,7 @@ def start(sample, db_path):
         env = {**os.environ, "HOME": str(SAMPLE_HOME)}
         for var in agent_environment():  # nothing may point the parsers back at your own logs
             env.pop(var, None)
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     try:
         stats = run_ingest(db, env=env)
     except store.StoreError as exc:

@@ -23,11 +23,18 @@ def db_option(fn):
     )(fn)
 
 
-def open_store(db_path: Path | None, *, migrate: bool = True):
+def open_store(db_path: Path | None, *, migrate: bool = True, create: bool = False):
+    """Open the store for a command. Only commands that write (``create=True``) make the
+    folder of a new store, and say so; a reading command stops with a sentence instead."""
+    path = db_path or store.default_db_path()
+    new = create and not path.parent.is_dir()
     try:
-        return store.open_db(db_path, migrate=migrate)
+        db = store.open_db(path, migrate=migrate, create=create)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    if new:
+        click.echo(f"New store: {path} (its folder did not exist; created it).", err=True)
+    return db
 
 
 def _agent_callback(ctx, param, value):

@@ -28,7 +28,7 @@ def plans_cmd(plan_id, fmt, db_path):
     as analyzer/plans/plans.json, a [[plan]] list). Also in the store as the
     tables plans and plan_limits.
     """
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     catalogue = plans_mod.sync_catalogue(db)
     if plan_id:
         catalogue = [p for p in catalogue if p.id == plan_id]

@@ -101,7 +101,7 @@ def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log
         except OSError as exc:
             raise click.ClickException(f"cannot create the lock file next to {db_file}: {exc}") from exc
         try:
-            db = open_store(db_file)
+            db = open_store(db_file, create=True)
             from analyzer.daemon.watcher import Watcher, watch_tasks
 
             tasks = watch_tasks()

@@ -21,6 +21,12 @@ Either way the parser yields records (``analyzer.contract.records``). A line it 
 use becomes a ``BadLine``; it never raises for bad input. ``JsonlParser`` does
 the JSON decoding and per-line error capture for JSONL formats, so a subclass
 only writes ``handle``.
+
+What a crash or another tool can leave around intact JSON is read, not dropped
+(``loads_lenient``, tried only when a line does not decode as it is): a UTF-8
+byte-order mark at the start of a file, a run of NUL bytes before a line (a
+file extended by a crash, then written after), and bytes that are not UTF-8
+inside string values (read as U+FFFD). The JSON itself must be whole.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import orjson
 
 from analyzer.contract.records import BadLine, Record
+from analyzer.contract.validation import BadValue
 
 Line = tuple[int, bytes]
 
@@ -82,16 +89,49 @@ def env_paths(env: Mapping[str, str], name: str) -> list[Path]:
     return [Path(p).expanduser() for p in parts if p]
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def loads_lenient(raw: bytes) -> Any:
+    """``orjson.loads``, after taking off what is not JSON but leaves the JSON readable.
+
+    Tried in this order: as it is; without a leading byte-order mark and NUL
+    bytes (and whatever a NUL run follows: a torn line a crash left before it);
+    with bytes that are not UTF-8 replaced by U+FFFD. Raises ``orjson.JSONDecodeError``
+    (a ``ValueError``) when none of these decodes.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        first = exc
+    cleaned = raw
+    if cleaned.startswith(BOM):
+        cleaned = cleaned[len(BOM) :]
+    if b"\x00" in cleaned:
+        cleaned = cleaned.rpartition(b"\x00")[2] if cleaned.strip(b"\x00 \t\r") else b""
+    for attempt in (cleaned, cleaned.decode("utf-8", "replace").encode("utf-8")):
+        if attempt is not raw and attempt.strip():
+            try:
+                return orjson.loads(attempt)
+            except orjson.JSONDecodeError:
+                continue
+    raise first
+
+
 def first_json_line(head: bytes) -> Any:
-    """The first complete JSON line of a file's head, or None."""
+    """The first complete line of a file's head that is JSON, or None.
+
+    A line that is not JSON is passed over like a blank one, so a damaged first
+    line costs a file no more than a missing one: what the file is can still be
+    told from the next."""
     for raw in head.split(b"\n")[:-1] if b"\n" in head else [head]:
-        raw = raw.strip()
-        if not raw:
+        raw = raw.strip().strip(b"\x00")
+        if not raw or raw == BOM:
             continue
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None
+            return loads_lenient(raw)
+        except (orjson.JSONDecodeError, RecursionError):
+            continue
     return None
 
 
@@ -100,11 +140,11 @@ def first_objects(head: bytes, limit: int = 5) -> list:
     that do not decode are left out): what ``recognise`` usually looks at."""
     found = []
     for raw in head.split(b"\n")[:-1][:limit]:
-        if not raw.strip():
+        if not raw.strip().strip(b"\x00"):
             continue
         try:
-            found.append(orjson.loads(raw))
-        except orjson.JSONDecodeError:
+            found.append(loads_lenient(raw))
+        except (orjson.JSONDecodeError, RecursionError):
             continue
     return found
 
@@ -126,7 +166,7 @@ class JsonlParser:
         handle = self.handle
         loads = orjson.loads
         for offset, raw in lines:
-            if not raw.strip():
+            if not raw.strip(b" \t\r\n\x00"):
                 continue
             try:
                 obj = loads(raw)
@@ -138,12 +178,28 @@ class JsonlParser:
                 continue
             try:
                 yield from handle(obj, offset, state, ctx)
+            except BadValue as exc:  # a count that cannot be one: the line, with the reason
+                yield BadLine(offset, "bad_value", str(exc), _snippet(raw))
             except Exception as exc:  # never let one line stop the file
                 yield BadLine(offset, "bad_shape", f"{type(exc).__name__}: {exc}", _snippet(raw))
 
     def recover(self, raw: bytes, offset: int, state: dict, ctx: SourceContext, exc: Exception) -> Iterator[Record]:
-        """A line that is not JSON. Writers sometimes glue two records on one
-        line; try each ``}{``-separated piece before giving up."""
+        """A line that is not JSON as it is. JSON behind a byte-order mark or NUL
+        padding, or with bytes that are not UTF-8 inside its strings, is read
+        (``loads_lenient``). Writers sometimes glue two records on one line;
+        try each ``}{``-separated piece before giving up."""
+        try:
+            obj = loads_lenient(raw)
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            try:
+                yield from self.handle(obj, offset, state, ctx)
+            except BadValue as err:
+                yield BadLine(offset, "bad_value", str(err), _snippet(raw))
+            except Exception as err:
+                yield BadLine(offset, "bad_shape", f"{type(err).__name__}: {err}", _snippet(raw))
+            return
         pieces = _split_glued(raw)
         if len(pieces) > 1:
             decoded = []

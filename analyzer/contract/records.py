@@ -124,7 +124,7 @@ class BadLine:
     """
 
     offset: int
-    kind: Literal["corrupt", "bad_shape", "unknown_type", "unrecognised_file", "parser_error", "ignored"]
+    kind: Literal["corrupt", "bad_shape", "unknown_type", "unrecognised_file", "parser_error", "ignored", "bad_value"]
     reason: str
     snippet: str = field(default="", repr=False)
 

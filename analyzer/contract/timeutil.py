@@ -3,6 +3,14 @@
 Stored instants are ISO-8601 UTC with milliseconds and ``Z``, so that text order
 is time order in SQLite. Reports group in a time zone given by IANA name
 (``--tz``), defaulting to the local zone.
+
+The helpers that read stored instants back (``stored_ms``, ``ms_datetime``,
+``parse_stored``) never fail on what a store may hold: records are validated
+when written (``analyzer.contract.validation``), but a store written before may
+hold a year 1 or 9999, or text that is no time at all. Instants computed from
+such rows (a window's end after 9999, its start before year 1) are clamped to
+the range Python's ``datetime`` can hold, and text that is no time reads as the
+earliest instant, so every report still runs.
 """
 
 from __future__ import annotations
@@ -32,8 +40,12 @@ def utc_iso(value: object) -> str | None:
 
 
 def format_utc(dt: datetime) -> str:
+    """The stored form of an instant (four-digit years everywhere: strftime's ``%Y`` is not)."""
     dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+        f".{dt.microsecond // 1000:03d}Z"
+    )
 
 
 def from_epoch(value: float) -> datetime:
@@ -65,16 +77,27 @@ def parse_iso(text: str) -> datetime:
 
 
 def parse_stored(text: str) -> datetime:
-    return parse_iso(text)
+    """A stored instant as an aware datetime; never raises (clamped as ``stored_ms`` does)."""
+    return ms_datetime(stored_ms(text))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+# What instants read from a store clamp to: the range Python's datetime holds.
+_MIN_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MS
+_MAX_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MS
 
 
 def stored_ms(text: str) -> int:
-    """A stored instant as epoch milliseconds (exact: stored instants have millisecond precision)."""
-    return datetime_ms(parse_iso(text))
+    """A stored instant as epoch milliseconds (exact: stored instants have millisecond precision).
+
+    Never raises: an instant outside Python's range is clamped, text that is no
+    time reads as the earliest instant (see the module's docstring)."""
+    try:
+        ms = (parse_iso(text) - _EPOCH) // _MS
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        return _MAX_MS if isinstance(text, str) and text[:1].isdigit() and text[:5] > "9999-" else _MIN_MS
+    return min(max(ms, _MIN_MS), _MAX_MS)
 
 
 def datetime_ms(dt: datetime) -> int:
@@ -83,8 +106,17 @@ def datetime_ms(dt: datetime) -> int:
 
 
 def ms_datetime(ms: int) -> datetime:
-    """Epoch milliseconds as an aware UTC datetime (exact)."""
-    return _EPOCH + ms * _MS
+    """Epoch milliseconds as an aware UTC datetime (exact, within the range a store's instants are read to)."""
+    return _EPOCH + min(max(ms, _MIN_MS), _MAX_MS) * _MS
+
+
+def in_zone(dt: datetime, tz: tzinfo) -> datetime:
+    """``dt`` in ``tz``; at the ends of the calendar (year 1, year 9999), where the
+    zone's offset would leave Python's range, ``dt`` as it is."""
+    try:
+        return dt.astimezone(tz)
+    except (OverflowError, ValueError):
+        return dt
 
 
 def ms_stored(ms: int) -> str:

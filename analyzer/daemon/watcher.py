@@ -47,6 +47,8 @@ from analyzer.daemon.observers import ObserverFactory, Observers, plan_watches
 from analyzer.ingest.discovery import Found, discover
 from analyzer.ingest.ingester import Ingester, IngestStats, link_orphan_requests
 from analyzer.store import database as store
+from analyzer.store.faults import describe_fault
+from analyzer.store.lock import StoreBusy
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -58,6 +60,8 @@ Clock = Callable[[], float]
 # Event types that say nothing was written.
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+
+LOCK_WAIT = 2.0  # seconds a pass waits for another process's pass before trying again later
 
 
 def watch_tasks() -> list[WatchTask]:
@@ -201,6 +205,9 @@ class Watcher:
         self.clock = clock
         self.ingester = Ingester(db, parsers, env=env)
         self.ingester.progress = self._between_transactions
+        # Another process's pass (an `analyzer ingest`, a hook): wait a moment, else try again later.
+        self.ingester.lock_timeout = LOCK_WAIT
+        self.ingester.lock_stop = lambda: self.stopping
         self.roots: list[Path] = []
         for parser in self.ingester.parsers:
             try:
@@ -222,6 +229,7 @@ class Watcher:
         self._next_rescan = now + self.settings.rescan_interval
         self._task_due = {task.name: now for task in self.tasks}
         self._retry_at: float | None = None
+        self._warned: set[str] = set()  # unreadable files already named in the log
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -310,14 +318,16 @@ class Watcher:
                 replan = True  # a root, or a folder above one, appeared, moved or vanished
         if replan:
             look.extend(self.replan())
+        unreadable = []
         if look:
-            found = discover(self.ingester.parsers, self.ingester.env, within=look, known=self.known).found
+            seen = discover(self.ingester.parsers, self.ingester.env, within=look, known=self.known)
+            found, unreadable = seen.found, seen.unreadable
             self._remember(found)
             listed = {item.path for item in items}
             items.extend(item for item in found if item.path not in listed)
-        if not items:
+        if not items and not unreadable:
             return None
-        return self._ingest(items, retry=due, label="flush")
+        return self._ingest(items, retry=due, label="flush", unreadable=unreadable)
 
     def rescan(self) -> IngestStats | None:
         """Re-plan the watches and look at every file: events may have been dropped."""
@@ -327,26 +337,26 @@ class Watcher:
             self.observers.start()
         self.replan()
         self._next_rescan = self.clock() + self.settings.rescan_interval
-        found = discover(self.ingester.parsers, self.ingester.env, known=self.known).found
-        self._remember(found)
-        stats = self._ingest(found, retry=(), label="rescan")
+        seen = discover(self.ingester.parsers, self.ingester.env, known=self.known)
+        self._remember(seen.found)
+        stats = self._ingest(seen.found, retry=(), label="rescan", unreadable=seen.unreadable, full=True)
         if stats is None and not self.stopping:
             self._next_rescan = self.clock() + self.settings.retry_delay
         return stats
 
     def catch_up(self) -> IngestStats | None:
         """Read everything that changed while the daemon was not running."""
-        found = discover(self.ingester.parsers, self.ingester.env).found
-        self._remember(found)
-        stats = self._ingest(found, retry=(), label="catch-up")
+        seen = discover(self.ingester.parsers, self.ingester.env)
+        self._remember(seen.found)
+        stats = self._ingest(seen.found, retry=(), label="catch-up", unreadable=seen.unreadable, full=True)
         if stats is not None:
             # A daemon killed between a chunk and the end of its pass left
             # requests unlinked; linking is idempotent.
             try:
                 with store.transaction(self.db):
                     link_orphan_requests(self.db)
-            except sqlite3.OperationalError as exc:
-                log.error("could not link requests to prompts: %s", exc)
+            except sqlite3.Error as exc:
+                log.error("could not link requests to prompts: %s", describe_fault(exc))
         elif not self.stopping:
             self._next_rescan = self.clock() + self.settings.retry_delay
         return stats
@@ -378,21 +388,28 @@ class Watcher:
         if self.stopping:
             raise Interrupted
 
-    def _ingest(self, items: list[Found], *, retry: Iterable[str], label: str) -> IngestStats | None:
+    def _ingest(
+        self, items: list[Found], *, retry: Iterable[str], label: str, unreadable=(), full: bool = False
+    ) -> IngestStats | None:
         try:
-            stats = self.ingester.ingest_paths(items)
+            stats = self.ingester.ingest_paths(items, unreadable, full=full)
         except Interrupted:
             log.info("stop requested: stopped between two transactions")
             return None
-        except (store.StoreError, sqlite3.OperationalError) as exc:
-            log.error("%s; trying again in %g s", exc, self.settings.retry_delay)
+        except Exception as exc:
+            # A competing writer, a full disk, a damaged store, or a bug: the daemon
+            # says so and tries again later; it never dies of it.
+            level = logging.INFO if isinstance(exc, StoreBusy) else logging.ERROR
+            log.log(level, "%s; trying again in %g s", describe_fault(exc), self.settings.retry_delay)
             for path in retry:
                 self.coalescer.mark(path)
             self._retry_at = self.clock() + self.settings.retry_delay
             return None
         self._retry_at = None
         for path, why in stats.failed_files:
-            log.warning("%s: could not be read: %s", path, why)
+            if path not in self._warned:  # once per file, not on every rescan
+                self._warned.add(path)
+                log.warning("%s: could not be read: %s", path, why)
         for old, new in stats.moved_files:
             log.info("%s moved to %s", old, new)
         for path in stats.reread_files:

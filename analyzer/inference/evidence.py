@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from analyzer.contract.timeutil import parse_iso
+from analyzer.contract.timeutil import parse_stored
 from analyzer.pricing.prices import normalise_model
 from analyzer.reports.usage import ensure_prices
 
@@ -40,7 +40,7 @@ def snap_window(minutes: int | None) -> int | None:
 
 
 def epoch(ts: str) -> float:
-    return parse_iso(ts).timestamp()
+    return parse_stored(ts).timestamp()
 
 
 @dataclass

@@ -13,14 +13,19 @@ keeps the head but moves that tail). A changed identity means "read again from
 the start", which upserts make safe. A file that vanished from one path while
 a file with its device and inode and head appeared at another was moved
 (Codex archives sessions that way): its offset moves with it.
+
+A file or folder that cannot be read (no permission, a symlink loop, a link to
+nothing) is never skipped in silence: discovery names it, with the reason and
+the parser that would have read it, and the ingester reports and records it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HEAD_BYTES = 64 * 1024
@@ -37,11 +42,32 @@ class Found:
     root: Path | None
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A file (or folder) that could not be looked at, and why."""
+
+    path: Path
+    reason: str
+    parser: object | None = None  # the parser whose kind of file it is, when one claims the name
+
+
 @dataclass
 class Discovery:
     found: list[Found]
     unrecognised: list[tuple[Path, str]]  # (path, which parsers looked at it)
     missing_roots: list[Path]
+    unreadable: list[Unreadable] = field(default_factory=list)
+
+
+def why_unreadable(exc: BaseException) -> str:
+    """The reason an OS error (or a symlink loop) gives, in a few words."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "a symlink loop (the link leads back to itself)"
+    if isinstance(exc, FileNotFoundError):
+        return "a link to a file that does not exist"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
@@ -49,11 +75,16 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
         return f.read(size)
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, errors: list[Unreadable] | None = None) -> Iterator[Path]:
     if root.is_file():
         yield root
         return
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+
+    def unreadable_folder(exc: OSError) -> None:
+        if errors is not None and exc.filename:
+            errors.append(Unreadable(Path(exc.filename), f"folder not readable: {why_unreadable(exc)}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_folder):
         dirnames.sort()
         for name in sorted(filenames):
             yield Path(dirpath, name)
@@ -78,6 +109,7 @@ def discover(
     found: list[Found] = []
     unrecognised: list[tuple[Path, str]] = []
     missing: list[Path] = []
+    unreadable: list[Unreadable] = []
     seen: set[Path] = set()
     folders: dict[Path, Path] = {}  # folder -> its resolved path: resolve each once, not once per file
 
@@ -88,10 +120,15 @@ def discover(
         inside = folder / path.name
         return inside.resolve() if inside.is_symlink() else inside
 
+    def cannot_read(path: Path, exc: BaseException, interested: list, explicit: bool) -> None:
+        if interested or explicit:
+            unreadable.append(Unreadable(path, why_unreadable(exc), interested[0] if interested else None))
+
     def offer(path: Path, candidates: list, root: Path | None, explicit: bool) -> None:
         try:
             resolved = resolve(path)
-        except OSError:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: Python 3.11's "Symlink loop"
+            cannot_read(path, exc, [p for p in candidates if _safe(p.candidate, path)], explicit)
             return
         if resolved in seen:
             return
@@ -108,7 +145,8 @@ def discover(
             if path.stat().st_size == 0:
                 return  # nothing written yet; it will be looked at again
             head = read_head(path)
-        except OSError:
+        except OSError as exc:
+            cannot_read(path, exc, interested, explicit)
             return
         for parser in interested:
             if _safe(parser.recognise, path, head):
@@ -121,9 +159,15 @@ def discover(
         for given in paths:
             given = Path(given).expanduser()
             if not given.exists():
+                if given.is_symlink():
+                    try:
+                        given.resolve(strict=True)
+                    except (OSError, RuntimeError) as exc:
+                        cannot_read(given, exc, [], True)
+                        continue
                 missing.append(given)
                 continue
-            for path in _walk(given):
+            for path in _walk(given, unreadable):
                 offer(path, parsers, given if given.is_dir() else None, explicit=given.is_file())
     else:
         for parser in parsers:
@@ -133,9 +177,9 @@ def discover(
                     missing.append(root)
                     continue
                 for start in _starts(root, within):
-                    for path in _walk(start):
+                    for path in _walk(start, unreadable):
                         offer(path, [parser], root, explicit=False)
-    return Discovery(found, unrecognised, missing)
+    return Discovery(found, unrecognised, missing, unreadable)
 
 
 def _starts(root: Path, within: list[Path] | None) -> list[Path]:

@@ -14,7 +14,11 @@ So:
 * a file that shrank, changed inode or changed the bytes already read is read
   again from the start, with an empty parser state;
 * a bad line is recorded in ``ingest_errors`` and skipped; a parser that raises
-  on a file is recorded too, and the other files go on.
+  on a file is recorded too, and the other files go on;
+* a file that cannot be read (no permission, a symlink loop, gone between
+  looking and reading) is named in the pass's ``failed_files`` and recorded as
+  an ``unreadable`` error of its source (``analyzer db errors``); the error is
+  cleared once the file is read.
 
 Whole-file formats (``mode = "file"``) are re-read when size or mtime change
 (an SQLite store's ``-wal`` file included); one the parser cannot open now (an
@@ -38,9 +42,19 @@ import orjson
 from analyzer.contract.parsing import SourceContext
 from analyzer.contract.records import BadLine
 from analyzer.contract.timeutil import format_utc, now_utc
-from analyzer.ingest.discovery import Discovery, Found, _safe, discover, fingerprint, head_matches, tail_fingerprint
+from analyzer.ingest.discovery import (
+    Discovery,
+    Found,
+    _safe,
+    discover,
+    fingerprint,
+    head_matches,
+    tail_fingerprint,
+    why_unreadable,
+)
 from analyzer.ingest.reading import CHUNK_BYTES, parse_file_job, read_new_lines, settled
 from analyzer.store import database as store
+from analyzer.store.lock import WriterLock
 from analyzer.store.writer import RecordWriter
 
 if TYPE_CHECKING:
@@ -50,6 +64,7 @@ BATCH_BYTES = 16 * 1024 * 1024  # input read per commit
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, worker processes cost more than they save
 WORKER_MAX_BYTES = 64 * 1024 * 1024  # larger files are read here, chunk by chunk (bounded memory)
 BULK_WAL_PAGES = 25_000  # WAL auto-checkpoint during a big pass (about 100 MB of pages)
+LOCK_TIMEOUT = 15 * 60.0  # a pass waits this long for another process's pass (a first ingest of GBs)
 
 
 @dataclass
@@ -101,7 +116,20 @@ class IngestStats:
         return text + "."
 
 
-_SOURCE_COLUMNS = ("id", "path", "parser", "dev", "inode", "size", "mtime", "offset", "head_fp", "tail_fp", "state")
+_SOURCE_COLUMNS = (
+    "id",
+    "path",
+    "parser",
+    "dev",
+    "inode",
+    "size",
+    "mtime",
+    "offset",
+    "head_fp",
+    "tail_fp",
+    "state",
+    "status",
+)
 
 
 @dataclass
@@ -160,6 +188,10 @@ class Ingester:
         self._between_chunks: Callable[[], None] | None = None
         self._prices = None  # the pass's PriceBook (False: prices unreadable, rows left unpriced)
         self._sources: dict[str, dict] = {}  # the sources rows, by path, while a pass plans
+        self._unreadable: list[tuple[str, object, str]] = []  # (path, parser, reason) met in this pass
+        self.lock_timeout: float | None = LOCK_TIMEOUT  # how long to wait for another writer's pass
+        self.lock_notice: Callable[[str], None] | None = None  # told once when we have to wait
+        self.lock_stop: Callable[[], bool] | None = None  # asked while waiting whether to give up
 
     # --- passes ----------------------------------------------------------------
 
@@ -175,7 +207,9 @@ class Ingester:
         by_name = {p.name: p for p in self.parsers}
         roots = {p.name: [Path(r) for r in (_safe(p.roots, self.env) or [])] for p in self.parsers}
         known = {}
-        for path_text, parser_name in self.db.conn.execute("select path, parser from sources"):
+        for path_text, parser_name in self.db.conn.execute(
+            "select path, parser from sources where status != 'unreadable'"
+        ):
             parser = by_name.get(parser_name)
             if parser is None:
                 continue
@@ -190,18 +224,36 @@ class Ingester:
         found = discovery or self.discover(paths)
         stats.unrecognised = [(str(p), why) for p, why in found.unrecognised]
         stats.missing_paths = [str(p) for p in found.missing_roots] if paths else []
-        self._pass(found.found, stats, parallel=True)
+        self._pass(found.found, stats, parallel=True, unreadable=found.unreadable, full=not paths)
         return stats
 
-    def ingest_paths(self, items: Iterable[Found]) -> IngestStats:
-        """Ingest known (file, parser) pairs; the watcher uses this for dirty files."""
+    def ingest_paths(self, items: Iterable[Found], unreadable=(), *, full: bool = False) -> IngestStats:
+        """Ingest known (file, parser) pairs; the watcher uses this for dirty files
+        (``full``: the items are every file of every root, a catch-up or rescan)."""
         stats = IngestStats()
-        self._pass(items, stats, parallel=False)
+        self._pass(items, stats, parallel=False, unreadable=unreadable, full=full)
         return stats
 
-    def _pass(self, items: Iterable[Found], stats: IngestStats, *, parallel: bool) -> None:
+    def _pass(
+        self, items: Iterable[Found], stats: IngestStats, *, parallel: bool, unreadable=(), full: bool = False
+    ) -> None:
+        """One pass under the store's writer lock: another pass (another process's
+        ``analyzer ingest``, the daemon, a hook) is waited for, never raced."""
+        lock = WriterLock(store.db_file(self.db))
+        if not lock.acquire(self.lock_timeout, notice=self.lock_notice, stop=self.lock_stop):
+            return  # asked to stop while waiting for the other writer
+        try:
+            self._locked_pass(items, stats, parallel=parallel, unreadable=unreadable)
+            if full:  # when every agent's folders were last read whole (`analyzer doctor` asks)
+                with store.transaction(self.db):
+                    store.set_meta(self.db, "last_full_ingest", _now())
+        finally:
+            lock.release()
+
+    def _locked_pass(self, items: Iterable[Found], stats: IngestStats, *, parallel: bool, unreadable=()) -> None:
         before = self._high_water()
         self._prices = None  # prices are read afresh every pass
+        self._unreadable = [(str(u.path), u.parser, u.reason) for u in unreadable]
         bulk = False
         try:
             # Every known file's row in one query, not one query per file.
@@ -221,6 +273,7 @@ class Ingester:
             else:
                 for job in jobs:
                     self._run_job(job, stats)
+            self._note_unreadable(stats)
             self._commit()
         except sqlite3.OperationalError as exc:
             self._rollback()
@@ -327,7 +380,7 @@ class Ingester:
             head_fp = fingerprint(path, st.st_size) if offset == 0 else source["head_fp"]
             return _Job(item, source, st, offset, state, head_fp)
         except OSError as exc:
-            stats.failed_files.append((str(path), exc.strerror or str(exc)))
+            self._unreadable.append((str(path), item.parser, why_unreadable(exc)))
             return None
 
     def _source_for(self, item: Found, st: os.stat_result, stats: IngestStats) -> dict:
@@ -388,7 +441,7 @@ class Ingester:
             else:
                 self._run_lines(job, stats)
         except OSError as exc:
-            stats.failed_files.append((str(job.item.path), exc.strerror or str(exc)))
+            self._unreadable.append((str(job.item.path), job.item.parser, why_unreadable(exc)))
 
     def _run_lines(self, job: _Job, stats: IngestStats) -> None:
         stats.files_read += 1
@@ -435,6 +488,7 @@ class Ingester:
                 job.source["id"],
             ],
         )
+        self._readable_again(job)
 
     def _run_whole(self, job: _Job, stats: IngestStats) -> None:
         stats.files_read += 1
@@ -463,8 +517,48 @@ class Ingester:
             " updated_at = ? where id = ?",
             [size, mtime, st.st_size, st.st_dev, st.st_ino, state, _now(), job.source["id"]],
         )
+        self._readable_again(job)
         self._count(writer, stats)
         self._read(st.st_size, stats)
+
+    # --- files that cannot be read -----------------------------------------------------
+
+    def _readable_again(self, job: _Job) -> None:
+        if job.source.get("status") == "unreadable":
+            self.db.conn.execute(
+                "delete from ingest_errors where source_id = ? and kind = 'unreadable'", [job.source["id"]]
+            )
+            job.source["status"] = "ok"
+
+    def _note_unreadable(self, stats: IngestStats) -> None:
+        """Name every file this pass could not read, and record those a parser claims
+        (``analyzer db errors``): a source row marked ``unreadable`` and its error."""
+        seen: set[str] = set()
+        for path, parser, reason in self._unreadable:
+            if path in seen:
+                continue
+            seen.add(path)
+            stats.failed_files.append((path, reason))
+            name = getattr(parser, "name", None)
+            if not name:
+                continue
+            self._begin()
+            conn = self.db.conn
+            now = _now()
+            conn.execute(
+                "insert into sources (path, parser, agent, size, offset, status, first_seen, updated_at)"
+                " values (?, ?, ?, 0, 0, 'unreadable', ?, ?)"
+                " on conflict(path) do update set status = 'unreadable', updated_at = excluded.updated_at",
+                [path, name, getattr(parser, "agent", name), now, now],
+            )
+            source_id = conn.execute("select id from sources where path = ?", [path]).fetchone()[0]
+            conn.execute(
+                "insert into ingest_errors (source_id, offset, kind, reason, snippet, first_seen)"
+                " values (?, 0, 'unreadable', ?, '', ?)"
+                " on conflict(source_id, offset, kind) do update set reason = excluded.reason",
+                [source_id, f"the file could not be read: {reason}", now],
+            )
+        self._unreadable = []
 
     # --- reading in worker processes ---------------------------------------------------
 
@@ -536,7 +630,7 @@ class Ingester:
 
     def _write_worker_result(self, job: _Job, outcome, stats: IngestStats) -> None:
         if isinstance(outcome, str):
-            stats.failed_files.append((str(job.item.path), outcome))
+            self._unreadable.append((str(job.item.path), job.item.parser, outcome))
             return
         end, state, at_eof, rows, nbytes = outcome
         job.state = state
@@ -564,7 +658,7 @@ def _parse_file_job(job: tuple) -> tuple:
         path, end, state, at_eof, rows, nbytes = parse_file_job(job)
         return path, (end, state, at_eof, rows, nbytes)
     except OSError as exc:
-        return job[1], exc.strerror or str(exc)
+        return job[1], why_unreadable(exc)
 
 
 def keeps_state(parser) -> bool:

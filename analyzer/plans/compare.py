@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from analyzer.contract.timeutil import parse_iso
+from analyzer.contract.timeutil import parse_stored
 from analyzer.plans.catalogue import Limit, Plan
 from analyzer.plans.ledger import MS, Events, Ledger
 from analyzer.pricing.prices import PriceSources, load_sources
@@ -63,9 +63,9 @@ def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
     cond = (where + " and is_sidechain = 0") if where else " where is_sidechain = 0"
     prompts = db.execute(f"select ts, {MS} from prompts {cond} order by ts", params).fetchall()
     if filters.since and filters.until:
-        start, end = parse_iso(filters.since), parse_iso(filters.until)
+        start, end = parse_stored(filters.since), parse_stored(filters.until)
     elif n:
-        start, end = parse_iso(first), parse_iso(last)
+        start, end = parse_stored(first), parse_stored(last)
     else:
         start = end = None
     days = max((end - start).total_seconds() / 86400.0, 1.0) if start else None

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
     from analyzer.plans.catalogue import Limit
 
-# A stored instant as milliseconds since the epoch (julianday is exact to well under a millisecond).
-MS = "cast(round((julianday(ts) - 2440587.5) * 86400000.0) as integer)"
+# A stored instant as milliseconds since the epoch (julianday is exact to well under a millisecond);
+# text that is no time (a row written before validation) reads as year 1, as timeutil.stored_ms has it.
+MS = "coalesce(cast(round((julianday(ts) - 2440587.5) * 86400000.0) as integer), -62135596800000)"
 
 
 class Events:

@@ -25,6 +25,7 @@ TABLE: dict[str, tuple[str, ...]] = {
     "analyzer.commands.infer": ("register_commands",),
     "analyzer.commands.watch": ("register_commands",),
     "analyzer.commands.serve": ("register_commands",),
+    "analyzer.commands.doctor": ("register_commands",),
     "analyzer.plugins.claude_code.commands": ("register_commands",),
     "analyzer.plugins.quota.commands": ("register_commands",),
     "analyzer.plugins.quota.claude": ("register_quota_readers",),

@@ -24,7 +24,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from analyzer.contract.timeutil import format_utc, now_utc, parse_iso
+from analyzer.contract.timeutil import format_utc, now_utc, parse_stored
 from analyzer.plans.catalogue import Plan, load_catalogue
 from analyzer.reports.usage import Filters, ensure_prices
 from analyzer.windows.usage import FIVE_HOURS, WEEK, windows
@@ -151,7 +151,7 @@ def status(
                 (
                     w
                     for w in found
-                    if parse_iso(w["start"]) <= now < parse_iso(w["end"])
+                    if parse_stored(w["start"]) <= now < parse_stored(w["end"])
                     and (w["kind"] == "anchored" or w["is_active"])
                 ),
                 None,
@@ -178,7 +178,7 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
     }
     if window is None:
         return entry
-    start, end = parse_iso(window["start"]), parse_iso(window["end"])
+    start, end = parse_stored(window["start"]), parse_stored(window["end"])
     by_model = _model_sums(db, agent, window["start"], window["end"])
     entry["window"] = {k: window[k] for k in ("start", "end", "kind", "basis")}
     entry["resets_at"] = window["end"]
@@ -216,11 +216,11 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
             f"official ({official['source']}, {official['observed_at']})",
         )
         rate = official["used_percent"] / max(
-            (parse_iso(official["observed_at"]) - start).total_seconds() / 3600.0, 1e-9
+            (parse_stored(official["observed_at"]) - start).total_seconds() / 3600.0, 1e-9
         )
         entry["burn_rate_per_hour"] = {"percent": round(rate, 3)}
         remaining = (100.0 - pct) / rate if rate > 0 else None
-        base = parse_iso(official["observed_at"])
+        base = parse_stored(official["observed_at"])
     elif limit is not None and used.get("counted") is not None and limit["value"]:
         pct = 100.0 * used["counted"] / limit["value"]
         entry["percent_source"] = limit["source"]

@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from analyzer.contract.timeutil import UTC, format_utc, parse_iso
+from analyzer.contract.timeutil import UTC, format_utc, in_zone, parse_stored
 from analyzer.reports.filters import Filters  # noqa: F401  (re-exported: reports take Filters)
 
 if TYPE_CHECKING:
@@ -33,7 +33,10 @@ _BUCKET = "substr(ts, 1, 14) || printf('%02d', (cast(substr(ts, 15, 2) as intege
 
 
 def _bucket_start(bucket: str) -> datetime:
-    return datetime.fromisoformat(bucket).replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(bucket).replace(tzinfo=UTC)
+    except (ValueError, TypeError):
+        return parse_stored(bucket or "")  # a row whose time is no time (written before validation)
 
 
 def _labeller(tz: tzinfo, period: str):
@@ -156,11 +159,11 @@ def _add_usage(row: dict, values) -> None:
 
 
 def period_label(instant: datetime, tz: tzinfo, period: str) -> str:
-    local = instant.astimezone(tz).date()
+    local = in_zone(instant, tz).date()
     if period == "day":
         return local.isoformat()
     if period == "week":
-        return (local - timedelta(days=local.weekday())).isoformat()  # weeks start on Monday
+        return (local - timedelta(days=min(local.weekday(), local.toordinal() - 1))).isoformat()  # weeks: Monday
     if period == "month":
         return local.strftime("%Y-%m")
     raise ValueError(period)
@@ -222,7 +225,7 @@ def to_local(instant: str | None, tz: tzinfo) -> str | None:
     """A stored instant as local ISO text with offset, seconds precision."""
     if not instant:
         return None
-    return parse_iso(instant).astimezone(tz).isoformat(timespec="seconds")
+    return in_zone(parse_stored(instant), tz).isoformat(timespec="seconds")
 
 
 def utc_text(dt: datetime) -> str:
@@ -249,7 +252,7 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
     ).fetchall():
         wait = None
         if reset and reset > ts:
-            wait = round((parse_iso(reset) - parse_iso(ts)).total_seconds() / 60.0, 1)
+            wait = round((parse_stored(reset) - parse_stored(ts)).total_seconds() / 60.0, 1)
         window, window_basis = minutes, "logged" if minutes else None
         if window is None and wait is not None:
             window, window_basis = (300 if wait <= 300 else 10080), "inferred from the wait"

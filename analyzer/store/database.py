@@ -10,6 +10,17 @@ so that reading commands start fast.
 **Append-only towards the agents' files**: nothing deletes a row because a
 source file shrank, was rewritten or vanished. How records are written, and
 which copy of a model call wins, is ``analyzer.store.writer``.
+
+**Versions.** A store's schema version is the number of the core migrations
+(``analyzer.store.schema``) applied to it; the migrations stamp it in SQLite's
+``user_version`` as well. Opening a store checks it first, before anything is
+written: a store from a newer analyzer (a higher ``user_version``, or a core
+migration this code does not know) is refused with a message naming both
+versions, and left untouched.
+
+Migrations run under the store's writer lock (``analyzer.store.lock``) in one
+``BEGIN IMMEDIATE`` transaction, so two processes opening a new store at once
+do not both build it.
 """
 
 from __future__ import annotations
@@ -25,13 +36,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import sqlite_utils
 
+from analyzer.store.faults import StoreError, describe_fault
+
 APP_NAME = "coding-plan-analyzer"
 DB_FILENAME = "usage.db"
 BUSY_TIMEOUT_SECONDS = 30.0
 
-
-class StoreError(Exception):
-    """The database cannot be opened or written; the message says why."""
+__all__ = ["StoreError", "open_db", "default_db_path", "db_file", "schema_version_of"]
 
 
 def user_dir() -> Path:
@@ -98,7 +109,7 @@ class Store:
 
     @contextmanager
     def atomic(self):
-        """A transaction, or a savepoint inside one already open."""
+        """A write transaction (taking the write lock up front), or a savepoint inside one already open."""
         if self.conn.in_transaction:
             name = f"sp_{uuid.uuid4().hex}"
             self.conn.execute(f"savepoint {name}")
@@ -111,7 +122,7 @@ class Store:
                 raise
             self.conn.execute(f"release savepoint {name}")
         else:
-            self.conn.execute("begin")
+            self.conn.execute("begin immediate")
             try:
                 yield self
             except BaseException:
@@ -132,29 +143,118 @@ class Store:
         return getattr(self.utils, name)
 
 
-def open_db(path: Path | str | None = None, *, migrate: bool = True, timeout: float = BUSY_TIMEOUT_SECONDS) -> Store:
-    """Open (creating if needed) the store: WAL, migrations, views, plugin hooks."""
+def open_db(
+    path: Path | str | None = None,
+    *,
+    migrate: bool = True,
+    timeout: float = BUSY_TIMEOUT_SECONDS,
+    create: bool = True,
+) -> Store:
+    """Open (creating if needed) the store: version check, WAL, migrations, views, plugin hooks.
+
+    ``create=False`` refuses a store whose folder does not exist (reading commands:
+    a mistyped ``--db`` must not quietly become a new, empty store).
+    """
+    global _opened
     path = Path(path) if path is not None else default_db_path()
+    _opened = path
+    if not create and not path.exists() and not path.parent.is_dir():
+        raise StoreError(
+            f"there is no store at {path}: its folder {path.parent} does not exist (check --db or ANALYZER_DB;"
+            " `analyzer ingest` makes a new store)"
+        )
     try:
         _create_private(path)
         conn = connect(path, timeout=timeout)
         db = Store(conn)
+        check_version(db, path)
         if conn.execute("pragma journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("pragma journal_mode=wal")
         if migrate:
             stamp = schema_stamp()
             if _stored_stamp(db) != stamp:
-                migrate_db(db)
-                set_meta(db, "schema_stamp", stamp)
+                _migrate_once(db, path, stamp, timeout)
+    except StoreError:
+        raise
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        raise StoreError(describe_fault(exc, path)) from exc
     except OSError as exc:
-        raise StoreError(f"cannot create the database {path}: {exc.strerror or exc}") from exc
+        raise StoreError(f"cannot create the store {path}: {describe_fault(exc)}") from exc
     from analyzer.registry.manager import load_plugins, pm
 
     load_plugins("prepare_connection")
     pm.hook.prepare_connection(conn=conn)
     return db
+
+
+_opened: Path | None = None
+
+
+def opened_path() -> Path | None:
+    """The store this process opened last (for messages about it)."""
+    return _opened
+
+
+def _migrate_once(db: Store, path: Path, stamp: str, timeout: float) -> None:
+    """Migrate under the writer lock, unless another process did it while we waited."""
+    from analyzer.store.lock import WriterLock
+
+    lock = WriterLock(path)
+    lock.acquire(timeout)
+    try:
+        if _stored_stamp(db) == stamp:
+            return
+        check_version(db, path)
+        db.conn.execute("begin immediate")
+        try:
+            migrate_db(db)
+            set_meta(db, "schema_stamp", stamp)
+            db.conn.execute("commit")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("rollback")
+            raise
+    finally:
+        lock.release()
+
+
+def db_file(db: Store) -> Path | None:
+    """The file behind an open store (None for an in-memory one)."""
+    name = db.conn.execute("pragma database_list").fetchone()[2]
+    return Path(name) if name else None
+
+
+def schema_version_of(db: Store) -> tuple[int, list[str]]:
+    """The store's schema version and the core migrations it has that this code does not know."""
+    from analyzer.store.schema import migration_names
+
+    stamped = db.conn.execute("pragma user_version").fetchone()[0]
+    try:
+        applied = [
+            r[0]
+            for r in db.conn.execute("select name from _sqlite_migrations where migration_set = 'analyzer' order by id")
+        ]
+    except sqlite3.OperationalError:
+        applied = []  # a new store: no migrations table yet
+    known = set(migration_names())
+    return max(stamped, len(applied)), [name for name in applied if name not in known]
+
+
+def check_version(db: Store, path: Path) -> None:
+    """Refuse a store written by a newer analyzer, before anything is written to it."""
+    from analyzer import __version__
+    from analyzer.store.schema import migration_names
+
+    version, unknown = schema_version_of(db)
+    ours = len(migration_names())
+    if version > ours or unknown:
+        db.conn.close()
+        extra = f" (migrations this version does not know: {', '.join(unknown)})" if unknown else ""
+        raise StoreError(
+            f"the store {path} was written by a newer version of analyzer: its schema is version {version}, and"
+            f" this analyzer ({__version__}) knows versions up to {ours}{extra}; upgrade analyzer"
+            " (pip install -U coding-plan-analyzer) or use another --db. Nothing was written to it."
+        )
 
 
 def schema_stamp() -> str:
@@ -203,6 +303,11 @@ def migrate_db(db: Store) -> None:
             s.apply(utils)
     ensure_views(db)
     machine_id(db)
+    from analyzer.store.schema import migration_names
+
+    version = len(migration_names())
+    if db.conn.execute("pragma user_version").fetchone()[0] != version:
+        db.conn.execute(f"pragma user_version = {version}")
 
 
 def get_meta(db: sqlite_utils.Database, key: str) -> str | None:

@@ -58,6 +58,11 @@ def _migration(fn: Callable) -> Callable:
     return fn
 
 
+def migration_names() -> list[str]:
+    """The core migrations, in order: the schema version is how many of them a store has."""
+    return [step.__name__ for step in _STEPS]
+
+
 def migrations():
     """The core schema as a sqlite-utils migration set (sqlite-utils is imported only here:
     code that needs a column name from this module, on a report's path, must not pay for it)."""

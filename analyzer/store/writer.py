@@ -20,6 +20,7 @@ import orjson
 
 from analyzer.contract.records import BadLine, LimitHit, Prompt, QuotaReading, Request, Session
 from analyzer.contract.timeutil import format_utc, now_utc
+from analyzer.contract.validation import Validator
 from analyzer.store.schema import COST_COLUMN_NAMES as COST_COLUMNS
 
 if TYPE_CHECKING:
@@ -156,7 +157,10 @@ class RecordWriter:
     """Collects records from a parser and writes them in batches.
 
     The caller owns the transaction: ``flush`` only executes statements, so the
-    rows and the source offset they came from commit together.
+    rows and the source offset they came from commit together. Every record is
+    checked first (``analyzer.contract.validation``): one that fails, or whose
+    row cannot be built, is kept as a ``bad_value`` line instead, and nothing
+    else is affected.
     """
 
     def __init__(self, db: Store | None, *, source_id: int | None, machine: str, keep_text: bool):
@@ -173,8 +177,27 @@ class RecordWriter:
         self.errors: list[tuple] = []
         self.counts = {"requests": 0, "prompts": 0, "limit_hits": 0, "quota_readings": 0, "bad_lines": 0}
         self.bad_kinds: dict[str, int] = {}
+        self.validator = Validator()
 
     def add(self, record, offset: int | None = None) -> None:
+        """Take one record (``offset``: the line it came from); an implausible one becomes a ``BadLine``."""
+        if type(record) is not BadLine:
+            problem = self.validator.problem(record)
+            if problem is None:
+                try:
+                    self._add(record, offset)
+                    return
+                except (TypeError, ValueError, OverflowError, orjson.JSONEncodeError) as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                except RecursionError:
+                    problem = "nested too deeply to store"
+            if not isinstance(record, (Request, Prompt, LimitHit, QuotaReading, Session)):
+                raise TypeError(f"not a record: {record!r}")
+            key = getattr(record, "key", None) or getattr(record, "session_id", "")
+            record = BadLine(offset or 0, "bad_value", problem, str(key)[:160] if isinstance(key, str) else "")
+        self._add(record, offset)
+
+    def _add(self, record, offset: int | None) -> None:
         if isinstance(record, Request):
             row = self.request_row(record, offset)
             seen = self.requests.get(row[0])

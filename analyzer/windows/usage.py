@@ -25,6 +25,7 @@ from analyzer.contract.timeutil import (
     ms_stored,
     now_utc,
     parse_iso,
+    parse_stored,
     stored_ms,
 )
 from analyzer.reports.usage import Filters, ensure_prices, hourly_where
@@ -85,10 +86,12 @@ class Window:
     prompts: int = 0
 
     def contains(self, ts: str) -> bool:
-        t = parse_iso(ts)
+        t = parse_stored(ts)
         return self.start <= t < self.end
 
-    def add(self, first: str, last: str, values: tuple) -> None:
+    def add(self, first: str | None, last: str | None, values: tuple) -> None:
+        if first is None or last is None:
+            return  # an empty part
         if not self.first or first < self.first:
             self.first = first
         if last > self.last:
@@ -103,7 +106,9 @@ class Window:
         if self.kind == "anchored":
             active = self.start <= now < self.end
         else:
-            active = bool(self.last) and now < self.end and now - parse_iso(self.last) < timedelta(minutes=self.minutes)
+            active = (
+                bool(self.last) and now < self.end and now - parse_stored(self.last) < timedelta(minutes=self.minutes)
+            )
         unknown = bool(s["unpriced_requests"])
         return {
             "agent": self.agent,
@@ -241,11 +246,23 @@ def windows(
             hour_end = f"{hour};"
             while first is not None:
                 part_end = min(format_utc(target.end), hour_end)
-                lo, hi, *part, first = db.execute(
-                    f"select {_PART}, min(ts) filter (where ts >= ?) from priced_requests where 1{cond}",
-                    [*[part_end] * _PART_ARGS, part_end, agent, first, hour_end, *params],
-                ).fetchone()
+                start, (lo, hi, *part, first) = (
+                    first,
+                    db.execute(
+                        f"select {_PART}, min(ts) filter (where ts >= ?) from priced_requests where 1{cond}",
+                        [*[part_end] * _PART_ARGS, part_end, agent, first, hour_end, *params],
+                    ).fetchone(),
+                )
                 target.add(lo, hi, part)
+                if first is not None and first <= start:
+                    # No progress: the window ends at the last instant Python can hold (a row
+                    # of year 9999 from a store written before validation): the rest joins it.
+                    lo, hi, *part, _ = db.execute(
+                        f"select {_PART}, null from priced_requests where 1{cond}",
+                        [*[hour_end] * _PART_ARGS, agent, first, hour_end, *params],
+                    ).fetchone()
+                    target.add(lo, hi, part)
+                    break
                 if first is not None:
                     target = sweep.assign(first)
         out.extend(sweep.windows)

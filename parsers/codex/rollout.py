@@ -64,6 +64,7 @@ from analyzer.api import (
     env_paths,
     first_json_line,
     home_from,
+    token_count,
     unknown_line,
     utc_iso,
 )
@@ -135,10 +136,7 @@ def read_usage(obj) -> Usage | None:
         "reasoning_output_tokens",
         "total_tokens",
     ):
-        value = obj.get(name) or 0
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"{name} is not a token count: {value!r}")
-        values.append(int(value))
+        values.append(token_count(obj.get(name), name))
     return tuple(values)  # type: ignore[return-value]
 
 

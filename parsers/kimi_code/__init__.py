@@ -53,7 +53,15 @@ from pathlib import Path
 import orjson
 from analyzer.parsers.kimi_code.kimi_cli import KimiCliParser
 from analyzer.parsers.kimi_code.refusals import refusal
-from analyzer.parsers.kimi_code.shared import AGENT, KimiParser, as_int, digest, model_for, parts_text, provider_for
+from analyzer.parsers.kimi_code.shared import (
+    AGENT,
+    KimiParser,
+    digest,
+    model_for,
+    parts_text,
+    provider_for,
+    tokens,
+)
 
 from analyzer.api import (
     BadLine,
@@ -64,7 +72,7 @@ from analyzer.api import (
     Request,
     Session,
     SourceContext,
-    first_json_line,
+    first_objects,
     hookimpl,
     read_refusal,
     utc_iso,
@@ -218,12 +226,15 @@ class KimiCodeParser(KimiParser):
         )
 
     def recognise(self, path: Path, head: bytes) -> bool:
-        first = first_json_line(head)
-        if not isinstance(first, dict) or not isinstance(first.get("type"), str):
-            return False
-        if first["type"] == "metadata":
-            return "protocol_version" in first and "created_at" in first
-        return first["type"] in KNOWN_TYPES  # dotted names no other agent uses
+        # The first line that says what the file is: a damaged first line must not hide it.
+        for obj in first_objects(head, 4):
+            if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+                continue
+            if obj["type"] == "metadata":
+                return "protocol_version" in obj and "created_at" in obj
+            if obj["type"] in KNOWN_TYPES:  # dotted names no other agent uses
+                return True
+        return False
 
     # --- the file's context -------------------------------------------------------------
 
@@ -348,8 +359,14 @@ class KimiCodeParser(KimiParser):
         if not isinstance(usage, dict):
             raise ValueError("usage.record without a usage object")
         stamp, ts, agent_id = self._stamp(obj, where)
-        uncached, read = as_int(usage.get("inputOther")), as_int(usage.get("inputCacheRead"))
-        write, output = as_int(usage.get("inputCacheCreation")), as_int(usage.get("output"))
+        uncached, read = (
+            tokens(usage.get("inputOther"), "inputOther"),
+            tokens(usage.get("inputCacheRead"), "inputCacheRead"),
+        )
+        write, output = (
+            tokens(usage.get("inputCacheCreation"), "inputCacheCreation"),
+            tokens(usage.get("output"), "output"),
+        )
         scope = obj.get("usageScope")
         sidechain = agent_id != "main"
         human = bool(state.get("h"))

@@ -58,9 +58,10 @@ from analyzer.parsers.kimi_code.shared import (
     model_for,
     parts_text,
     provider_for,
+    tokens,
 )
 
-from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_json_line, utc_iso
+from analyzer.api import BadLine, LimitHit, Prompt, Record, Request, Session, SourceContext, first_objects, utc_iso
 
 NAME = "kimi-cli"
 
@@ -150,20 +151,23 @@ class KimiCliParser(KimiParser):
         return path.name == "wire.jsonl" and path.parent.parent.name != "agents"
 
     def recognise(self, path: Path, head: bytes) -> bool:
-        first = first_json_line(head)
-        if not isinstance(first, dict):
-            return False
-        if first.get("type") == "metadata":
-            return "protocol_version" in first and "created_at" not in first
-        message = first.get("message")
-        stamp = first.get("timestamp")
-        return (
-            isinstance(message, dict)
-            and isinstance(message.get("type"), str)
-            and isinstance(message.get("payload"), dict)
-            and isinstance(stamp, (int, float))
-            and not isinstance(stamp, bool)
-        )
+        # The first line that says what the file is: a damaged first line must not hide it.
+        for obj in first_objects(head, 4):
+            if not isinstance(obj, dict):
+                continue
+            if obj.get("type") == "metadata":
+                return "protocol_version" in obj and "created_at" not in obj
+            message = obj.get("message")
+            stamp = obj.get("timestamp")
+            if (
+                isinstance(message, dict)
+                and isinstance(message.get("type"), str)
+                and isinstance(message.get("payload"), dict)
+                and isinstance(stamp, (int, float))
+                and not isinstance(stamp, bool)
+            ):
+                return True
+        return False
 
     # --- the file's context -------------------------------------------------------------
 
@@ -366,10 +370,10 @@ class KimiCliParser(KimiParser):
             model=self.model(where, subagent),
             provider=self.provider(where, subagent),
             project=self.project(where),
-            input_tokens=as_int(usage.get("input_other")),
-            cache_read_tokens=as_int(usage.get("input_cache_read")),
-            cache_write_tokens=as_int(usage.get("input_cache_creation")),
-            output_tokens=as_int(usage.get("output")),
+            input_tokens=tokens(usage.get("input_other"), "input_other"),
+            cache_read_tokens=tokens(usage.get("input_cache_read"), "input_cache_read"),
+            cache_write_tokens=tokens(usage.get("input_cache_creation"), "input_cache_creation"),
+            output_tokens=tokens(usage.get("output"), "output"),
             trigger=trigger,
             prompt_key=prompt_key,
             is_sidechain=sidechain,

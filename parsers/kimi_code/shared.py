@@ -24,15 +24,20 @@ from typing import Any
 import orjson
 from analyzer.parsers._hosts import host_of
 
-from analyzer.api import JsonlParser, Line, Record, SourceContext, env_paths, home_from
+from analyzer.api import JsonlParser, Line, Record, SourceContext, env_paths, home_from, token_count
 
 AGENT = "kimi-code"
 FALLBACK_MODEL = "kimi-for-coding"
 ENV_MODEL_ALIAS = "__kimi_env_model__"  # the alias Kimi Code uses when KIMI_MODEL_NAME is set
 
 
+def tokens(value: Any, name: str = "token count") -> int:
+    """A token count from a log field (absent: 0); one that cannot be a count raises ``BadValue``."""
+    return token_count(value, name)
+
+
 def as_int(value: Any) -> int:
-    """A token count from a log field; anything that is not a number counts 0."""
+    """A number from a log field (a status code, an attempt); anything that is not a number counts 0."""
     if isinstance(value, bool):
         return 0
     try:

@@ -32,7 +32,7 @@ import orjson
 from analyzer.parsers.opencode.model import NEEDED_PARTS, Message, Part, SessionInfo, session_records
 from analyzer.parsers.opencode.values import created_ms
 
-from analyzer.api import BadLine, Record
+from analyzer.api import BadLine, Record, loads_lenient
 
 CACHE_ENTRIES = 4096
 
@@ -162,7 +162,7 @@ def _load(path: Path) -> tuple[dict | None, str | None]:
     except OSError as exc:
         return None, f"{path.name}: {exc.strerror or exc}"
     try:
-        value = orjson.loads(raw)
+        value = loads_lenient(raw)
     except orjson.JSONDecodeError as exc:
         return None, f"{path.name}: not JSON: {exc}"
     if not isinstance(value, dict):

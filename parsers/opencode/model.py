@@ -50,9 +50,9 @@ from typing import Protocol
 
 import orjson
 from analyzer.parsers.opencode.limits import limit_hits
-from analyzer.parsers.opencode.values import AGENT, created_ms, digest, integer, ms
+from analyzer.parsers.opencode.values import AGENT, count, created_ms, digest, ms
 
-from analyzer.api import Prompt, Record, Request, Session, utc_iso
+from analyzer.api import BadLine, BadValue, Prompt, Record, Request, Session, utc_iso
 
 MAX_MESSAGE_MS = 24 * 3600 * 1000  # how long one assistant message may plausibly run
 
@@ -143,12 +143,17 @@ def split_output(tokens: dict, provider: str | None) -> tuple[int, int]:
     reasoning larger than output cannot be part of it; Google reports it apart;
     other providers count it inside.
     """
-    out = max(integer(tokens.get("output")), 0)
-    reasoning = max(integer(tokens.get("reasoning")), 0)
+    out = max(count(tokens.get("output"), "output"), 0)
+    reasoning = max(count(tokens.get("reasoning"), "reasoning"), 0)
     if not reasoning:
         return out, 0
     cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
-    base = integer(tokens.get("input")) + out + integer(cache.get("read")) + integer(cache.get("write"))
+    base = (
+        count(tokens.get("input"), "input")
+        + out
+        + count(cache.get("read"), "cache.read")
+        + count(cache.get("write"), "cache.write")
+    )
     total = tokens.get("total")
     if isinstance(total, (int, float)) and not isinstance(total, bool) and total > 0:
         if total == base + reasoning:
@@ -164,9 +169,9 @@ def usage_of(tokens, provider: str | None) -> Usage:
     if not isinstance(tokens, dict):
         return Usage(0, 0, 0, 0, 0)
     cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
-    read = max(integer(cache.get("read")), 0)
-    write = max(integer(cache.get("write")), 0)
-    raw_input = integer(tokens.get("input"))
+    read = max(count(cache.get("read"), "cache.read"), 0)
+    write = max(count(cache.get("write"), "cache.write"), 0)
+    raw_input = count(tokens.get("input"), "input")
     if raw_input < 0:
         # The agent subtracted cached tokens from a count that never held them.
         raw_input += read + write
@@ -222,7 +227,10 @@ def prompt_in_effect(source: Source, session_id: str, at_ms: int | None, _depth:
             continue
         if at_ms is not None and m.created is not None and m.created > at_ms:
             break
-        kind = classify_user(m, source.parts(m.id), info, in_child=False)
+        try:
+            kind = classify_user(m, source.parts(m.id), info, in_child=False)
+        except Exception:  # a message that cannot be read is reported where it is read itself
+            continue
         if kind.prompt:
             latest = kind.prompt.key
     return latest
@@ -266,18 +274,32 @@ def session_records(source: Source, session_id: str, only: Iterable[str] | None 
     )
     walk = _Walk(info, in_child, prompt_in_effect(source, info.parent_id, info.created) if in_child else None)
     for m in messages:
-        if m.role == "user":
-            kind = classify_user(m, source.parts(m.id), info, in_child)
-            walk.chains[m.id] = _Chain(kind)
-            if kind.prompt:
-                walk.prompt_key = kind.prompt.key
-                if wanted is None or m.id in wanted:
-                    yield kind.prompt
-        elif m.role == "assistant":
-            records = list(_assistant(m, source.parts(m.id), walk))
-            if wanted is None or m.id in wanted:
-                yield from records
-        # other roles: not in any version read; nothing to count
+        # One message that cannot be read is a bad record of its own; the others go on.
+        try:
+            records = list(_message(m, source, info, in_child, walk))
+        except BadValue as exc:
+            records = [BadLine(_ref(m.id), "bad_value", f"message {m.id}: {exc}")]
+        except Exception as exc:
+            records = [BadLine(_ref(m.id), "bad_shape", f"message {m.id}: {type(exc).__name__}: {exc}")]
+        if wanted is None or m.id in wanted:
+            yield from records
+
+
+def _message(m: Message, source: Source, info: SessionInfo, in_child: bool, walk: _Walk) -> Iterator[Record]:
+    if m.role == "user":
+        kind = classify_user(m, source.parts(m.id), info, in_child)
+        walk.chains[m.id] = _Chain(kind)
+        if kind.prompt:
+            walk.prompt_key = kind.prompt.key
+            yield kind.prompt
+    elif m.role == "assistant":
+        yield from _assistant(m, source.parts(m.id), walk)
+    # other roles: not in any version read; nothing to count
+
+
+def _ref(message_id: str) -> int:
+    """A stable number for a message, so each bad message is its own ``ingest_errors`` entry."""
+    return int(digest("message", message_id)[:12], 16)
 
 
 def _assistant(m: Message, parts: list[Part], walk: _Walk) -> Iterator[Record]:

@@ -75,7 +75,7 @@ def parse_payload(text: str) -> dict | None:
         return None
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         return None
     return payload if isinstance(payload, dict) else None
 
@@ -130,6 +130,11 @@ def open_store(path: str) -> sqlite3.Connection:
     if not os.path.exists(path):
         _create(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    from analyzer.store.schema import migration_names
+
+    if conn.execute("pragma user_version").fetchone()[0] > len(migration_names()):
+        conn.close()  # a store from a newer analyzer: nothing is written to it
+        raise sqlite3.DatabaseError("the store was written by a newer version of analyzer")
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
     if not {"requests", "quota_readings", "meta"} <= tables:
         conn.close()
@@ -345,14 +350,17 @@ def line(text: str, db_path: str | None = None, now: datetime | None = None) -> 
 def main(db_path: str | None = None, then: str | None = None) -> int:
     """Read stdin, print the line (after the wrapped command's output, if any), exit 0."""
     try:
-        text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
-    except (OSError, ValueError, UnicodeDecodeError):
-        text = ""
-    out = line(text, db_path)
-    if then:
-        before = _chain(then, text)
-        if before:
-            out = f"{before}\n{out}"
+        try:
+            text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        except (OSError, ValueError, UnicodeDecodeError):
+            text = ""
+        out = line(text, db_path)
+        if then:
+            before = _chain(then, text)
+            if before:
+                out = f"{before}\n{out}"
+    except Exception:  # the promise is exit 0 and a line, whatever happened above
+        out = "analyzer: statusline unavailable"
     try:
         sys.stdout.write(out + "\n")
         sys.stdout.flush()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
+from analyzer.contract import timeutil
 from analyzer.contract.timeutil import format_utc as stored
 from analyzer.contract.timeutil import ms_stored, stored_ms
 from analyzer.windows import rule
@@ -72,8 +73,12 @@ class Usage:
 
 
 def parse_stored(text: str) -> datetime:
-    """A stored-form instant (``2026-07-03T10:00:00.572Z``) as an aware datetime; fast."""
-    return datetime.fromisoformat(text[:23]).replace(tzinfo=UTC)
+    """A stored-form instant (``2026-07-03T10:00:00.572Z``) as an aware datetime; fast, and
+    never failing on a row written before validation (``timeutil.parse_stored`` clamps it)."""
+    try:
+        return datetime.fromisoformat(text[:23]).replace(tzinfo=UTC)
+    except (ValueError, TypeError):
+        return timeutil.parse_stored(text)
 
 
 def family_clause(model_id: str | None) -> str:

@@ -93,7 +93,7 @@ def poll(vendors, timeout, as_json, db_path):
     unknown = [v for v in vendors if v not in known]
     if unknown:
         raise click.BadParameter(f"unknown vendor {unknown[0]!r}; known: {', '.join(known)}", param_hint="--vendor")
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     results = polling.poll_all(db, vendors or None, timeout=timeout)
     if as_json:
         emit_json([r.__dict__ for r in results])
@@ -149,7 +149,7 @@ def add(agent, window, percent, resets_at, observed_at, scope, plan, tz_name, db
             f"{resets_at!r} is not an ISO time or a span like 2h30m", param_hint="--resets-at"
         ) from exc
     r = base.reading(agent, seen, percent, minutes, resets, scope=scope, plan=plan, source="manual")
-    db = open_store(db_path)
+    db = open_store(db_path, create=True)
     new = polling.store_readings(db, [r])
     click.echo(
         f"{'Stored' if new else 'Already stored'}: {agent} {window_label(minutes)} {percent:g}% "
