@@ -72,15 +72,20 @@ def _finish_cost(row: dict) -> dict:
 
 def ensure_prices(db: sqlite_utils.Database) -> None:
     """Resolve prices for models seen since the last time and store every new
-    request's costs (``analyzer.pricing.costs``; cheap when nothing is new).
+    request's costs (``analyzer.pricing.costs``), and attribute every row not
+    attributed to an account yet, or all of them when ``accounts.toml`` changed
+    (``analyzer.accounts.store``); both cheap when nothing is new.
 
-    A bad price override file raises ``PriceFileError`` (commands turn it into a
-    clear message); a store locked by a writer is not an error: the costs not
-    stored yet are then computed as they are read, until the next run.
+    A bad price override file raises ``PriceFileError``, a bad ``accounts.toml``
+    ``AccountsFileError`` (commands turn them into a clear message); a store
+    locked by a writer is not an error: the costs not stored yet are then
+    computed as they are read, the accounts caught up on the next run.
     """
+    from analyzer.accounts.store import ensure_accounts
     from analyzer.pricing.costs import ensure_costs
 
     ensure_costs(db)
+    ensure_accounts(db)
 
 
 _SUMS = (
