@@ -153,3 +153,51 @@ def test_equal_copies_from_two_machines_keep_the_smaller_machine_id(tmp_path):
             with store.transaction(db):
                 writer.flush()
         assert db.execute("select machine_id from requests").fetchall() == [("m1",)]
+
+
+def _cli(db_path, *args):
+    from click.testing import CliRunner
+
+    from analyzer.cli import cli
+
+    result = CliRunner().invoke(cli, [*args, "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_analyzer_accounts_lists_agents_models_machines_rules_and_what_is_ambiguous(tmp_path):
+    path = tmp_path / "s.db"
+    db = store.open_db(path)
+    ingest_home(db, FIXTURES / "claude-code" / "gateway-resumed" / "home")  # glm-4.6, no base URL: 3 calls
+    ingest_home(db, FIXTURES / "kimi-code" / "cli-basic" / "home")  # Kimi's configured host: 3 calls
+    import json
+
+    rows = {r["account"]: r for r in json.loads(_cli(path, "accounts", "--json"))}
+    assert set(rows) == {"zai", "moonshot"}
+    zai, kimi = rows["zai"], rows["moonshot"]
+    assert (zai["requests"], zai["limit_hits"], kimi["requests"]) == (3, 0, 3)
+    assert zai["agents"] == [{"name": "claude-code", "requests": 3}]
+    assert zai["models"] == [{"name": "glm-4.6", "requests": 3}]
+    assert zai["rules"] == [{"name": "model family of glm-4.6", "requests": 3}]
+    assert zai["ambiguous"] == [
+        {
+            "note": "Claude Code model glm-4.6 with no base URL known: assumed Z.ai GLM (international)"
+            " (could be Zhipu GLM (bigmodel.cn))",
+            "requests": 3,
+        }
+    ]
+    assert kimi["rules"] == [{"name": "provider api.kimi.com", "requests": 3}] and kimi["ambiguous"] == []
+    assert zai["machines"][0]["requests"] == 3 and zai["name"] == "Z.ai GLM (international)"
+    text = _cli(path, "accounts")
+    assert "Ambiguous:  Claude Code model glm-4.6 with no base URL known" in text
+
+
+def test_a_bad_accounts_toml_is_one_clear_sentence(tmp_path):
+    write_accounts('[[rule]]\naccount = "x"\nmodle = "glm-*"\n')
+    from click.testing import CliRunner
+
+    from analyzer.cli import cli
+
+    result = CliRunner().invoke(cli, ["accounts", "--db", str(tmp_path / "s.db")])
+    assert result.exit_code == 1
+    assert "accounts.toml line 3: unknown key 'modle'" in result.output and "Traceback" not in result.output

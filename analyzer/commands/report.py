@@ -94,7 +94,7 @@ def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
 
 
 def clean_errors(fn):
-    """Turn a bad price or plans file into a clear error message."""
+    """Turn a bad price, plans or accounts file into a clear error message."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -102,6 +102,12 @@ def clean_errors(fn):
             return fn(*args, **kwargs)
         except pricing.PriceFileError as exc:
             raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:
+            from analyzer.accounts.rules import AccountsFileError
+
+            if isinstance(exc, AccountsFileError):
+                raise click.ClickException(str(exc)) from exc
+            raise
 
     return wrapper
 
