@@ -81,8 +81,8 @@ def list_accounts(db: Store) -> list[dict]:
             _add(e["ambiguous"], note, n)
         e["plan"] = e["plan"] or plan
     for table, column, ts in (("limit_hits", "limit_hits", "ts"), ("quota_readings", "quota_readings", "observed_at")):
-        for account, rule, note, n, first, last in db.execute(
-            f"select t.account, a.rule, a.note, count(*), min(t.{ts}), max(t.{ts})"
+        for account, note, n, first, last in db.execute(
+            f"select t.account, a.note, count(*), min(t.{ts}), max(t.{ts})"
             f" from {table} t left join attributions a on a.id = t.attribution group by t.account, t.attribution"
         ):
             e = entry(account)
