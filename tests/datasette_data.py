@@ -157,6 +157,7 @@ def hand_store(db) -> None:
 ESTIMATE_COLUMNS = (
     "key",
     "agent",
+    "account",
     "plan",
     "window_minutes",
     "quantity",
@@ -202,6 +203,7 @@ HAND_ESTIMATES = [
     {
         "key": "codex|5h-old",
         "agent": "codex",
+        "account": "openai",
         "window_minutes": 300,
         "quantity": "requests",
         "limit": 3,
@@ -211,6 +213,7 @@ HAND_ESTIMATES = [
     {
         "key": "codex|5h",
         "agent": "codex",
+        "account": "openai",
         "plan": "codex-plus",
         "window_minutes": 300,
         "quantity": "tokens",
@@ -242,6 +245,7 @@ HAND_ESTIMATES = [
     {
         "key": "codex|week",
         "agent": "codex",
+        "account": "openai",
         "plan": "codex-plus",
         "window_minutes": 10080,
         "quantity": "requests",

@@ -250,8 +250,9 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
     """Every refusal the logs recorded: when, which window, and how long until it reset."""
     where, params = filters.where()
     out = []
-    for _key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
-        "select key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model"
+    ensure_prices(db)
+    for _key, agent, account, session, ts, reset, minutes, kind, message, model in db.execute(
+        "select key, agent, account, session_id, ts, reset_at, window_minutes, limit_type, message, model"
         f" from limit_hits {where} order by ts",
         params,
     ).fetchall():
@@ -265,6 +266,7 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
             {
                 "ts": ts,
                 "agent": agent,
+                "account": account,
                 "session_id": session,
                 "window_minutes": window,
                 "window_basis": window_basis,

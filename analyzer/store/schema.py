@@ -48,7 +48,8 @@ Why the tables look the way they do:
   is what the reading's own source named (the column ``account`` used to hold it);
   ``limit_hits.provider`` where the refused call went, as on ``requests``.
   ``requests_account_hourly`` is ``requests_hourly`` in (account, UTC hour)
-  order, with the agent and machine of each call: windows are per account.
+  order, with the agent and machine of each call: windows are per account;
+  ``requests_account_ts`` finds an account's next call (the window walks).
 * ``machines``: every machine whose rows the store holds (this one, and those
   merged from a synced folder by ``analyzer sync``), its name, and when its
   snapshot was last written or merged.
@@ -467,6 +468,7 @@ def m007_accounts(db):
         " machine_id, ts, model, project, prompt_key, input_tokens, cache_read_tokens, cache_write_tokens,"
         " output_tokens, reasoning_tokens, priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)"
     )
+    db.execute("create index if not exists requests_account_ts on requests(account, ts)")
     for table in ("requests", "limit_hits", "quota_readings"):
         db.execute(f"create index if not exists {table}_unattributed on {table}(agent) where attribution is null")
     db.execute("create index if not exists prompts_unattributed on prompts(agent) where account is null")
