@@ -100,6 +100,12 @@ class AccountBook:
             return None
         return self.names.get(machine_id) or (machine_id,)
 
+    def forget(self) -> None:
+        """Drop the cached ``attributions`` ids (rows no longer referred to were deleted)."""
+        self._ids.clear()
+        self._requests.clear()
+        self._readings.clear()
+
     def store(self, found: Attribution) -> tuple[str | None, int]:
         """(account, attribution id), adding the ``attributions`` row the first time."""
         key = _key(found)

@@ -134,6 +134,13 @@ def update_accounts(db: Store, book: AccountBook, *, retry_unknown_prompts: bool
         db.execute(f"update prompts set account = {PROMPT_ACCOUNT} where {cond}")
         if full:
             set_meta(db, META_KEY, book.digest)
+            # Reasons no row refers to any more (an edited rule's old line) would still name a plan.
+            db.execute(
+                "delete from attributions where id not in (select attribution from requests where attribution"
+                " is not null union select attribution from limit_hits where attribution is not null"
+                " union select attribution from quota_readings where attribution is not null)"
+            )
+            book.forget()
     return written
 
 
