@@ -85,19 +85,22 @@ def parse_stored(text: str) -> datetime:
         return timeutil.parse_stored(text)
 
 
+RECENT_CALLS = 200  # how far back the account of the model in use is looked for
+
+
 def account_of(conn: sqlite3.Connection, agent: str, session_id: str | None, model: str | None, now: datetime, env):
-    """The account the model in use spends: this session's latest call's, else the latest call of the same model
-    (both within ``LOOKBACK``), else the vendor of Claude Code's gateway or of the model name (None: unknown)."""
-    since = stored(now - LOOKBACK)
-    for column, value in (("session_id", session_id), ("model", model)):
-        if value:
-            row = conn.execute(
-                "select account from requests indexed by requests_agent_ts where agent = ? and ts >= ? and "
-                f"{column} = ? and account is not null order by ts desc limit 1",
-                [agent, since, value],
-            ).fetchone()
-            if row:
-                return row[0]
+    """The account the model in use spends: the account of this session's latest call, else of the latest call
+    of the same model (among the agent's last ``RECENT_CALLS`` within ``LOOKBACK``), else the vendor of Claude
+    Code's gateway or of the model name (None: unknown)."""
+    recent = conn.execute(
+        "select account, session_id, model from requests indexed by requests_agent_ts where agent = ? and ts >= ?"
+        " and account is not null order by ts desc limit ?",
+        [agent, stored(now - LOOKBACK), RECENT_CALLS],
+    ).fetchall()
+    for column, value in ((1, session_id), (2, model)):
+        found = next((row[0] for row in recent if value and row[column] == value), None)
+        if found is not None:
+            return found
     from analyzer.contract import vendors  # the first render of a session only
 
     base = env.get("ANTHROPIC_BASE_URL") or ""
