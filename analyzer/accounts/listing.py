@@ -107,3 +107,27 @@ def list_accounts(db: Store) -> list[dict]:
         out.append(e)
     out.sort(key=lambda e: (e["account"] is None, -e["requests"], e["account"] or ""))
     return out
+
+
+def plan_accounts(db: Store) -> dict[str, list[str]]:
+    """Catalogue plan id -> your accounts that are on it or could be: the plan ``accounts.toml`` names for an
+    account, and every plan sold by the vendor an account's calls went to (its provider, else its models)."""
+    from analyzer.accounts.book import current_rules
+    from analyzer.contract import vendors
+
+    ensure_accounts(db)
+    found: dict[str, set[str]] = {}
+    rules = current_rules()
+    for account, named in rules.accounts.items():
+        if named.plan:
+            found.setdefault(named.plan, set()).add(account)
+    for account, plan in db.execute("select distinct account, plan from attributions where plan is not null"):
+        if account:
+            found.setdefault(plan, set()).add(account)
+    for account, provider, model in db.execute(
+        "select account, provider, model from requests where account is not null group by account, provider, model"
+    ):
+        vendor = vendors.get(account) or vendors.vendor_of_provider(provider)[0] or vendors.vendor_of_model(model)
+        for plan in vendor.plans if vendor else ():
+            found.setdefault(plan, set()).add(account)
+    return {plan: sorted(accounts) for plan, accounts in found.items()}
