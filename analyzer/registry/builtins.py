@@ -24,6 +24,7 @@ TABLE: dict[str, tuple[str, ...]] = {
     "analyzer.commands.status": ("register_commands",),
     "analyzer.commands.infer": ("register_commands",),
     "analyzer.commands.accounts": ("register_commands",),
+    "analyzer.commands.sync": ("register_commands",),
     "analyzer.commands.watch": ("register_commands",),
     "analyzer.commands.serve": ("register_commands",),
     "analyzer.commands.doctor": ("register_commands",),

@@ -114,9 +114,22 @@ _PRICED_UPSERT = (
     + f" where {_BETTER}"
 )
 
+PROMPT_COLUMNS = (
+    "key",
+    "agent",
+    "session_id",
+    "ts",
+    "project",
+    "text_hash",
+    "text_length",
+    "text",
+    "is_sidechain",
+    "source_id",
+    "source_offset",
+    "machine_id",
+)
 _PROMPT_UPSERT = (
-    "insert into prompts (key, agent, session_id, ts, project, text_hash, text_length, text, is_sidechain,"
-    " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"insert into prompts ({', '.join(PROMPT_COLUMNS)}) values ({', '.join('?' * len(PROMPT_COLUMNS))}) "
     "on conflict(key) do update set text = coalesce(prompts.text, excluded.text), "
     # A prompt copied into another session (fork, undo) keeps the earliest (ts, session), then the
     # smaller machine id: which copy was read first must not matter.
@@ -189,9 +202,19 @@ _QUOTA_INSERT = (
     + f" where {_FOREIGN.format(t='quota_readings')}"
 )
 
+SESSION_COLUMNS = (
+    "agent",
+    "session_id",
+    "project",
+    "cwd",
+    "parent_session_id",
+    "client_version",
+    "title",
+    "is_subagent",
+    "machine_id",
+)
 _SESSION_UPSERT = (
-    "insert into sessions (agent, session_id, project, cwd, parent_session_id, client_version, title, is_subagent,"
-    " machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"insert into sessions ({', '.join(SESSION_COLUMNS)}) values ({', '.join('?' * len(SESSION_COLUMNS))}) "
     "on conflict(agent, session_id) do update set"
     " project = coalesce(sessions.project, excluded.project),"
     " cwd = coalesce(sessions.cwd, excluded.cwd),"
@@ -207,6 +230,34 @@ _ERROR_INSERT = (
     "insert into ingest_errors (source_id, offset, kind, reason, snippet, first_seen) values (?, ?, ?, ?, ?, ?) "
     "on conflict(source_id, offset, kind) do nothing"
 )
+
+
+# What each table's rows say, in the order ``write_rows`` takes them (and a snapshot carries them).
+RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": SESSION_COLUMNS,
+    "requests": REQUEST_COLUMNS,
+    "prompts": PROMPT_COLUMNS,
+    "limit_hits": HIT_COLUMNS,
+    "quota_readings": READING_COLUMNS,
+}
+
+
+def write_rows(conn, table: str, rows) -> int:
+    """Write rows of ``table`` (tuples in ``RECORD_COLUMNS[table]`` order) by the writer's own rules: keyed,
+    nothing deleted, the best copy of a request kept. Requests are left unpriced and unattributed. The caller
+    owns the transaction. Returns how many rows were added or changed."""
+    before = conn.total_changes
+    if table == "requests":
+        conn.executemany(_REQUEST_UPSERT, ((*r, None, None) for r in rows))
+    else:
+        statement = {
+            "sessions": _SESSION_UPSERT,
+            "prompts": _PROMPT_UPSERT,
+            "limit_hits": _LIMIT_HIT_INSERT,
+            "quota_readings": _QUOTA_INSERT,
+        }[table]
+        conn.executemany(statement, rows)
+    return conn.total_changes - before
 
 
 def _json(value) -> str | None:
