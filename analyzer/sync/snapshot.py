@@ -65,6 +65,7 @@ def write_snapshot(db: Store, folder: Path, *, force: bool = False) -> tuple[Pat
     aside.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     try:
+        os.close(os.open(aside, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))  # readable by its owner, as the store
         snap = sqlite3.connect(aside, isolation_level=None)
         try:
             snap.execute("pragma journal_mode = delete")
