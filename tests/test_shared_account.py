@@ -6,12 +6,12 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from analyzer.plugins.claude_code import statusline as sl
 
 from analyzer.accounts.store import ensure_accounts
 from analyzer.contract.records import LimitHit, Request
 from analyzer.inference import infer
 from analyzer.inference.evidence import load_streams
-from analyzer.plugins.claude_code import statusline as sl
 from analyzer.pricing.prices import config_dir
 from analyzer.reports.filters import Filters
 from analyzer.reports.status import status
