@@ -165,3 +165,30 @@ def test_the_statusline_counts_the_accounts_window_over_every_agent_and_machine(
     # a session with no call yet: the account of the model's latest call
     text = sl.line(json.dumps({**payload, "session_id": "new"}), path, NOW)
     assert text == "glm-4.6 · 5h 73.6k tok (est. window to 15:00) · cache 94%"
+
+
+def test_a_rate_limits_retry_after_anchors_no_window(db):
+    """A 429 of requests per minute with a 30-second retry-after is a refusal, not a 5-hour window's end."""
+    _hand(db)
+    before = blocks(db, Filters(), now=NOW)
+    writer = RecordWriter(db, source_id=None, machine="desktop1", keep_text=False)
+    writer.add(
+        LimitHit(
+            key="r1",
+            agent="opencode",
+            session_id="oc1",
+            ts=H.format("12:40"),
+            reset_at="2026-11-03T12:40:30.000Z",
+            limit_type="rate_limit",
+            model="glm-4.6",
+            provider="zai-coding-plan",
+        )
+    )
+    with store.transaction(db):
+        writer.flush()
+    ensure_accounts(db)
+    assert db.execute("select account from limit_hits where key = 'r1'").fetchone() == ("zai",)
+    assert db.execute("select count(*) from window_anchors where account = 'zai'").fetchone() == (1,)
+    assert blocks(db, Filters(), now=NOW) == before
+    [stream] = [s for s in load_streams(db) if s.account == "zai"]
+    assert [h.ts for h in stream.hits] == [H.format("12:30")]
