@@ -20,9 +20,9 @@ own model), and, when still none is known, the vendor its refusal's words name. 
 attributed by its own source (``decide.reading_attribution``).
 
 ``digest`` identifies what attribution depends on besides the rows (the file's
-text, the zone naive dates are read in, and ``ATTRIBUTION_VERSION``, raised
-when the vendors table or the decision changes): rows attributed under another
-digest are attributed again.
+text, the zone naive dates are read in, and ``store.ATTRIBUTION_VERSION``,
+raised when the vendors table or the decision changes): rows attributed under
+another digest are attributed again.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING
 
 from analyzer.accounts.decide import Attribution, attribute, reading_attribution
 from analyzer.accounts.rules import Rules, load_rules
+from analyzer.accounts.store import ATTRIBUTION_VERSION
 
 if TYPE_CHECKING:
     from analyzer.store.database import Store
-
-ATTRIBUTION_VERSION = "1"
 
 
 def current_rules() -> Rules:

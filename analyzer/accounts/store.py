@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 BATCH = 20_000
 META_KEY = "accounts_digest"
+# Raised when the vendors table or the decision changes: every stored row is then attributed again.
+ATTRIBUTION_VERSION = "1"
 
 _PENDING = (
     "select exists(select 1 from requests indexed by requests_unattributed where attribution is null)"
@@ -75,7 +77,7 @@ def file_digest() -> str:
 
 
 def wanted_digest(text_digest: str) -> str:
-    from analyzer.accounts.book import ATTRIBUTION_VERSION
+    """``AccountBook.digest`` for a file of this ``Rules.digest`` (without importing the book)."""
     from analyzer.contract.timeutil import resolve_tz
 
     return f"{ATTRIBUTION_VERSION}:{text_digest or '-'}:{resolve_tz(None)}"

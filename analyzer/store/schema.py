@@ -49,7 +49,8 @@ Why the tables look the way they do:
   ``limit_hits.provider`` where the refused call went, as on ``requests``.
   ``requests_account_hourly`` is ``requests_hourly`` in (account, UTC hour)
   order, with the agent and machine of each call: windows are per account;
-  ``requests_account_ts`` finds an account's next call (the window walks).
+  ``requests_account_ts`` finds an account's next call (the window walks);
+  ``quota_readings_account_anchor`` orders readings as ``window_anchors`` groups them.
 * ``machines``: every machine whose rows the store holds (this one, and those
   merged from a synced folder by ``analyzer sync``), its name, and when its
   snapshot was last written or merged.
@@ -475,7 +476,7 @@ def m007_accounts(db):
     db.execute("create index if not exists limit_hits_account on limit_hits(account, ts)")
     db.execute(
         "create index if not exists quota_readings_account_anchor on quota_readings(account, window_minutes, scope,"
-        " resets_at, used_percent, observed_at)"
+        " resets_at, agent, used_percent, observed_at)"
     )
     refetch_unknown_providers(db)
     db.execute(

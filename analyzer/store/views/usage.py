@@ -163,7 +163,7 @@ from (
     max(used_percent) as used_percent, max(observed_at) as observed_at, resets_at
   from quota_readings
   where resets_at is not null and window_minutes in (300, 10080)
-  group by account, agent, window_minutes, scope, resets_at
+  group by account, window_minutes, scope, resets_at, agent
   union all
   select account, agent,
     coalesce(window_minutes, case when (julianday(reset_at) - julianday(ts)) * 24 <= 5 then 300 else 10080 end),
