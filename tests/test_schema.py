@@ -52,7 +52,7 @@ index quota_readings_account_anchor on quota_readings(account, window_minutes, s
 index quota_readings_anchor on quota_readings(agent, window_minutes, scope, resets_at, used_percent, observed_at)
 index quota_readings_unattributed on quota_readings(agent) where ...
 index quota_readings_window on quota_readings(agent, window_minutes, observed_at)
-index requests_account_hourly on requests(account, <expr>, agent, machine_id, ts, model, project, prompt_key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)
+index requests_account_hourly on requests(account, <expr>, agent, machine_id, ts, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)
 index requests_account_ts on requests(account, ts)
 index requests_agent_ts on requests(agent, ts)
 index requests_hourly on requests(agent, <expr>, ts, model, project, prompt_key, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)

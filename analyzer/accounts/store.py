@@ -1,11 +1,12 @@
 """Keeping stored rows' accounts current: attribute what is new, re-attribute when the rules change.
 
-The writer attributes each request as it writes it (``AccountBook.request``).
-Everything else is done here, over stored columns, never by reading logs again:
+The writer attributes each request and quota reading as it writes it
+(``AccountBook.request``, ``AccountBook.reading``). Everything else is done
+here, over stored columns, never by reading logs again:
 
 * rows with no attribution yet (``attribution`` null, found through partial
-  indexes): limit hits and quota readings (attributed after an ingest pass,
-  once their session's calls are in), rows merged from another machine, rows
+  indexes): limit hits (attributed after an ingest pass, once their session's
+  calls are in), rows merged from another machine, rows
   written before accounts existed, rows written while ``accounts.toml`` could
   not be read;
 * every row, when what attribution depends on changed (``book.digest``: the
@@ -123,7 +124,8 @@ def update_accounts(db: Store, book: AccountBook, *, retry_unknown_prompts: bool
     """
     from analyzer.store.database import get_meta, set_meta
 
-    full = get_meta(db, META_KEY) != book.digest
+    stored = get_meta(db, META_KEY)
+    full = stored is not None and stored != book.digest  # no digest yet: every attributed row used this book's
     written = 0
     for table in _TABLES:
         written += _table(db, book, table, full)
@@ -134,8 +136,9 @@ def update_accounts(db: Store, book: AccountBook, *, retry_unknown_prompts: bool
         if full and moved:
             cond = f"account is not {PROMPT_ACCOUNT}"
         db.execute(f"update prompts set account = {PROMPT_ACCOUNT} where {cond}")
-        if full:
+        if stored != book.digest:
             set_meta(db, META_KEY, book.digest)
+        if full:
             # Reasons no row refers to any more (an edited rule's old line) would still name a plan.
             db.execute(
                 "delete from attributions where id not in (select attribution from requests where attribution"

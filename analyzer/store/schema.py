@@ -47,8 +47,8 @@ Why the tables look the way they do:
   the account of the calls the prompt started. ``quota_readings.source_account``
   is what the reading's own source named (the column ``account`` used to hold it);
   ``limit_hits.provider`` where the refused call went, as on ``requests``.
-  ``requests_account_hourly`` is ``requests_hourly`` in (account, UTC hour)
-  order, with the agent and machine of each call: windows are per account;
+  ``requests_account_hourly`` holds what a window sums (tokens, costs) in
+  (account, UTC hour, agent, machine) order: windows are per account;
   ``requests_account_ts`` finds an account's next call (the window walks);
   ``quota_readings_account_anchor`` orders readings as ``window_anchors`` groups them.
 * ``machines``: every machine whose rows the store holds (this one, and those
@@ -466,8 +466,8 @@ def m007_accounts(db):
     )
     db.execute(
         "create index if not exists requests_account_hourly on requests(account, substr(ts, 1, 13), agent,"
-        " machine_id, ts, model, project, prompt_key, input_tokens, cache_read_tokens, cache_write_tokens,"
-        " output_tokens, reasoning_tokens, priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)"
+        " machine_id, ts, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
+        " priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)"
     )
     db.execute("create index if not exists requests_account_ts on requests(account, ts)")
     for table in ("requests", "limit_hits", "quota_readings"):

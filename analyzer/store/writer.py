@@ -13,10 +13,10 @@ A limit hit or a reading seen on two machines keeps the copy of the smaller
 machine id (and on one machine, the first copy, completed by later ones).
 Nothing here deletes a row.
 
-Rows are attributed to an account as they are written when ``accounts`` (an
-``analyzer.accounts.book.AccountBook``) is set; limit hits and readings, and
-every row written without it, are left for ``analyzer.accounts.store`` (their
-``attribution`` is null).
+Requests and quota readings are attributed to an account as they are written
+when ``accounts`` (an ``analyzer.accounts.book.AccountBook``) is set; limit
+hits (which need their session's calls), and every row written without it,
+are left for ``analyzer.accounts.store`` (their ``attribution`` is null).
 
 The same statements merge another machine's snapshot (``analyzer.sync``): the
 best-record rule is written once, here.
@@ -194,8 +194,9 @@ READING_COLUMNS = (
     "machine_id",
 )
 # A reading is a fact as first seen: another machine's copy replaces it only when that machine's id is smaller.
+_QUOTA_COLUMNS = (*READING_COLUMNS, "account", "attribution")
 _QUOTA_INSERT = (
-    f"insert into quota_readings ({', '.join(READING_COLUMNS)}) values ({', '.join('?' * len(READING_COLUMNS))}) "
+    f"insert into quota_readings ({', '.join(_QUOTA_COLUMNS)}) values ({', '.join('?' * len(_QUOTA_COLUMNS))}) "
     "on conflict(key) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in READING_COLUMNS[1:])
     + ", account = null, attribution = null"
@@ -249,13 +250,10 @@ def write_rows(conn, table: str, rows) -> int:
     before = conn.total_changes
     if table == "requests":
         conn.executemany(_REQUEST_UPSERT, ((*r, None, None) for r in rows))
+    elif table == "quota_readings":
+        conn.executemany(_QUOTA_INSERT, ((*r, None, None) for r in rows))
     else:
-        statement = {
-            "sessions": _SESSION_UPSERT,
-            "prompts": _PROMPT_UPSERT,
-            "limit_hits": _LIMIT_HIT_INSERT,
-            "quota_readings": _QUOTA_INSERT,
-        }[table]
+        statement = {"sessions": _SESSION_UPSERT, "prompts": _PROMPT_UPSERT, "limit_hits": _LIMIT_HIT_INSERT}[table]
         conn.executemany(statement, rows)
     return conn.total_changes - before
 
@@ -493,11 +491,11 @@ class RecordWriter:
 
     def flush(self) -> None:
         execmany = self.conn.executemany
+        book = self.accounts
         if self.sessions:
             execmany(_SESSION_UPSERT, self.sessions)
         if self.requests:
             rows = self.requests.values()
-            book = self.accounts
             if book is not None:
                 of = book.request
                 rows = [(*r, *of(r[1], r[5], r[4], r[22], r[6], r[3])) for r in rows]
@@ -513,7 +511,12 @@ class RecordWriter:
         if self.hits:
             execmany(_LIMIT_HIT_INSERT, self.hits)
         if self.readings:
-            execmany(_QUOTA_INSERT, self.readings)
+            if book is not None:
+                of = book.reading
+                readings = [(*r, *of(r[1], r[8], r[6], r[9], r[12], r[2])) for r in self.readings]
+            else:
+                readings = [(*r, None, None) for r in self.readings]
+            execmany(_QUOTA_INSERT, readings)
         if self.errors:
             execmany(_ERROR_INSERT, self.errors)
         self.counts["requests"] += len(self.requests)
