@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import importlib
 
+# Raised when the vendors table or the decision changes: every stored row is then attributed again.
+ATTRIBUTION_VERSION = "1"
+
 _EXPORTS = {
     "Account": "rules",
     "AccountsFileError": "rules",
@@ -30,7 +33,7 @@ _EXPORTS = {
     "attribute": "decide",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["ATTRIBUTION_VERSION", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str):

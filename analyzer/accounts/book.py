@@ -20,7 +20,7 @@ own model), and, when still none is known, the vendor its refusal's words name. 
 attributed by its own source (``decide.reading_attribution``).
 
 ``digest`` identifies what attribution depends on besides the rows (the file's
-text, the zone naive dates are read in, and ``store.ATTRIBUTION_VERSION``,
+text, the zone naive dates are read in, and ``analyzer.accounts.ATTRIBUTION_VERSION``,
 raised when the vendors table or the decision changes): rows attributed under
 another digest are attributed again.
 """
@@ -30,9 +30,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
+from analyzer.accounts import ATTRIBUTION_VERSION
 from analyzer.accounts.decide import Attribution, attribute, reading_attribution
 from analyzer.accounts.rules import Rules, load_rules
-from analyzer.accounts.store import ATTRIBUTION_VERSION
 
 if TYPE_CHECKING:
     from analyzer.store.database import Store

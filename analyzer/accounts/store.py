@@ -29,6 +29,8 @@ import hashlib
 import sqlite3
 from typing import TYPE_CHECKING
 
+from analyzer.accounts import ATTRIBUTION_VERSION
+
 if TYPE_CHECKING:
     from analyzer.accounts.book import AccountBook
     from analyzer.accounts.rules import Rules
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 
 BATCH = 20_000
 META_KEY = "accounts_digest"
-# Raised when the vendors table or the decision changes: every stored row is then attributed again.
-ATTRIBUTION_VERSION = "1"
 
 _PENDING = (
     "select exists(select 1 from requests indexed by requests_unattributed where attribution is null)"
