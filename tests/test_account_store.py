@@ -201,3 +201,26 @@ def test_a_bad_accounts_toml_is_one_clear_sentence(tmp_path):
     result = CliRunner().invoke(cli, ["accounts", "--db", str(tmp_path / "s.db")])
     assert result.exit_code == 1
     assert "accounts.toml line 3: unknown key 'modle'" in result.output and "Traceback" not in result.output
+
+
+def test_agents_that_sell_their_own_credits_are_their_own_accounts():
+    """Amp, iFlow and Kilo Code's gateway bill their own credits: their Claude or GLM calls are not
+    the user's Claude or GLM plan."""
+    from analyzer.accounts import attribute
+
+    found = {
+        (agent, provider, model): (a.account, a.rule)
+        for agent, provider, model in (
+            ("amp", "amp", "claude-sonnet-4-5"),
+            ("iflow-cli", "iflow", "glm-4.6"),
+            ("kilo-code", None, "kilo/anthropic/claude-sonnet-4.5"),
+            ("roo-code", None, "deepseek/deepseek-chat"),  # a model maker first: its family decides
+        )
+        for a in [attribute(agent=agent, provider=provider, model=model)]
+    }
+    assert list(found.values()) == [
+        ("amp", "provider amp"),
+        ("iflow", "provider iflow"),
+        ("kilocode", "model route kilo/"),
+        ("deepseek", "model family of deepseek/deepseek-chat"),
+    ]

@@ -4,7 +4,8 @@ Most specific first:
 
 1. a rule of the user's ``accounts.toml`` (always wins; file order);
 2. the provider the agent recorded (a gateway host, an OpenCode or Codex
-   provider id, an auth type), unless it names a vendor that serves only its
+   provider id, an auth type; with none, the router a model id starts with,
+   ``kilo/anthropic/...``), unless it names a vendor that serves only its
    own models and the model is another vendor's: then the configuration read
    at ingest time is stale and the model decides (said in the note);
 3. the model name's family (``glm-*`` z.ai, ``kimi-*`` Kimi, ``claude-*``
@@ -96,6 +97,9 @@ def attribute(
         if found is not None:
             return found
     who = AGENT_NAMES.get(agent or "", agent or "an agent")
+    route = vendors.vendor_of_route(model) if not provider else None
+    if route is not None:
+        return Attribution(route.id, f"model route {model.split('/', 1)[0]}/")
     family = vendors.vendor_of_model(model)
     by_provider, how = vendors.vendor_of_provider(provider)
     if by_provider is not None:
