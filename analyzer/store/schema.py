@@ -472,7 +472,10 @@ def m007_accounts(db):
     db.execute("create index if not exists requests_account_ts on requests(account, ts)")
     for table in ("requests", "limit_hits", "quota_readings"):
         db.execute(f"create index if not exists {table}_unattributed on {table}(agent) where attribution is null")
-    db.execute("create index if not exists prompts_unattributed on prompts(agent) where account is null")
+    # prompts with no account yet, or none found yet ('': tried again after each ingest pass)
+    db.execute(
+        "create index if not exists prompts_unattributed on prompts(agent) where account is null or account = ''"
+    )
     db.execute("create index if not exists limit_hits_account on limit_hits(account, ts)")
     db.execute(
         "create index if not exists quota_readings_account_anchor on quota_readings(account, window_minutes, scope,"
