@@ -148,7 +148,7 @@ def hand_store(db) -> None:
         plan_type="plus",
     )
     add_request(db, "c1", "2026-11-03T10:00:00.000Z", "claude-sonnet-4-5-20250929", inp=1000, cr=5000, cw=100, out=200)
-    add_request(db, "c2", "2026-11-03T10:01:00.000Z", "openrouter/anthropic/Claude-Opus-4-5", inp=300, out=30)
+    add_request(db, "c2", "2026-11-03T10:01:00.000Z", "anthropic/Claude-Opus-4-5", inp=300, out=30)
     add_request(db, "c3", "2026-11-03T10:02:00.000Z", "weird-model", inp=10, out=5)
     ensure_prices(db)
     sync_catalogue(db)
