@@ -215,3 +215,19 @@ def test_watch_syncs_every_few_minutes(machines):
     assert (task.name, task.interval) == ("sync", 900.0)
     task.run(a)
     assert rows(a)["requests"] and set(rows(b)["requests"]) <= set(rows(a)["requests"])
+
+
+def test_a_row_no_record_may_hold_is_left_out_and_counted(machines):
+    """Every merged row passes the rules the writer applies to every record (here: a count of -5)."""
+    a, b, folder = machines
+    written = sync(b, folder).written
+    other, copy = _copy_as_another_machine(written, folder)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("update manifest set value = ? where key = 'machine_id'", [other])
+        conn.execute("update requests set key = key || ':copy', machine_id = ?", [other])
+        conn.execute("update requests set output_tokens = -5 where rowid = 1")
+        kept = conn.execute("select count(*) - 1 from requests").fetchone()[0]
+    result = sync(a, folder, write=False)
+    [merged] = [m for m in result.merged if m.machine_id == other]
+    assert (merged.refused["requests"], merged.new["requests"]) == (1, kept)
+    assert a.execute("select count(*) from requests where output_tokens < 0").fetchone()[0] == 0

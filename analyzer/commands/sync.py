@@ -61,6 +61,7 @@ def sync_cmd(folder, forget, fmt, db_path):
                         "already_merged": m.already,
                         "read": m.read,
                         "new": m.new,
+                        "refused_rows": m.refused,
                     }
                     for m in result.merged
                 ],
@@ -82,10 +83,12 @@ def sync_cmd(folder, forget, fmt, db_path):
             if m.already:
                 click.echo(f"{who}: snapshot of {m.created_at[:16]} already merged")
             else:
+                refused = sum(m.refused.values())
                 click.echo(
                     f"Merged {who}, snapshot of {m.created_at[:16]}: {tokens(m.new['requests'])} new requests,"
                     f" {tokens(m.new['prompts'])} new prompts (of {tokens(m.read['requests'])} and"
                     f" {tokens(m.read['prompts'])})"
+                    + (f"; {refused} rows left out: values no record may hold" if refused else "")
                 )
         if not result.merged and not result.skipped and not result.refused:
             click.echo("No other machine's snapshot in the folder yet.")

@@ -88,8 +88,22 @@ def snapshots(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _SNAPSHOT.match(p.name) and p.is_file())
 
 
-def sync(db: Store, folder: Path | str | None = None, *, write: bool = True) -> SyncResult:
-    """Write this machine's snapshot to the folder and merge every other one; never raises for a bad snapshot."""
+def sync(
+    db: Store, folder: Path | str | None = None, *, write: bool = True, timeout: float | None = 60.0
+) -> SyncResult:
+    """Write this machine's snapshot to the folder and merge every other one; never raises for a bad snapshot.
+    Holds the store's writer lock throughout (an ingest pass waits, and is waited for)."""
+    from analyzer.store.lock import WriterLock
+
+    lock = WriterLock(store_path(db))
+    lock.acquire(timeout)
+    try:
+        return _sync(db, folder, write)
+    finally:
+        lock.release()
+
+
+def _sync(db: Store, folder: Path | str | None, write: bool) -> SyncResult:
     path = resolve_folder(db, folder)
     if folder is not None:
         remember(db, path)

@@ -15,19 +15,25 @@ A snapshot that fails a check is skipped with the reason, and read again on the
 next sync. One that passes is merged in one transaction with
 ``analyzer.store.writer.write_rows``: keyed upserts, nothing deleted, the best
 copy of a request kept, every row keeping the ``machine_id`` it was read on.
+Each row passes the rules every record passes where the writer takes it
+(``analyzer.contract.validation``); one that fails (another machine's store
+written before the rules, a damaged value) is left out and counted.
 Merged requests are priced and attributed afterwards by this store's own files.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
 
+from analyzer.contract.records import LimitHit, Prompt, QuotaReading, Request, Session
+from analyzer.contract.validation import Validator
 from analyzer.store.writer import RECORD_COLUMNS, write_rows
 from analyzer.sync.snapshot import FORMAT
 
@@ -55,7 +61,45 @@ class Merged:
     created_at: str
     read: dict[str, int] = field(default_factory=dict)  # rows in the snapshot, per table
     new: dict[str, int] = field(default_factory=dict)  # rows this store did not have
+    refused: dict[str, int] = field(default_factory=dict)  # rows no record may hold (validation)
     already: bool = False  # the same snapshot was merged before
+
+
+RECORDS = {
+    "sessions": Session,
+    "requests": Request,
+    "prompts": Prompt,
+    "limit_hits": LimitHit,
+    "quota_readings": QuotaReading,
+}
+RENAMED = {"source_account": "account"}  # a reading's ``account`` field is stored as ``source_account``
+JSON = {"raw_usage", "raw"}
+
+
+def valid_rows(table: str, columns: tuple[str, ...], rows: Iterable[tuple], counts: dict) -> Iterator[tuple]:
+    """The rows whose record passes validation; ``counts[table]`` counts the others."""
+    kind, check = RECORDS[table], Validator()
+    known = {f.name for f in fields(kind)}
+    counts[table] = 0
+    for row in rows:
+        values = {}
+        for name, value in zip(columns, row):
+            name = RENAMED.get(name, name)
+            if name in known:
+                if name in JSON and isinstance(value, str):
+                    try:
+                        value = orjson.loads(value)
+                    except orjson.JSONDecodeError:
+                        value = value  # not an object: the check says so
+                values[name] = value if not (name == "text" and value is None) else ""
+        try:
+            problem = check.problem(kind(**values))
+        except TypeError as exc:  # a required field missing
+            problem = str(exc)
+        if problem is None:
+            yield row
+        else:
+            counts[table] += 1
 
 
 def check_file(path: Path) -> None:
@@ -137,7 +181,7 @@ def merge_snapshot(db: Store, path: Path, local_machine: str) -> Merged:
                 present = {r[1] for r in conn.execute(f"pragma table_info({table})")}
                 chosen = ", ".join(c if c in present else "null" for c in columns)
                 before = db.execute(f"select count(*) from {table}").fetchone()[0]
-                rows = conn.execute(f"select {chosen} from {table}")
+                rows = valid_rows(table, columns, conn.execute(f"select {chosen} from {table}"), done.refused)
                 done.read[table] = manifest["counts"].get(table, 0)
                 write_rows(db.conn, table, rows)
                 done.new[table] = db.execute(f"select count(*) from {table}").fetchone()[0] - before
