@@ -12,9 +12,10 @@ Lowest first; rooms on one bullet are one layer:
 * ``pricing``: prices of models and the stored cost of every request, and
   ``accounts``: which account (subscription or wallet) paid for each request,
   from the user's ``accounts.toml``, the provider and the model.
-* ``ingest`` (log files in, rows out), and what the store says: ``reports``
-  (per day, session, prompt; the usage profile), ``windows`` (plan windows and
-  where each stands now), ``plans`` (the catalogue, and every plan replayed).
+* ``ingest`` (log files in, rows out), ``sync`` (other machines' rows in,
+  through a synced folder), and what the store says: ``reports`` (per day,
+  session, prompt; the usage profile), ``windows`` (plan windows and where each
+  stands now), ``plans`` (the catalogue, and every plan replayed).
 * ``inference``: what a plan really counts and how much fits (``infer-limit``).
 * ``simulate`` (made-up agent logs of a known plan, to test inference) and
   ``daemon`` (``analyzer watch`` and its login service).

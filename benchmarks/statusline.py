@@ -59,6 +59,7 @@ def build(path: Path, rows: int) -> None:
             yield (
                 f"bench:{i}",
                 agent,
+                "openai" if agent == "codex" else "anthropic",  # as the writer attributes them
                 f"s{i // 200}",
                 format_utc(ts),
                 model,
@@ -71,8 +72,8 @@ def build(path: Path, rows: int) -> None:
 
     conn.execute("begin")
     conn.executemany(
-        "insert into requests (key, agent, session_id, ts, model, input_tokens, cache_read_tokens,"
-        " cache_write_tokens, output_tokens, trigger) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into requests (key, agent, account, session_id, ts, model, input_tokens, cache_read_tokens,"
+        " cache_write_tokens, output_tokens, trigger) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         gen(),
     )
     conn.execute("commit")

@@ -461,6 +461,7 @@ class ClaudeCodeParser(JsonlParser):
             window_minutes=window,
             limit_type=limit_type,
             message=text[:500] or None,
+            provider=self.gateway.host(ctx.path, obj.get("cwd")),
         )
 
     def _usage_readings(self, obj: dict, ts: str, ctx: SourceContext) -> Iterator[Record]:

@@ -148,7 +148,7 @@ def hand_store(db) -> None:
         plan_type="plus",
     )
     add_request(db, "c1", "2026-11-03T10:00:00.000Z", "claude-sonnet-4-5-20250929", inp=1000, cr=5000, cw=100, out=200)
-    add_request(db, "c2", "2026-11-03T10:01:00.000Z", "openrouter/anthropic/Claude-Opus-4-5", inp=300, out=30)
+    add_request(db, "c2", "2026-11-03T10:01:00.000Z", "anthropic/Claude-Opus-4-5", inp=300, out=30)
     add_request(db, "c3", "2026-11-03T10:02:00.000Z", "weird-model", inp=10, out=5)
     ensure_prices(db)
     sync_catalogue(db)
@@ -157,6 +157,7 @@ def hand_store(db) -> None:
 ESTIMATE_COLUMNS = (
     "key",
     "agent",
+    "account",
     "plan",
     "window_minutes",
     "quantity",
@@ -202,6 +203,7 @@ HAND_ESTIMATES = [
     {
         "key": "codex|5h-old",
         "agent": "codex",
+        "account": "openai",
         "window_minutes": 300,
         "quantity": "requests",
         "limit": 3,
@@ -211,6 +213,7 @@ HAND_ESTIMATES = [
     {
         "key": "codex|5h",
         "agent": "codex",
+        "account": "openai",
         "plan": "codex-plus",
         "window_minutes": 300,
         "quantity": "tokens",
@@ -242,6 +245,7 @@ HAND_ESTIMATES = [
     {
         "key": "codex|week",
         "agent": "codex",
+        "account": "openai",
         "plan": "codex-plus",
         "window_minutes": 10080,
         "quantity": "requests",

@@ -222,7 +222,7 @@ def test_the_dashboard_and_every_chart_query(hand):
         ("predicted by the limit", 0.13),
     ]
     filters = {f["name"] for f in config["filters"].values()}
-    assert filters == {"Since (UTC day)", "Until (UTC day)", "Agent", "Plan"}
+    assert filters == {"Since (UTC day)", "Until (UTC day)", "Account", "Agent", "Plan"}
     assert "codex" in page.text and "codex-plus" in page.text  # select options filled from the store
 
 

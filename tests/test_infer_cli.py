@@ -81,7 +81,7 @@ def test_rerun_replaces_the_row_and_no_save_writes_nothing(hand_db, tmp_path):
 def test_table_output_names_the_plan_window_and_limit(hand_db):
     result = _run("--db", str(hand_db))
     assert result.exit_code == 0
-    assert "claude-code · plan handplan · Weekly window" in result.output
+    assert "anthropic (claude-code) · plan handplan · Weekly window" in result.output
     assert "Limit:" in result.output and "inferred" in result.output
 
 
@@ -146,9 +146,9 @@ def test_status_and_statusline_read_the_saved_estimate(hand_db):
 
     _run("--db", str(hand_db))
     conn = sqlite3.connect(hand_db)
-    quantity, limit = limit_estimate(conn, "claude-code", 10080)
+    quantity, limit = limit_estimate(conn, "anthropic", 10080)
     assert quantity == "uncached_io" and limit == pytest.approx(200_000)
-    est = latest_estimate(store.open_db(hand_db), "claude-code", 10080)
+    est = latest_estimate(store.open_db(hand_db), "anthropic", 10080)
     assert est["weights"] == {"input": 1.0, "cache_read": 0.0, "cache_write": 0.0, "output": 1.0}
 
 

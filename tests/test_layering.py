@@ -16,7 +16,7 @@ LAYERS = [
     ("analyzer.registry",),
     ("analyzer.parsers", "analyzer.store"),
     ("analyzer.pricing", "analyzer.accounts"),
-    ("analyzer.ingest", "analyzer.reports", "analyzer.windows", "analyzer.plans"),
+    ("analyzer.ingest", "analyzer.sync", "analyzer.reports", "analyzer.windows", "analyzer.plans"),
     ("analyzer.inference",),
     ("analyzer.simulate", "analyzer.daemon"),
     ("analyzer.commands", "analyzer.plugins"),

@@ -207,12 +207,12 @@ def test_status_inferred_then_stated(db):
     # inferred beats stated: 25 requests, 20 used at 10/h -> the last 5 reached at 12:30
     db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
     db.execute(
-        "create table limit_estimates (agent text, plan text, window_minutes integer, quantity text,"
+        "create table limit_estimates (agent text, account text, plan text, window_minutes integer, quantity text,"
         ' weights text, "limit" real, low real, high real, method text, summary text, created_at text)'
     )
     db.execute(
-        "insert into limit_estimates values ('claude-code', null, 300, 'requests', '{}', 25, 24, 26, 'inferred',"
-        " 'about 25 requests', '2026-11-02T11:00:00.000Z')"
+        "insert into limit_estimates values ('claude-code', 'anthropic', null, 300, 'requests', '{}', 25, 24, 26,"
+        " 'inferred', 'about 25 requests', '2026-11-02T11:00:00.000Z')"
     )
     [five, _] = status(db, now=now, plan_id="ark-lite")
     assert five["limit"]["source"] == "inferred" and five["percent_used"] == 80.0
@@ -245,14 +245,15 @@ def test_status_and_the_statusline_agree_on_the_current_window(db):
     from .conftest import FIXTURES, ingest_home
 
     ingest_home(db, FIXTURES / "sample" / "home")
-    family = uw.family_clause("claude-sonnet-4-5")
     last = db.execute("select max(ts) from requests where agent = 'claude-code'").fetchone()[0]
     for now_text, kind in (("2026-11-21T11:30:00Z", "anchored"), (last, "estimated")):
         now = parse_iso(now_text)
+        account = uw.account_of(db.conn, "claude-code", None, "claude-sonnet-4-5-20250929", now, {})
+        assert account == "anthropic"  # Claude Code's and OpenCode's Claude calls: one account
         entry = next(e for e in status(db, now=now, agents=("claude-code",)) if e["window_minutes"] == 300)
-        reading = uw.latest_reading(db.conn, "claude-code", 300, now)
-        window = uw.anchored(reading[1], 300) if reading else uw.estimated(db.conn, "claude-code", now, family)
-        usage = uw.window_usage(db.conn, "claude-code", window, family)
+        reading = uw.latest_reading(db.conn, account, 300, now)
+        window = uw.anchored(reading[1], 300) if reading else uw.estimated(db.conn, account, now)
+        usage = uw.window_usage(db.conn, account, window)
         assert (
             (entry["window"]["start"], entry["window"]["kind"]) == (window.start, kind) == (window.start, window.kind)
         )

@@ -448,3 +448,13 @@ def test_watch_polls_quota_only_when_asked(db, tmp_path, monkeypatch):
     assert rows == [("glm", 300, "endpoint"), ("glm", 10080, "endpoint")]
     service = watch_command._service(tmp_path / "s.db", ["--quota-every", "15"])
     assert service.program()[-2:] == ["--quota-every", "15"]
+
+
+def test_a_reading_names_the_vendor_of_its_credentials_endpoint(tmp_path):
+    """z.ai and bigmodel.cn are two accounts: a GLM reading says which one its key belongs to."""
+    with ReplayServer() as server:
+        server.routes[PATHS["glm"]] = [fixture("glm", "credits.json")] * 2
+        env = {"HOME": str(tmp_path), "ANALYZER_GLM_BASE_URL": server.url}
+        international = GlmQuotaReader().read({**env, "ZAI_API_KEY": TOKEN}, now=NOW)
+        china = GlmQuotaReader().read({**env, "ZHIPUAI_API_KEY": TOKEN}, now=NOW)
+    assert {r.account for r in international} == {"zai"} and {r.account for r in china} == {"zhipuai"}

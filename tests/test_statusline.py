@@ -19,6 +19,7 @@ from analyzer.plugins.claude_code import statusline as sl
 from analyzer.plugins.claude_code import usage_window as uw
 from analyzer.plugins.quota.keys import reading_key
 
+from analyzer.accounts.store import ensure_accounts
 from analyzer.contract.records import Request
 from analyzer.store import database as store
 from analyzer.store.writer import RecordWriter
@@ -77,6 +78,7 @@ def add_requests(db, *rows) -> None:
         )
     with store.transaction(db):
         writer.flush()
+    ensure_accounts(db)  # as an ingest does: the statusline reads the accounts stored
 
 
 def db_path(db) -> str:
@@ -147,16 +149,16 @@ def test_without_rate_limits_the_window_is_estimated(db):
 
 def test_estimated_window_matches_the_block_rules():
     conn = sqlite3.connect(":memory:")
-    conn.execute("create table requests (agent, ts, model)")
+    conn.execute("create table requests (agent, account, ts, model)")
     stamps = [
         "2026-07-03T01:10:00.000Z",
         "2026-07-03T05:59:00.000Z",
         "2026-07-03T06:00:00.000Z",  # 01:00 block, ts at end stays
         "2026-07-03T06:00:00.001Z",
     ]  # just past 06:00: a new block at 06:00
-    conn.executemany("insert into requests values ('claude-code', ?, 'claude-x')", [(s,) for s in stamps])
+    conn.executemany("insert into requests values ('claude-code', 'anthropic', ?, 'claude-x')", [(s,) for s in stamps])
     now = datetime(2026, 7, 3, 7, tzinfo=timezone.utc)
-    w = uw.estimated(conn, "claude-code", now, uw.family_clause("claude-x"))
+    w = uw.estimated(conn, "anthropic", now)
     assert (w.start, w.end, w.kind) == ("2026-07-03T06:00:00.000Z", "2026-07-03T11:00:00.000Z", "estimated")
 
 
@@ -180,13 +182,17 @@ def test_inferred_limit_is_read_defensively_from_limit_estimates(db):
     path = db_path(db)
     db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape
     db.execute(
-        'create table limit_estimates (agent text, window_minutes int, quantity text, "limit" real, computed_at text)'
+        'create table limit_estimates (agent text, account text, window_minutes int, quantity text, "limit" real,'
+        " computed_at text)"
     )
-    db.execute("insert into limit_estimates values ('claude-code', 300, 'requests', 50, '2026-06-01')")
-    db.execute("insert into limit_estimates values ('claude-code', 300, 'uncached_input_output', 4000, '2026-07-01')")
-    db.execute("insert into limit_estimates values ('codex', 300, 'total_tokens', 1, '2026-07-02')")
+    db.execute("insert into limit_estimates values ('claude-code', 'anthropic', 300, 'requests', 50, '2026-06-01')")
+    db.execute(
+        "insert into limit_estimates values"
+        " ('claude-code', 'anthropic', 300, 'uncached_input_output', 4000, '2026-07-01')"
+    )
+    db.execute("insert into limit_estimates values ('codex', 'openai', 300, 'total_tokens', 1, '2026-07-02')")
     text = sl.line(json.dumps(payload(rate_limits=limits())), path, NOW)
-    # newest for claude-code / 300: uncached input + output = 1,000 + 200
+    # newest for Claude's account / 300: uncached input + output = 1,000 + 200
     assert text.endswith("· limit 1.2k/4.0k uncached input output")
     db.execute("drop table limit_estimates")
     db.execute("drop table if exists limit_estimates")  # infer-limit's own table: replaced by this shape

@@ -14,7 +14,7 @@ match anything::
     agent = "claude-code"          # claude-code, codex, opencode, kimi-code, qwen-code, gemini-cli
     provider = "open.bigmodel.cn"  # glob on the provider recorded, or its vendor id (zhipuai)
     model = "glm-*"                # glob, case-insensitive
-    machine = "work-laptop"        # glob on the machine id
+    machine = "work-laptop"        # glob on the machine's name or id (`analyzer db status` lists them)
     project = "~/work/*"           # glob on the project folder; ~ is the home folder
     since = 2026-09-01             # from (inclusive) ...
     until = 2026-10-01             # ... to (exclusive); a date or date-time, naive means local time
@@ -22,6 +22,12 @@ match anything::
 
 Rules are tried in file order; the first that matches decides. A file that
 cannot be used raises ``AccountsFileError`` naming the file and the line.
+
+Limit hits and quota readings are matched too: a limit hit by the model,
+provider and project of the calls of its session, a reading by its vendor (as
+``provider``) and, for ``model``, by whether the glob names that vendor's
+models (``glm-*`` matches a reading of z.ai's endpoint). Changing the file
+re-attributes every stored row (``analyzer.accounts.store``).
 """
 
 from __future__ import annotations
@@ -78,19 +84,25 @@ class Rule:
         agent: str | None,
         provider: str | None,
         model: str | None,
-        machine: str | None,
+        machine: str | tuple[str, ...] | None,
         project: str | None,
         ts: str | None,
+        vendor_models: tuple[str, ...] = (),
     ) -> bool:
-        """Whether a request (or a limit hit, or a reading) falls under this rule."""
+        """Whether a request (or a limit hit, or a reading) falls under this rule. ``machine`` may be
+        several names (the id and the name); ``vendor_models`` are the model globs of a reading's
+        vendor, matched when ``model`` is unknown."""
         if self.agent and (agent or "") not in self.agent:
             return False
         if self.provider and not _provider_matches(self.provider, provider):
             return False
         if self.model and not _any_glob(self.model, (model or "").lower()):
-            return False
-        if self.machine and not _any_glob(self.machine, machine or ""):
-            return False
+            if model or not _globs_meet(self.model, vendor_models):
+                return False
+        if self.machine:
+            names = machine if isinstance(machine, tuple) else (machine or "",)
+            if not any(_any_glob(self.machine, name) for name in names):
+                return False
         if self.project and not _any_glob(self.project, project or ""):
             return False
         if (self.since or self.until) and not ts:
@@ -112,6 +124,18 @@ class Rules:
 
 def _any_glob(globs: tuple[str, ...], value: str) -> bool:
     return any(fnmatch.fnmatchcase(value, g) for g in globs)
+
+
+def _literal(glob: str) -> str:
+    return re.sub(r"\[[^]]*\]|[*?]", "", glob)
+
+
+def _globs_meet(globs: tuple[str, ...], others: tuple[str, ...]) -> bool:
+    """Whether a rule's model globs and a vendor's name some model in common (``glm-*`` and ``glm-*``,
+    ``glm-4.6`` and ``glm-*``): each glob's literal text matched against the other glob."""
+    return any(
+        fnmatch.fnmatchcase(_literal(a), b) or fnmatch.fnmatchcase(_literal(b), a) for a in globs for b in others
+    )
 
 
 def _provider_matches(globs: tuple[str, ...], provider: str | None) -> bool:

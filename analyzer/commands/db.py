@@ -34,7 +34,7 @@ def db_path_cmd(db_path):
 @format_options(csv=False)
 @db_option
 def db_status(fmt, db_path):
-    """Counts, sizes, agents, last ingest, unpriced models, skipped lines."""
+    """Counts, sizes, agents, machines and when each last synced, last ingest, unpriced models."""
     db = open_store(db_path)
     path = _db_file(db)
     conn = db.conn
@@ -56,6 +56,22 @@ def db_status(fmt, db_path):
             " where p.input is null group by r.model order by 2 desc"
         )
     ]
+    here = store.machine_id(db)
+    rows_by_machine = dict(conn.execute("select machine_id, count(*) from requests group by machine_id").fetchall())
+    machines = [
+        {
+            "machine_id": m,
+            "name": name,
+            "this_machine": m == here,
+            "requests": rows_by_machine.get(m, 0),
+            "first_seen": first,
+            "snapshot_at": snap,
+            "synced_at": synced,
+        }
+        for m, name, first, snap, synced in conn.execute(
+            "select machine_id, name, first_seen, snapshot_at, synced_at from machines order by first_seen, machine_id"
+        )
+    ]
     info = {
         "path": str(path),
         "size_bytes": sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()),
@@ -64,6 +80,8 @@ def db_status(fmt, db_path):
         "last_ingest": conn.execute("select max(updated_at) from sources").fetchone()[0],
         "counts": counts,
         "agents": agents,
+        "machines": machines,
+        "sync_folder": store.get_meta(db, "sync_folder"),
         "unpriced_models": unpriced,
         "migrations": [r[0] for r in conn.execute("select name from _sqlite_migrations order by id")],
     }
@@ -84,6 +102,23 @@ def db_status(fmt, db_path):
                 align="lrll",
             )
         )
+    click.echo()
+    click.echo(
+        table(
+            [
+                [
+                    (m["name"] or "?") + (" (this one)" if m["this_machine"] else ""),
+                    m["machine_id"][:8],
+                    tokens(m["requests"]),
+                    (m["synced_at"] or "never")[:16].replace("T", " "),
+                ]
+                for m in machines
+            ],
+            ["Machine", "Id", "Requests", "Last synced (UTC)"],
+            align="llrl",
+        )
+    )
+    click.echo(f"Sync folder:  {info['sync_folder'] or 'none (`analyzer sync --folder DIR`)'}")
     if unpriced:
         click.echo()
         click.echo("Models with no known price (their cost shows as unknown):")

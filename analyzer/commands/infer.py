@@ -8,7 +8,7 @@ import sqlite3
 import click
 
 from analyzer.api import hookimpl
-from analyzer.commands.options import _agent_callback, db_option, open_store
+from analyzer.commands.options import _agent_callback, _list_callback, db_option, open_store
 from analyzer.commands.output import emit_json
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)?\s*$", re.I)
@@ -47,8 +47,9 @@ def _print(estimates: list[dict]) -> None:
         )
         return
     for e in estimates:
+        agents = e.get("agents") or [e["agent"]]
         head = (
-            f"{e['agent']}"
+            f"{e.get('account') or '?'} ({', '.join(agents)})"
             + (f" · plan {e['plan']}" if e.get("plan") else "")
             + (f" · {e['scope']}" if e.get("scope") else "")
             + f" · {e['window']} window"
@@ -91,7 +92,14 @@ def _print(estimates: list[dict]) -> None:
     "agents",
     multiple=True,
     callback=_agent_callback,
-    help="Only this agent (repeat or comma-separate), e.g. codex, claude-code.",
+    help="Only the accounts this agent used (repeat or comma-separate), e.g. codex: each fitted over all its agents.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    callback=_list_callback,
+    help="Only this account (repeat or comma-separate), e.g. zai; `analyzer accounts` lists them.",
 )
 @click.option(
     "--window",
@@ -100,14 +108,17 @@ def _print(estimates: list[dict]) -> None:
     callback=_window_callback,
     help="Only this window length: 5h, 7d, or minutes (repeatable).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per (agent or plan, window).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per (account and plan, window).")
 @click.option("--no-save", is_flag=True, help="Do not write the estimates to the limit_estimates table.")
 @click.option("--fresh", is_flag=True, help="Fit again even when nothing changed since the last fit.")
 @db_option
-def infer_limit(plan, agents, windows, as_json, no_save, fresh, db_path):
+def infer_limit(plan, agents, accounts, windows, as_json, no_save, fresh, db_path):
     """Infer what each plan counts and how much of it fits in each window.
 
     \b
+    One fit per account and window, over the calls of every agent and
+    machine that spends the account (a GLM plan used from Claude Code and
+    OpenCode is one ledger), whichever agent logged the readings or refusals.
     Regresses the plan's "% used" readings (and limit hits) on the request
     ledger for every candidate quantity: all tokens, input + cache writes +
     output, uncached input + output, output, requests, prompts, API cost,
@@ -118,13 +129,15 @@ def infer_limit(plan, agents, windows, as_json, no_save, fresh, db_path):
     """
     from analyzer.inference import cache, infer
     from analyzer.inference.table import save
+    from analyzer.reports.usage import ensure_prices
 
     db = open_store(db_path)
-    filters = (tuple(sorted(agents)), plan, tuple(sorted(windows)))
+    ensure_prices(db)  # accounts current before the evidence is fingerprinted
+    filters = (tuple(sorted(agents)), plan, tuple(sorted(windows)), tuple(sorted(accounts)))
     stamp = cache.fingerprint(db, filters)
     estimates = None if fresh else cache.load(db, filters, stamp)
     if estimates is None:
-        estimates = infer(db, agents=agents, plan=plan, windows=windows)
+        estimates = infer(db, agents=agents, plan=plan, windows=windows, accounts=accounts)
         if not no_save:
             try:
                 with db.atomic():

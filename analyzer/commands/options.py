@@ -55,8 +55,12 @@ def _agent_callback(ctx, param, value):
     return tuple(names)
 
 
+def _list_callback(ctx, param, value):
+    return tuple(name.strip() for item in value for name in item.split(",") if name.strip())
+
+
 def filter_options(fn):
-    """``--agent``, ``--since``, ``--until``, ``--tz`` -> a ``filters`` argument."""
+    """``--agent``, ``--account``, ``--machine``, ``--since``, ``--until``, ``--tz`` -> a ``filters`` argument."""
 
     @click.option(
         "--agent",
@@ -65,11 +69,25 @@ def filter_options(fn):
         callback=_agent_callback,
         help="Only this agent (repeat or comma-separate), e.g. claude-code, codex.",
     )
+    @click.option(
+        "--account",
+        "accounts",
+        multiple=True,
+        callback=_list_callback,
+        help="Only this account (repeat or comma-separate), e.g. zai, anthropic; `analyzer accounts` lists them.",
+    )
+    @click.option(
+        "--machine",
+        "machines",
+        multiple=True,
+        callback=_list_callback,
+        help="Only rows read on this machine (its name or id; `analyzer db status` lists them).",
+    )
     @click.option("--since", help="From this local day (YYYY-MM-DD) or ISO instant.")
     @click.option("--until", help="Up to and including this local day (YYYY-MM-DD), or before this ISO instant.")
     @click.option("--tz", "tz_name", help="IANA time zone for days and times (default: the local zone).")
     @functools.wraps(fn)
-    def wrapper(*args, agents, since, until, tz_name, **kwargs):
+    def wrapper(*args, agents, accounts, machines, since, until, tz_name, **kwargs):
         try:
             tz = resolve_tz(tz_name)
         except ValueError as exc:
@@ -84,7 +102,9 @@ def filter_options(fn):
             raise click.BadParameter(f"{until!r} is not a day (YYYY-MM-DD) or ISO time", param_hint="--until") from exc
         if since_i and until_i and since_i >= until_i:
             raise click.BadParameter("--since must be before --until")
-        kwargs["filters"] = Filters(agents=agents, since=since_i, until=until_i, tz=tz)
+        kwargs["filters"] = Filters(
+            agents=agents, since=since_i, until=until_i, tz=tz, accounts=accounts, machines=machines
+        )
         return fn(*args, **kwargs)
 
     return wrapper

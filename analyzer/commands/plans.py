@@ -12,6 +12,7 @@ from analyzer.commands.report import clean_errors
 
 # Imported when a command runs, not when the command line is built.
 compare_mod = LazyModule("analyzer.plans.compare")
+listing = LazyModule("analyzer.accounts.listing")
 plans_mod = LazyModule("analyzer.plans.catalogue")
 pricing = LazyModule("analyzer.pricing.prices")
 
@@ -22,7 +23,8 @@ pricing = LazyModule("analyzer.pricing.prices")
 @db_option
 @clean_errors
 def plans_cmd(plan_id, fmt, db_path):
-    """The plans catalogue: price, windows, unit, limit, basis, date and source.
+    """The plans catalogue: price, windows, unit, limit, basis, date and source, and which of your
+    accounts each plan is for (the plan accounts.toml names, or the vendor your calls went to).
 
     Add your own plans in plans.toml in the user config folder (same shape
     as analyzer/plans/plans.json, a [[plan]] list). Also in the store as the
@@ -30,12 +32,13 @@ def plans_cmd(plan_id, fmt, db_path):
     """
     db = open_store(db_path, create=True)
     catalogue = plans_mod.sync_catalogue(db)
+    yours = listing.plan_accounts(db)
     if plan_id:
         catalogue = [p for p in catalogue if p.id == plan_id]
         if not catalogue:
             raise click.ClickException(f"no plan {plan_id!r}; `analyzer plans` lists them")
     if fmt == "json":
-        emit_json([_plan_json(p) for p in catalogue])
+        emit_json([{**_plan_json(p), "accounts": yours.get(p.id, [])} for p in catalogue])
         return
     body = []
     for p in catalogue:
@@ -49,9 +52,16 @@ def plans_cmd(plan_id, fmt, db_path):
                     _limit_text(lim),
                     (lim.basis + (" *" if lim.primary else "")) if lim else "",
                     (lim.as_of or "") if lim else "",
+                    ", ".join(yours.get(p.id, [])) if i == 0 else "",
                 ]
             )
-    click.echo(table(body, ["Plan", "Price/month", "Window", "Unit", "Limit", "Basis", "As of"], align="lrllrll"))
+    click.echo(
+        table(
+            body,
+            ["Plan", "Price/month", "Window", "Unit", "Limit", "Basis", "As of", "Your accounts"],
+            align="lrllrlll",
+        )
+    )
     click.echo(f"* used by compare-plans. Your own plans: {pricing.config_dir() / 'plans.toml'}")
 
 
@@ -68,7 +78,9 @@ def compare_cmd(plan_ids, filters, fmt, db_path):
     per model) turn each plan's limits into requests, prompts and tokens per
     5 hours, week and 30 days. "Worth" is the plan's monthly maximum priced
     at your models' API prices, divided by its fee; "Exceeded" replays your
-    recorded usage through the plan's windows.
+    recorded usage through the plan's windows. --account compares one account's
+    usage (every agent and machine that spends it); "Account" names your accounts
+    each plan is for.
     """
     db = open_store(db_path)
     catalogue = plans_mod.sync_catalogue(db)
@@ -76,8 +88,13 @@ def compare_cmd(plan_ids, filters, fmt, db_path):
         catalogue = [p for p in catalogue if p.id in plan_ids]
     usage = compare_mod.load_usage(db, filters)
     rows = compare_mod.compare(catalogue, usage)
+    yours = listing.plan_accounts(db)
+    for row in rows:
+        row["accounts"] = yours.get(row["plan"], [])
     if fmt == "json":
-        emit_json({"ratios": usage["ratios"], "usd_cny": usage["usd_cny"], "plans": rows})
+        emit_json(
+            {"ratios": usage["ratios"], "accounts": usage["accounts"], "usd_cny": usage["usd_cny"], "plans": rows}
+        )
         return
     r = usage["ratios"]
     if not r["requests"]:
@@ -89,6 +106,12 @@ def compare_cmd(plan_ids, filters, fmt, db_path):
         f"requests/prompt, cache ratio {percent(r['cache_ratio'])}; at API prices "
         f"{usd(r['usage_cost_usd_per_month'])} per 30 days."
     )
+    if len(usage["accounts"]) > 1:
+        click.echo(
+            "Accounts: "
+            + ", ".join(f"{a['account'] or '?'} {tokens(a['requests'])} requests" for a in usage["accounts"])
+            + " (--account compares one)."
+        )
     body = []
     for row in rows:
         over = (
@@ -115,6 +138,7 @@ def compare_cmd(plan_ids, filters, fmt, db_path):
                 "n/a" if row["worth_x_fee"] is None else f"{row['worth_x_fee']:g}x",
                 "n/a" if row["usage_x_fee"] is None else f"{row['usage_x_fee']:g}x",
                 over,
+                ", ".join(row["accounts"]) or "-",
             ]
         )
     click.echo(
@@ -134,8 +158,9 @@ def compare_cmd(plan_ids, filters, fmt, db_path):
                 "Worth",
                 "Your use",
                 "Exceeded",
+                "Account",
             ],
-            align="lrl" + "r" * 5 + "l" + "r" * 3 + "l",
+            align="lrl" + "r" * 5 + "l" + "r" * 3 + "ll",
         )
     )
     click.echo(

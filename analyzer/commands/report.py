@@ -94,7 +94,7 @@ def print_daily(db, filters, fmt: str, *, period: str = "day") -> None:
 
 
 def clean_errors(fn):
-    """Turn a bad price or plans file into a clear error message."""
+    """Turn a bad price, plans or accounts file into a clear error message."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -102,6 +102,12 @@ def clean_errors(fn):
             return fn(*args, **kwargs)
         except pricing.PriceFileError as exc:
             raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:
+            from analyzer.accounts.rules import AccountsFileError
+
+            if isinstance(exc, AccountsFileError):
+                raise click.ClickException(str(exc)) from exc
+            raise
 
     return wrapper
 
@@ -204,14 +210,15 @@ def report_session(session_id, filters, fmt, db_path):
 
 @report_command(report, "blocks")
 def report_blocks(filters, fmt, db_path):
-    """5-hour windows per agent: anchored to vendor resets where known, else estimated."""
+    """5-hour windows per account (every agent and machine that spends it): anchored to vendor resets where
+    known, else estimated."""
     print_windows(open_store(db_path), filters, fmt, windows.FIVE_HOURS)
 
 
 @report_command(report, "weekly")
 @click.option("--calendar", is_flag=True, help="Calendar weeks (Monday first, in --tz) instead of plan weeks.")
 def report_weekly(calendar, filters, fmt, db_path):
-    """Usage per plan week (7-day windows anchored to vendor resets, else estimated)."""
+    """Usage per plan week of each account (7-day windows anchored to vendor resets, else estimated)."""
     db = open_store(db_path)
     if calendar:
         print_daily(db, filters, fmt, period="week")
@@ -275,6 +282,7 @@ def report_limits(filters, fmt, db_path):
     body = [
         [
             _minute(r["ts"], filters.tz),
+            r["account"] or "?",
             r["agent"],
             window_name(r["window_minutes"]) + (" (inferred)" if r["window_basis"] == "inferred from the wait" else ""),
             _minute(r["reset_at"], filters.tz) if r["reset_at"] else "?",
@@ -283,7 +291,7 @@ def report_limits(filters, fmt, db_path):
         ]
         for r in rows
     ]
-    click.echo(table(body, ["Time", "Agent", "Window", "Resets", "Wait", "Model"], align="llllrl"))
+    click.echo(table(body, ["Time", "Account", "Agent", "Window", "Resets", "Wait", "Model"], align="lllllrl"))
 
 
 @hookimpl
@@ -300,7 +308,8 @@ def print_windows(db, filters, fmt: str, minutes: int) -> None:
         [
             _minute(r["start"], filters.tz) + (" *" if r["is_active"] else ""),
             _minute(r["end"], filters.tz),
-            r["agent"],
+            r["account"] or "?",
+            _agents(r),
             r["kind"],
             tokens(r["prompts"]),
             tokens(r["requests"]),
@@ -320,7 +329,8 @@ def print_windows(db, filters, fmt: str, minutes: int) -> None:
             [
                 "Start",
                 "Resets",
-                "Agent",
+                "Account",
+                "Agents (requests)",
                 "Window",
                 "Prompts",
                 "Requests",
@@ -332,12 +342,21 @@ def print_windows(db, filters, fmt: str, minutes: int) -> None:
                 "Max used",
                 "Cost (API)",
             ],
-            align="llll" + "r" * 9,
+            align="lllll" + "r" * 9,
         )
     )
     if any(r["is_active"] for r in rows):
         click.echo("* active window")
     click.echo("anchored: the vendor gave the reset time; estimated: reconstructed from the requests.")
+
+
+def _agents(window: dict) -> str:
+    """A window's agents with their requests; machines too when more than one used it."""
+    parts = [f"{a['agent']} {a['requests']}" for a in window["agents"]] or [window["agent"] or "-"]
+    text = ", ".join(parts) if len(parts) > 1 else parts[0].split(" ")[0]
+    if len(window["machines"]) > 1:
+        text += f" on {len(window['machines'])} machines"
+    return text
 
 
 def _wait(minutes: float | None) -> str:

@@ -71,8 +71,26 @@ defaults = WatchSettings()
     help="Also read the vendors' usage endpoints (`analyzer quota poll`) every MINUTES minutes. "
     "Off by default: nothing leaves the machine unless you ask.",
 )
+@click.option(
+    "--sync-every",
+    type=click.FloatRange(min=1),
+    metavar="MINUTES",
+    help="Also run `analyzer sync` every MINUTES minutes (the folder it remembers, or ANALYZER_SYNC_FOLDER).",
+)
 @db_option
-def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log_level, verbose, quota_every, db_path):
+def watch(
+    once,
+    polling,
+    poll_interval,
+    debounce,
+    max_wait,
+    rescan_interval,
+    log_level,
+    verbose,
+    quota_every,
+    sync_every,
+    db_path,
+):
     """Follow the agents' logs and ingest new lines as they are written.
 
     Catches up on what changed while it was not running, then reads each
@@ -109,6 +127,10 @@ def watch(once, polling, poll_interval, debounce, max_wait, rescan_interval, log
                 from analyzer.plugins.quota.poll import watch_task
 
                 tasks.append(watch_task(quota_every))
+            if sync_every:
+                from analyzer.sync import watch_task as sync_task
+
+                tasks.append(sync_task(sync_every))
             watcher = Watcher(db, settings=settings, tasks=tasks)
             with stop_on_signals(watcher.request_stop):
                 if once:
@@ -134,10 +156,18 @@ def service_group():
     metavar="MINUTES",
     help="The daemon also reads the vendors' usage endpoints every MINUTES minutes (off by default).",
 )
+@click.option(
+    "--sync-every",
+    type=click.FloatRange(min=1),
+    metavar="MINUTES",
+    help="The daemon also runs `analyzer sync` every MINUTES minutes (with the folder it remembers).",
+)
 @db_option
-def service_install(dry_run, quota_every, db_path):
+def service_install(dry_run, quota_every, sync_every, db_path):
     """Install, enable and start the service for this store (--db)."""
-    service = _service(db_path, ["--quota-every", f"{quota_every:g}"] if quota_every else [])
+    args = ["--quota-every", f"{quota_every:g}"] if quota_every else []
+    args += ["--sync-every", f"{sync_every:g}"] if sync_every else []
+    service = _service(db_path, args)
     if dry_run:
         click.echo(f"# {service.path}")
         click.echo(service.render())

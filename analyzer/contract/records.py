@@ -81,6 +81,7 @@ class LimitHit:
     limit_type: str | None = None
     message: str | None = None
     model: str | None = None
+    provider: str | None = None  # where the refused call went, as ``Request.provider``
 
 
 @dataclass(frozen=True, slots=True)

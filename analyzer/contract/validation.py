@@ -114,6 +114,7 @@ class Validator:
                 or _optional_text("limit_type", record.limit_type)
                 or _optional_text("message", record.message)
                 or _optional_text("model", record.model)
+                or _optional_text("provider", record.provider)
             )
         if kind is QuotaReading:
             return (

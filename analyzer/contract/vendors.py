@@ -201,6 +201,10 @@ VENDORS: tuple[Vendor, ...] = (
         ("github-copilot", "copilot"),
     ),
     Vendor("opencode", "OpenCode Zen", ("opencode.ai",), ("opencode", "opencode-zen")),
+    # Agents that sell their own credits and route the calls: their usage is no model vendor's plan.
+    Vendor("amp", "Amp credits", ("ampcode.com",), ("amp", "ampcode")),
+    Vendor("kilocode", "Kilo Code credits", ("kilocode.ai", "api.kilo.ai"), ("kilocode", "kilo", "kilo-code")),
+    Vendor("iflow", "iFlow", ("iflow.cn", "apis.iflow.cn"), ("iflow",)),
     Vendor("bedrock", "Amazon Bedrock", ("amazonaws.com",), ("amazon-bedrock", "bedrock")),
     Vendor("azure", "Azure OpenAI", ("openai.azure.com", "azure.com"), ("azure", "azure-openai")),
     Vendor(
@@ -315,6 +319,16 @@ def vendor_of_provider(provider: str | None) -> tuple[Vendor | None, str]:
         if word in text:
             return BY_ID[vendor_id], "keyword"
     return None, ""
+
+
+def vendor_of_route(model: str | None) -> Vendor | None:
+    """The router a model id names before its model (``kilo/anthropic/claude-sonnet-4.5``: Kilo Code's), when
+    that first part is a vendor selling no models of its own (a wallet, a gateway); else None."""
+    if not model or "/" not in model:
+        return None
+    head = model.split("/", 1)[0].strip().lower()
+    found = BY_ID.get(head) or next((v for v in VENDORS if head in v.provider_ids), None)
+    return found if found is not None and not found.models else None
 
 
 def vendor_of_model(model: str | None) -> Vendor | None:

@@ -1,8 +1,8 @@
 """Inferring what a plan counts, and how much of it fits in each window.
 
 The evidence (``evidence``): the request ledger, the plan's "% used" readings
-and its refusals (limit hits), grouped per agent, plan, account, scope and
-window length.
+and its refusals (limit hits), grouped per account (every agent and machine
+that spends it: one fit per account and window), plan, scope and window length.
 
 With readings (``instances``, ``fit``, ``changepoints``, ``bounds``): for a
 window that fills and resets, the reading at time t is the counted usage since
@@ -84,9 +84,9 @@ class Prepared:
 
 
 def prepare(db: sqlite_utils.Database, stream: Stream, ledgers: dict) -> Prepared:
-    key = (stream.agent, stream.scope)
+    key = (stream.owner, stream.scope)
     if key not in ledgers:
-        ledgers[key] = load_ledger(db, stream.agent, stream.scope)
+        ledgers[key] = load_ledger(db, stream.owner, stream.scope)
     p = Prepared(stream, ledgers[key])
     if p.ledger.secs and stream.readings:
         obs = observations(stream, p.ledger)
@@ -140,7 +140,7 @@ def estimate(p: Prepared) -> dict:
     """One estimate for one stream."""
     stream, ledger = p.stream, p.ledger
     if not ledger.secs:
-        return insufficient(stream, "no requests from this agent are in the store: run `analyzer ingest`")
+        return insufficient(stream, "no requests of this account are in the store: run `analyzer ingest`")
     if p.fits:
         return from_readings(stream, ledger, p.obs, p.fits, p.step)
     if len(stream.hits) >= MIN_HITS:
@@ -155,16 +155,25 @@ def estimate(p: Prepared) -> dict:
 
 
 def infer(
-    db: sqlite_utils.Database, *, agents: tuple[str, ...] = (), plan: str | None = None, windows: tuple[int, ...] = ()
+    db: sqlite_utils.Database,
+    *,
+    agents: tuple[str, ...] = (),
+    plan: str | None = None,
+    windows: tuple[int, ...] = (),
+    accounts: tuple[str, ...] = (),
 ) -> list[dict]:
-    """Estimates for every stream that matches the filters."""
+    """Estimates for every stream that matches the filters (``agents``: the accounts they used, whole)."""
     ledgers: dict = {}
     prepared = []
-    for stream in load_streams(db, agents):
+    for stream in load_streams(db, agents, accounts):
         if plan and stream.plan and stream.plan.lower() != plan.lower():
             continue
         if plan and not stream.plan:
             stream.plan = plan  # the user says which plan these signals belong to
         prepared.append(prepare(db, stream, ledgers))
     borrow(prepared)  # every window of the plan takes part, even those not asked for
-    return [estimate(p) for p in prepared if not windows or p.stream.minutes in windows]
+    return [
+        {**estimate(p), "account": p.stream.account, "agents": p.stream.agents}
+        for p in prepared
+        if not windows or p.stream.minutes in windows
+    ]

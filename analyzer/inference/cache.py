@@ -7,7 +7,8 @@ for, the plans catalogue (stated figures) and the inference code; a fingerprint
 of all that keys the cached result in ``meta``. The evidence's fingerprint is a
 handful of aggregates per table (row counts, highest row id, token sums, first
 and last time), read from covering indexes: a new row, a better copy of a
-request replacing an old one (its tokens change), or a deleted one changes it.
+request replacing an old one (its tokens change), or a deleted one changes it;
+so do the accounts (the rules' digest, and the requests per account).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 _EVIDENCE = (
     "select count(*), coalesce(max(rowid), 0), total(input_tokens), total(cache_read_tokens),"
     " total(cache_write_tokens), total(output_tokens), min(ts), max(ts) from requests",
+    # accounts: the same rows, moved between accounts by accounts.toml, are other evidence
+    "select value from meta where key = 'accounts_digest'",
+    "select group_concat(account || ':' || n) from (select coalesce(account, '') as account, count(*) as n"
+    " from requests indexed by requests_account_ts group by account)",
     "select count(*), coalesce(max(rowid), 0), min(ts), max(ts) from prompts",
     "select count(*), coalesce(max(rowid), 0), total(used_percent), min(observed_at), max(observed_at)"
     " from quota_readings",

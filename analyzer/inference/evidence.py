@@ -1,4 +1,8 @@
-"""Evidence from the store: the request ledger, quota readings and limit hits, per agent.
+"""Evidence from the store: the request ledger, quota readings and limit hits, per account.
+
+A plan's window is filled by every agent and machine that spends its account,
+so the ledger a window is fitted against is the account's (``Stream.owner``):
+all its agents' calls, whichever agent logged the reading or the refusal.
 
 The ledger is held as cumulative sums over calls in time order, one column per
 counted quantity (the four token classes, calls, prompts, API cost, and the
@@ -6,10 +10,12 @@ token classes per model), so that what any window held between two instants
 is one subtraction. Prompts are counted at their first model call (a prompt
 the plan refused never reached the model and is not counted by it).
 
-Readings are grouped into streams: one agent, plan, account, scope and window
+Readings are grouped into streams: one account, plan, scope and window
 length. Window lengths within 5% of a standard one are snapped to it (Codex
 logs 299 for 300). Readings of one stream with no plan type join the stream
-of the single plan type the agent reports for that window, if there is one.
+of the single plan type the account reports for that window, if there is one.
+Only refusals of a plan window are evidence (``analyzer.contract.limits``): a
+rate limit's short retry-after says nothing of a window's size.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from analyzer.contract.limits import is_plan_window
 from analyzer.contract.timeutil import parse_stored
 from analyzer.pricing.prices import normalise_model
 from analyzer.reports.usage import ensure_prices
@@ -45,9 +52,9 @@ def epoch(ts: str) -> float:
 
 @dataclass
 class Ledger:
-    """One agent's calls: times (epoch seconds, sorted) and cumulative column sums."""
+    """One account's calls (every agent's): times (epoch seconds, sorted) and cumulative column sums."""
 
-    agent: str
+    agent: str  # the account whose calls these are (the owner of the streams fitted against it)
     secs: list[float]
     columns: list[str]
     cum: list[list[float]]  # cum[j] = sums over calls 0..j-1
@@ -99,13 +106,14 @@ class Ledger:
         return [h - low for h, low in zip(self.cum[b], self.cum[b - 1])]
 
 
-def load_ledger(db: sqlite_utils.Database, agent: str, scope: str | None = None) -> Ledger:
-    """The agent's calls (only those of models matching ``scope`` when it names a model family)."""
+def load_ledger(db: sqlite_utils.Database, owner: str | None, scope: str | None = None) -> Ledger:
+    """The account's calls, from every agent (only those of models matching ``scope`` when it names a model
+    family)."""
     ensure_prices(db)
     rows = db.execute(
         "select ts, model, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, trigger, cost_usd"
-        " from priced_requests where agent = ? order by ts",
-        [agent],
+        " from priced_requests where account is ? order by ts",
+        [owner],
     ).fetchall()
     if scope:
         wanted = scope.lower()
@@ -126,7 +134,7 @@ def load_ledger(db: sqlite_utils.Database, agent: str, scope: str | None = None)
     prompt_times: list[float] = []
     if not by_trigger:
         prompt_times = sorted(
-            epoch(ts) for (ts,) in db.execute("select ts from prompts where agent = ? and is_sidechain = 0", [agent])
+            epoch(ts) for (ts,) in db.execute("select ts from prompts where account is ? and is_sidechain = 0", [owner])
         )
     secs: list[float] = []
     cum: list[list[float]] = [[0.0] * width]
@@ -152,7 +160,7 @@ def load_ledger(db: sqlite_utils.Database, agent: str, scope: str | None = None)
         secs.append(t)
         cum.append(row)
         running = row
-    ledger = Ledger(agent, secs, columns, cum, models, unpriced, writes)
+    ledger = Ledger(owner, secs, columns, cum, models, unpriced, writes)
     if prompt_times:
         _merge_prompts(ledger, prompt_times)
     return ledger
@@ -187,59 +195,90 @@ class Hit:
 
 @dataclass
 class Stream:
-    """Everything known about one window of one plan: readings and limit hits."""
+    """Everything known about one window of one account's plan: readings and limit hits, whatever agent logged them."""
 
-    agent: str
+    agent: str  # the account's main agent (most calls), for the catalogue's stated figure and the table's key
     plan: str | None
     account: str | None
     scope: str | None
     minutes: int
     readings: list[Reading] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)  # every agent that spends the account
 
     @property
     def key(self) -> str:
         return "|".join([self.agent, self.plan or "", self.account or "", self.scope or "", str(self.minutes)])
 
+    @property
+    def owner(self) -> str | None:
+        """Whose usage fills this window: the account, whose ledger (every agent's calls) it is fitted against."""
+        return self.account
 
-def load_streams(db: sqlite_utils.Database, agents: tuple[str, ...] = ()) -> list[Stream]:
-    """Readings and hits grouped into streams, oldest reading first."""
-    where, params = "", []
+
+def _owners(db: sqlite_utils.Database) -> dict[str | None, list[str]]:
+    """Every account's agents, the one with most calls first (then by name)."""
+    counts: dict[str | None, dict[str, int]] = {}
+    for table in ("requests", "quota_readings", "limit_hits"):
+        for account, agent, n in db.execute(f"select account, agent, count(*) from {table} group by account, agent"):
+            mine = counts.setdefault(account, {})
+            mine[agent] = mine.get(agent, 0) + (n if table == "requests" else 0)
+    return {a: sorted(c, key=lambda agent: (-c[agent], agent)) for a, c in counts.items()}
+
+
+def load_streams(
+    db: sqlite_utils.Database, agents: tuple[str, ...] = (), accounts: tuple[str, ...] = ()
+) -> list[Stream]:
+    """Readings and hits grouped into streams per account, oldest reading first. ``agents`` keeps the accounts
+    those agents used (whole: every agent's evidence), ``accounts`` those accounts."""
+    ensure_prices(db)  # and every row's account
+    owners = _owners(db)
+    wanted = set(owners)
     if agents:
-        where = f" where agent in ({', '.join('?' * len(agents))})"
-        params = list(agents)
+        wanted = {a for a, seen in owners.items() if set(seen) & set(agents)}
+    if accounts:
+        wanted &= set(accounts)
     streams: dict[tuple, Stream] = {}
     seen: set[tuple] = set()
-    rows = db.execute(
-        "select agent, observed_at, used_percent, window_minutes, resets_at, plan_type, scope, source, account"
-        f" from quota_readings{where} order by observed_at",
-        params,
-    ).fetchall()
+    rows = [
+        r
+        for r in db.execute(
+            "select agent, observed_at, used_percent, window_minutes, resets_at, plan_type, scope, source, account"
+            " from quota_readings order by observed_at"
+        ).fetchall()
+        if r[8] in wanted
+    ]
     plans: dict[tuple, set] = {}
-    for agent, _, _, minutes, _, plan, scope, _, account in rows:
+    for _, _, _, minutes, _, plan, scope, _, account in rows:
         if plan:
-            plans.setdefault((agent, snap_window(minutes), scope, account), set()).add(plan)
-    for agent, observed, percent, minutes, resets, plan, scope, source, account in rows:
+            plans.setdefault((account, snap_window(minutes), scope), set()).add(plan)
+
+    def stream_of(key: tuple) -> Stream:
+        if key not in streams:
+            account = key[1]
+            main = (owners.get(account) or ["?"])[0]
+            streams[key] = Stream(main, key[0], account, key[2], key[3], agents=sorted(owners.get(account) or []))
+        return streams[key]
+
+    for _agent, observed, percent, minutes, resets, plan, scope, source, account in rows:
         minutes = snap_window(minutes)
         if minutes is None or percent is None:
             continue
         if not plan:
-            known = plans.get((agent, minutes, scope, account), set())
+            known = plans.get((account, minutes, scope), set())
             plan = next(iter(known)) if len(known) == 1 else None
-        dup = (agent, plan, account, scope, minutes, observed, percent, resets)
+        dup = (plan, account, scope, minutes, observed, percent, resets)
         if dup in seen:
             continue  # the same reading from two sources
         seen.add(dup)
-        key = (agent, plan, account, scope, minutes)
-        stream = streams.setdefault(key, Stream(agent, plan, account, scope, minutes))
-        stream.readings.append(
+        stream_of((plan, account, scope, minutes)).readings.append(
             Reading(epoch(observed), observed, float(percent), epoch(resets) if resets else None, source)
         )
-    for agent, ts, reset, minutes, limit_type in db.execute(
-        f"select agent, ts, reset_at, window_minutes, limit_type from limit_hits{where} order by ts", params
+    for account, ts, reset, minutes, limit_type in db.execute(
+        "select account, ts, reset_at, window_minutes, limit_type from limit_hits order by ts"
     ).fetchall():
-        if limit_type == "spend":
-            continue
+        if account not in wanted or not is_plan_window(limit_type):
+            continue  # another account's, or no plan window (a rate limit, a spend cap, ...)
         t = epoch(ts)
         r = epoch(reset) if reset else None
         minutes = snap_window(minutes)
@@ -247,10 +286,7 @@ def load_streams(db: sqlite_utils.Database, agents: tuple[str, ...] = ()) -> lis
             if r is None:
                 continue
             minutes = 300 if r - t <= 5 * 3600 + 60 else 10080
-        matches = [s for k, s in streams.items() if k[0] == agent and k[4] == minutes and k[3] is None]
-        if len(matches) == 1:
-            stream = matches[0]
-        else:
-            stream = streams.setdefault((agent, None, None, None, minutes), Stream(agent, None, None, None, minutes))
+        matches = [s for k, s in streams.items() if k[1] == account and k[3] == minutes and k[2] is None]
+        stream = matches[0] if len(matches) == 1 else stream_of((None, account, None, minutes))
         stream.hits.append(Hit(t, ts, r, limit_type))
-    return sorted(streams.values(), key=lambda s: (s.agent, s.plan or "", s.minutes, s.scope or ""))
+    return sorted(streams.values(), key=lambda s: (s.account or "", s.plan or "", s.minutes, s.scope or ""))

@@ -187,6 +187,7 @@ class Ingester:
         self._uncommitted = 0
         self._between_chunks: Callable[[], None] | None = None
         self._prices = None  # the pass's PriceBook (False: prices unreadable, rows left unpriced)
+        self._accounts = None  # the pass's AccountBook (False: accounts.toml unreadable, rows left unattributed)
         self._sources: dict[str, dict] = {}  # the sources rows, by path, while a pass plans
         self._unreadable: list[tuple[str, object, str]] = []  # (path, parser, reason) met in this pass
         self.lock_timeout: float | None = LOCK_TIMEOUT  # how long to wait for another writer's pass
@@ -254,6 +255,7 @@ class Ingester:
         before = self._high_water()
         self._prices = None  # prices are read afresh every pass
         self._unreadable = [(str(u.path), u.parser, u.reason) for u in unreadable]
+        self._accounts = None  # and so is accounts.toml
         bulk = False
         try:
             # Every known file's row in one query, not one query per file.
@@ -305,9 +307,21 @@ class Ingester:
         stats.new_prompts = after[1] - before[1]
         # Also after rows were only re-written: a re-read copy of a subagent call
         # may replace its row with the parser's unlinked (null prompt_key) version.
-        if after[0] > before[0] or after[1] > before[1] or stats.records["requests"]:
+        wrote = after[0] > before[0] or after[1] > before[1] or any(stats.records.values())
+        if wrote:
             with store.transaction(self.db):
                 link_orphan_requests(self.db)
+                self._attribute()
+
+    def _attribute(self) -> None:
+        """Accounts for what the pass left unattributed (limit hits, readings, prompts), now that their
+        sessions' calls are in; every row when ``accounts.toml`` changed since the last attribution."""
+        from analyzer.accounts.book import AccountBook
+        from analyzer.accounts.store import update_accounts
+
+        book = self._accounts if self._accounts is not None else AccountBook.open(self.db)
+        if book:
+            update_accounts(self.db, book, retry_unknown_prompts=True)
 
     # --- transactions ---------------------------------------------------------------
 
@@ -432,6 +446,11 @@ class Ingester:
             self._begin()
             self._prices = PriceBook.open(self.db) or False
         writer.prices = self._prices or None
+        if self._accounts is None:
+            from analyzer.accounts.book import AccountBook
+
+            self._accounts = AccountBook.open(self.db) or False
+        writer.accounts = self._accounts or None
         return writer
 
     def _run_job(self, job: _Job, stats: IngestStats) -> None:

@@ -51,7 +51,8 @@ PERIODS = {"5h": 300, "week": 10080, "month": 43200}
 
 
 def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
-    """The measured ratios of the period, and its requests (a ``Ledger``) and typed prompts in time order."""
+    """The measured ratios of the period, and its requests (a ``Ledger``) and typed prompts in time order;
+    ``accounts``: the requests of each account among them (``--account`` picks one plan's usage)."""
     ensure_prices(db)
     where, params = filters.where()
     n, total, sent, cache_read, unpriced, cost, first, last = db.execute(
@@ -70,7 +71,15 @@ def load_usage(db: sqlite_utils.Database, filters: Filters) -> dict:
         start = end = None
     days = max((end - start).total_seconds() / 86400.0, 1.0) if start else None
     fx = db.execute("select cast(value as real) from meta where key = 'usd_cny'").fetchone()
+    accounts = [
+        {"account": account, "requests": count}
+        for account, count in db.execute(
+            f"select account, count(*) from priced_requests {where} group by account order by count(*) desc, account",
+            params,
+        )
+    ]
     return {
+        "accounts": accounts,
         "ledger": Ledger(db, where, params, n),
         "prompts": Events([p[0] for p in prompts], [p[1] for p in prompts]),
         "ratios": {

@@ -23,6 +23,8 @@ TABLE: dict[str, tuple[str, ...]] = {
     "analyzer.commands.plans": ("register_commands",),
     "analyzer.commands.status": ("register_commands",),
     "analyzer.commands.infer": ("register_commands",),
+    "analyzer.commands.accounts": ("register_commands",),
+    "analyzer.commands.sync": ("register_commands",),
     "analyzer.commands.watch": ("register_commands",),
     "analyzer.commands.serve": ("register_commands",),
     "analyzer.commands.doctor": ("register_commands",),

@@ -1,15 +1,19 @@
-"""Where each plan stands now: the current 5-hour and weekly windows per agent.
+"""Where each plan stands now: the current 5-hour and weekly windows per account.
 
-For every agent used in the last week and each window length, ``status``
-finds the window instance that contains *now* (``analyzer.windows``:
-anchored to a vendor reset when one is known, estimated otherwise) and says:
+A plan is an account: every agent and machine that spends it fills the same
+windows. For every account used in the last week and each window length,
+``status`` finds the window instance that contains *now*
+(``analyzer.windows``: anchored to a vendor reset when one is known, estimated
+otherwise) and says, with the agents' and machines' shares of it:
 
 * what was used in it, in the quantity the plan counts when that is known;
 * the limit, from the best source there is, labelled: ``official`` (the
   latest vendor "% used" reading of this very window instance), else
-  ``inferred`` (the newest row of the ``limit_estimates`` table that
+  ``inferred`` (the account's newest row of the ``limit_estimates`` table that
   ``analyzer infer-limit`` writes, read defensively: it may not exist), else
-  ``stated`` (the plans catalogue's primary figure for the chosen plan);
+  ``stated`` (the plans catalogue's primary figure for the chosen plan: the
+  one asked for, else the one ``accounts.toml`` names for the account, else
+  the one its readings name);
 * % used, the reset time, the burn rate since the window opened, and when the
   limit will be reached at that pace, or that it will not be before the reset.
 
@@ -37,14 +41,14 @@ LOOKBACK = {FIVE_HOURS: timedelta(days=3), WEEK: timedelta(days=21)}
 CLASSES = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
 
 
-def latest_estimate(db: sqlite_utils.Database, agent: str, minutes: int) -> dict | None:
-    """The newest ``limit_estimates`` row for this agent and window, or None (table absent or unreadable)."""
+def latest_estimate(db: sqlite_utils.Database, account: str | None, minutes: int) -> dict | None:
+    """The newest ``limit_estimates`` row for this account and window, or None (table absent or unreadable)."""
     if "limit_estimates" not in db.table_names():
         return None
     try:
         cur = db.execute(
-            "select * from limit_estimates where agent = ? and window_minutes = ? order by created_at desc limit 1",
-            [agent, minutes],
+            "select * from limit_estimates where account is ? and window_minutes = ? order by created_at desc limit 1",
+            [account, minutes],
         )
         row = cur.fetchone()
     except Exception:  # another helper's table: any shape problem means "no estimate"
@@ -61,23 +65,27 @@ def latest_estimate(db: sqlite_utils.Database, agent: str, minutes: int) -> dict
     return est
 
 
-def pick_plan(plans: list[Plan], agent: str, plan_id: str | None, plan_type: str | None) -> Plan | None:
-    """The plan asked for, else the one the vendor's readings name (e.g. Codex ``plus``), else None."""
+def pick_plan(
+    plans: list[Plan], agents: str | tuple[str, ...], plan_id: str | None, plan_type: str | None
+) -> Plan | None:
+    """The plan asked for, else the one the vendor's readings name (e.g. Codex ``plus``) among the plans of
+    ``agents`` (the agents that logged them), else None."""
     if plan_id:
         return next((p for p in plans if p.id == plan_id), None)
+    agents = (agents,) if isinstance(agents, str) else agents
     if plan_type:
         wanted = plan_type.lower().replace(" ", "-")
         for p in plans:
-            if agent in p.agents and (p.id.endswith(f"-{wanted}") or p.name.lower() == wanted):
+            if set(agents) & set(p.agents) and (p.id.endswith(f"-{wanted}") or p.name.lower() == wanted):
                 return p
     return None
 
 
-def _model_sums(db, agent: str, start: str, end: str) -> list[tuple]:
+def _model_sums(db, account: str | None, start: str, end: str) -> list[tuple]:
     return db.execute(
         "select model, count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(output_tokens)"
-        " from requests where agent = ? and ts >= ? and ts < ? group by model",
-        [agent, start, end],
+        " from requests where account is ? and ts >= ? and ts < ? group by model",
+        [account, start, end],
     ).fetchall()
 
 
@@ -105,13 +113,13 @@ def _counted(window: dict, by_model: list[tuple], quantity: str, weights, reques
     return None
 
 
-def _official(db, agent: str, minutes: int, end: datetime, now: datetime) -> dict | None:
+def _official(db, account: str | None, minutes: int, end: datetime, now: datetime) -> dict | None:
     lo, hi = format_utc(end - timedelta(minutes=10)), format_utc(end + timedelta(minutes=10))
     row = db.execute(
         "select observed_at, used_percent, resets_at, plan_type, source from quota_readings"
-        " where agent = ? and window_minutes = ? and scope is null and resets_at between ? and ? and observed_at <= ?"
-        " order by observed_at desc limit 1",
-        [agent, minutes, lo, hi, format_utc(now)],
+        " where account is ? and window_minutes = ? and scope is null and resets_at between ? and ?"
+        " and observed_at <= ? order by observed_at desc limit 1",
+        [account, minutes, lo, hi, format_utc(now)],
     ).fetchone()
     if row is None:
         return None
@@ -119,50 +127,74 @@ def _official(db, agent: str, minutes: int, end: datetime, now: datetime) -> dic
 
 
 def status(
-    db: sqlite_utils.Database, *, now: datetime | None = None, agents: tuple[str, ...] = (), plan_id: str | None = None
+    db: sqlite_utils.Database,
+    *,
+    now: datetime | None = None,
+    agents: tuple[str, ...] = (),
+    plan_id: str | None = None,
+    accounts: tuple[str, ...] = (),
 ) -> list[dict]:
-    """One entry per (agent, window length) in use: usage, limit, % used, reset, burn rate, projection."""
+    """One entry per (account, window length) in use: usage (per agent and machine too), limit, % used, reset,
+    burn rate, projection. ``agents`` picks the accounts those agents used; the windows stay whole."""
     ensure_prices(db)
     now = now or now_utc()
     week_ago = format_utc(now - timedelta(days=7))
-    used_agents = {a for (a,) in db.execute("select distinct agent from requests where ts >= ?", [week_ago])}
-    used_agents |= {
-        a for (a,) in db.execute("select distinct agent from quota_readings where observed_at >= ?", [week_ago])
-    }
+    used = db.execute(
+        "select account, agent from requests where ts >= ? group by account, agent"
+        " union select account, agent from quota_readings where observed_at >= ? group by account, agent",
+        [week_ago, week_ago],
+    ).fetchall()
+    by_account: dict[str | None, set[str]] = {}
+    for account, agent in used:
+        by_account.setdefault(account, set()).add(agent)
     if agents:
-        used_agents &= set(agents)
+        by_account = {a: seen for a, seen in by_account.items() if seen & set(agents)}
+    if accounts:
+        by_account = {a: seen for a, seen in by_account.items() if a in accounts}
     plans = load_catalogue()
     out = []
-    for agent in sorted(used_agents):
-        plan_type = (
-            db.execute(
-                "select plan_type from quota_readings where agent = ? and plan_type is not null"
+    for account in sorted(by_account, key=lambda a: (a is None, a or "")):
+        plan = pick_plan(plans, tuple(sorted(by_account[account])), plan_id or _named_plan(db, account), None)
+        if plan is None:
+            plan_type, agent = db.execute(
+                "select plan_type, agent from quota_readings where account is ? and plan_type is not null"
                 " order by observed_at desc limit 1",
-                [agent],
-            ).fetchone()
-            or [None]
-        )[0]
-        plan = pick_plan(plans, agent, plan_id, plan_type)
+                [account],
+            ).fetchone() or (None, None)
+            plan = pick_plan(plans, agent or (), None, plan_type)
         for minutes in (FIVE_HOURS, WEEK):
             found = windows(
-                db, Filters(agents=(agent,), since=format_utc(now - LOOKBACK[minutes])), minutes=minutes, now=now
+                db, Filters(accounts=(account,), since=format_utc(now - LOOKBACK[minutes])), minutes=minutes, now=now
             )
             current = next(
                 (
                     w
                     for w in found
-                    if parse_stored(w["start"]) <= now < parse_stored(w["end"])
+                    if w["account"] == account
+                    and parse_stored(w["start"]) <= now < parse_stored(w["end"])
                     and (w["kind"] == "anchored" or w["is_active"])
                 ),
                 None,
             )
-            out.append(_entry(db, agent, minutes, current, plan, now))
+            entry = _entry(db, account, minutes, current, plan, now)
+            entry["agent"] = current["agent"] if current else ",".join(sorted(by_account[account]))
+            out.append(entry)
     return out
 
 
-def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None, now: datetime) -> dict:
+def _named_plan(db, account: str | None) -> str | None:
+    """The catalogue plan attribution named for the account (``accounts.toml``, Codex's plan type), if any."""
+    row = db.execute(
+        "select a.plan from attributions a where a.account is ? and a.plan is not null order by a.id desc limit 1",
+        [account],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _entry(db, account: str | None, minutes: int, window: dict | None, plan: Plan | None, now: datetime) -> dict:
     entry = {
-        "agent": agent,
+        "account": account,
+        "agent": None,
         "plan": plan.id if plan else None,
         "window_minutes": minutes,
         "window": None,
@@ -175,16 +207,19 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
         "limit_reached_at": None,
         "reaches_limit_before_reset": None,
         "message": "no open window: the next request opens one",
+        "agents": [],
+        "machines": [],
     }
     if window is None:
         return entry
     start, end = parse_stored(window["start"]), parse_stored(window["end"])
-    by_model = _model_sums(db, agent, window["start"], window["end"])
+    by_model = _model_sums(db, account, window["start"], window["end"])
     entry["window"] = {k: window[k] for k in ("start", "end", "kind", "basis")}
+    entry["agents"], entry["machines"] = window["agents"], window["machines"]
     entry["resets_at"] = window["end"]
     used = {k: window[k] for k in ("requests", "prompts", *CLASSES, "total_tokens", "cost_usd")}
     limit = None
-    estimate = latest_estimate(db, agent, minutes)
+    estimate = latest_estimate(db, account, minutes)
     stated = next((lim for lim in (plan.primary() if plan else []) if lim.window_minutes == minutes), None)
     if estimate is not None:
         quantity, weights = estimate.get("quantity") or "tokens", _class_weights(estimate.get("weights"))
@@ -209,7 +244,7 @@ def _entry(db, agent: str, minutes: int, window: dict | None, plan: Plan | None,
         used["counted"] = _counted(window, by_model, stated.unit, stated.weight_for, stated.requests_per_unit)
     entry["used"], entry["limit"] = used, limit
     elapsed_h = max((now - start).total_seconds() / 3600.0, 1e-9)
-    official = _official(db, agent, minutes, end, now)
+    official = _official(db, account, minutes, end, now)
     if official is not None:
         pct, entry["percent_source"] = (
             official["used_percent"],

@@ -72,15 +72,20 @@ def _finish_cost(row: dict) -> dict:
 
 def ensure_prices(db: sqlite_utils.Database) -> None:
     """Resolve prices for models seen since the last time and store every new
-    request's costs (``analyzer.pricing.costs``; cheap when nothing is new).
+    request's costs (``analyzer.pricing.costs``), and attribute every row not
+    attributed to an account yet, or all of them when ``accounts.toml`` changed
+    (``analyzer.accounts.store``); both cheap when nothing is new.
 
-    A bad price override file raises ``PriceFileError`` (commands turn it into a
-    clear message); a store locked by a writer is not an error: the costs not
-    stored yet are then computed as they are read, until the next run.
+    A bad price override file raises ``PriceFileError``, a bad ``accounts.toml``
+    ``AccountsFileError`` (commands turn them into a clear message); a store
+    locked by a writer is not an error: the costs not stored yet are then
+    computed as they are read, the accounts caught up on the next run.
     """
+    from analyzer.accounts.store import ensure_accounts
     from analyzer.pricing.costs import ensure_costs
 
     ensure_costs(db)
+    ensure_accounts(db)
 
 
 _SUMS = (
@@ -245,8 +250,9 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
     """Every refusal the logs recorded: when, which window, and how long until it reset."""
     where, params = filters.where()
     out = []
-    for _key, agent, session, ts, reset, minutes, kind, message, model in db.execute(
-        "select key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model"
+    ensure_prices(db)
+    for _key, agent, account, session, ts, reset, minutes, kind, message, model in db.execute(
+        "select key, agent, account, session_id, ts, reset_at, window_minutes, limit_type, message, model"
         f" from limit_hits {where} order by ts",
         params,
     ).fetchall():
@@ -260,6 +266,7 @@ def limit_hits(db: sqlite_utils.Database, filters: Filters) -> list[dict]:
             {
                 "ts": ts,
                 "agent": agent,
+                "account": account,
                 "session_id": session,
                 "window_minutes": window,
                 "window_basis": window_basis,

@@ -323,12 +323,25 @@ def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
 
 
 def machine_id(db: sqlite_utils.Database) -> str:
-    """A stable id made once per store, carried by every row it writes."""
+    """A stable id made once per store, carried by every row it writes (and listed in ``machines``
+    with this host's name, once that table exists)."""
     value = get_meta(db, "machine_id")
     if value is None:
         value = uuid.uuid4().hex
         db.execute("insert or ignore into meta (key, value) values ('machine_id', ?)", [value])
         value = get_meta(db, "machine_id")
+    try:
+        if db.execute("select 1 from machines where machine_id = ?", [value]).fetchone() is None:
+            import socket
+            from datetime import datetime, timezone
+
+            now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            db.execute(
+                "insert or ignore into machines (machine_id, name, first_seen) values (?, ?, ?)",
+                [value, socket.gethostname().split(".")[0] or None, now],
+            )
+    except sqlite3.OperationalError:
+        pass  # no machines table yet (before its migration), or a read-only store
     return value  # type: ignore[return-value]
 
 

@@ -38,6 +38,22 @@ Why the tables look the way they do:
   sort. ``quota_readings_anchor`` orders readings as ``window_anchors`` groups them.
 * ``limit_estimates``: the latest ``analyzer infer-limit`` estimate per (agent,
   plan, account, scope, window); see ``analyzer.inference.table``.
+* Accounts (``analyzer.accounts``): ``requests``, ``limit_hits`` and
+  ``quota_readings`` carry the ``account`` that paid and ``attribution``, the
+  ``attributions`` row saying what decided it (the rule, an ambiguity note, a
+  catalogue plan). ``attribution`` null means "not attributed yet" (a partial
+  index holds those rows): rows written without the rules at hand, merged from
+  another machine, or stored before accounts existed. ``prompts.account`` is
+  the account of the calls the prompt started. ``quota_readings.source_account``
+  is what the reading's own source named (the column ``account`` used to hold it);
+  ``limit_hits.provider`` where the refused call went, as on ``requests``.
+  ``requests_account_hourly`` holds what a window sums (tokens, costs) in
+  (account, UTC hour, agent, machine) order: windows are per account;
+  ``requests_account_ts`` finds an account's next call (the window walks);
+  ``quota_readings_account_anchor`` orders readings as ``window_anchors`` groups them.
+* ``machines``: every machine whose rows the store holds (this one, and those
+  merged from a synced folder by ``analyzer sync``), its name, and when its
+  snapshot was last written or merged.
 
 Stores made before the schema was one set recorded the price, plan, cost and
 estimate tables under sets of their own (``analyzer.analysis``, ``analyzer.reports``,
@@ -401,5 +417,78 @@ def m006_limit_estimates(db):
             needs text,
             summary text,
             created_at text not null
+        )"""
+    )
+
+
+def refetch_unknown_providers(db) -> None:
+    """Have the next ingest read again the files of requests stored with no provider, where one decides the account.
+
+    Rows stored before the parsers recorded a provider keep it null (a copy replaces a row only when it is
+    better), and the provider is what tells z.ai from bigmodel.cn, Kimi's plan from Moonshot's platform.
+    Reading those files again is safe (rows upsert), and a copy that names its provider now beats an equal
+    one that does not. Only agents that record one now, and models it can move (not Claude's own).
+    """
+    db.execute(
+        "update sources set offset = 0, size = 0, mtime = null, state = null, tail_fp = null where id in"
+        " (select distinct source_id from requests where provider is null and source_id is not null"
+        " and agent in ('claude-code', 'kimi-code', 'qwen-code', 'gemini-cli')"
+        " and (model is null or lower(model) not like 'claude%'))"
+    )
+
+
+@_migration
+def m007_accounts(db):
+    added = {
+        "requests": (("account", "text"), ("attribution", "integer")),
+        "limit_hits": (("provider", "text"), ("account", "text"), ("attribution", "integer")),
+        "quota_readings": (("attribution", "integer"), ("source_account", "text")),
+        "prompts": (("account", "text"),),
+    }
+    for table, columns in added.items():
+        present = {row[1] for row in db.execute(f"pragma table_info({table})").fetchall()}
+        for name, kind in columns:
+            if name not in present:
+                db.execute(f"alter table {table} add column {name} {kind}")
+    # Until now quota_readings.account held what a reading's source named (no reader set it): keep it as
+    # such; the column now holds the attributed account.
+    db.execute("update quota_readings set source_account = account, account = null where account is not null")
+    db.execute(
+        """
+        create table if not exists attributions (
+            id integer primary key,
+            key text not null unique,
+            account text,
+            plan text,
+            rule text not null,
+            note text
+        )"""
+    )
+    db.execute(
+        "create index if not exists requests_account_hourly on requests(account, substr(ts, 1, 13), agent,"
+        " machine_id, ts, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
+        " priced, cost_usd, cost_usd_openai, cost_usd_anthropic, cost_cny)"
+    )
+    db.execute("create index if not exists requests_account_ts on requests(account, ts)")
+    for table in ("requests", "limit_hits", "quota_readings"):
+        db.execute(f"create index if not exists {table}_unattributed on {table}(agent) where attribution is null")
+    # prompts with no account yet, or none found yet ('': tried again after each ingest pass)
+    db.execute(
+        "create index if not exists prompts_unattributed on prompts(agent) where account is null or account = ''"
+    )
+    db.execute("create index if not exists limit_hits_account on limit_hits(account, ts)")
+    db.execute(
+        "create index if not exists quota_readings_account_anchor on quota_readings(account, window_minutes, scope,"
+        " resets_at, agent, used_percent, observed_at)"
+    )
+    refetch_unknown_providers(db)
+    db.execute(
+        """
+        create table if not exists machines (
+            machine_id text primary key,
+            name text,
+            first_seen text,
+            snapshot_at text,
+            synced_at text
         )"""
     )

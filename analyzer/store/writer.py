@@ -1,13 +1,25 @@
 """Writing records to the store: the upserts, and the rule that the best copy wins.
 
 A model call may be seen several times (streaming lines repeating the usage
-with partial output, resumed sessions replaying lines, copies of files). The
-``requests`` row kept is the greatest by a fixed order (more output, then
-final over partial, then more input, then the main chain over a sidechain copy,
-then a copy linked to its prompt; earliest time breaks ties), in SQL on
-conflict and in Python within a batch, so no total depends on the order files
-are read in. Prompts copied into another session keep the earliest (time,
-session). Nothing here deletes a row.
+with partial output, resumed sessions replaying lines, copies of files, the
+same call in another machine's snapshot). The ``requests`` row kept is the
+greatest by a fixed order (more output, then final over partial, then more
+input, then the main chain over a sidechain copy, then a copy linked to its
+prompt, then a copy that names its provider; the earliest time, then the
+smallest machine id, break ties), in SQL on conflict and in Python within a
+batch, so no total depends on the order files (or snapshots) are read in.
+Prompts copied into another session keep the earliest (time, session, machine).
+A limit hit or a reading seen on two machines keeps the copy of the smaller
+machine id (and on one machine, the first copy, completed by later ones).
+Nothing here deletes a row.
+
+Requests and quota readings are attributed to an account as they are written
+when ``accounts`` (an ``analyzer.accounts.book.AccountBook``) is set; limit
+hits (which need their session's calls), and every row written without it,
+are left for ``analyzer.accounts.store`` (their ``attribution`` is null).
+
+The same statements merge another machine's snapshot (``analyzer.sync``): the
+best-record rule is written once, here.
 """
 
 from __future__ import annotations
@@ -24,10 +36,12 @@ from analyzer.contract.validation import Validator
 from analyzer.store.schema import COST_COLUMN_NAMES as COST_COLUMNS
 
 if TYPE_CHECKING:
+    from analyzer.accounts.book import AccountBook
     from analyzer.pricing.costs import PriceBook
     from analyzer.store.database import Store
 
-_REQUEST_COLUMNS = (
+# The columns of a row built by ``request_row`` (in a worker process too: no account yet).
+_ROW_COLUMNS = (
     "key",
     "agent",
     "session_id",
@@ -52,20 +66,35 @@ _REQUEST_COLUMNS = (
     "source_offset",
     "machine_id",
 )
+_REQUEST_COLUMNS = (*_ROW_COLUMNS, "account", "attribution")
+REQUEST_COLUMNS = _ROW_COLUMNS  # what a record says (and what a snapshot carries)
 
 
 def _rank(prefix: str) -> str:
     """The best-record order of a ``requests`` row, as a SQL row value.
 
-    Later positions only break ties of earlier ones. The final three compare
-    the *other* side's values, so that the earlier time (and the smaller ids)
-    win a tie: the result never depends on which copy was read first.
+    Later positions only break ties of earlier ones. A copy that names its
+    provider beats an otherwise equal one that does not (so reading a file
+    again with a parser that now records it fills it in). The tie-breakers
+    after the rank compare the *other* side's values, so that the earlier time
+    (and the smaller ids, the smaller machine id last) win a tie: the result
+    never depends on which copy was read first.
     """
     return (
         f"{prefix}.output_tokens, {prefix}.complete, "
         f"{prefix}.input_tokens + {prefix}.cache_read_tokens + {prefix}.cache_write_tokens, "
-        f"1 - {prefix}.is_sidechain, {prefix}.prompt_key is not null"
+        f"1 - {prefix}.is_sidechain, {prefix}.prompt_key is not null, {prefix}.provider is not null"
     )
+
+
+def _ties(prefix: str) -> str:
+    return (
+        f"{prefix}.ts, {prefix}.session_id, coalesce({prefix}.prompt_key, ''), {prefix}.trigger,"
+        f" coalesce({prefix}.machine_id, '')"
+    )
+
+
+_BETTER = f"({_rank('excluded')}, {_ties('requests')}) > ({_rank('requests')}, {_ties('excluded')})"
 
 
 # A replaced row's stored costs are no longer current (analyzer.report_schema): priced = 0.
@@ -73,9 +102,7 @@ _REQUEST_UPSERT = (
     f"insert into requests ({', '.join(_REQUEST_COLUMNS)}) values ({', '.join('?' * len(_REQUEST_COLUMNS))}) "
     "on conflict(key) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in _REQUEST_COLUMNS if c != "key")
-    + ", priced = 0"
-    + f" where ({_rank('excluded')}, requests.ts, requests.session_id, coalesce(requests.prompt_key, ''), requests.trigger)"
-    f" > ({_rank('requests')}, excluded.ts, excluded.session_id, coalesce(excluded.prompt_key, ''), excluded.trigger)"
+    + f", priced = 0 where {_BETTER}"
 )
 
 # The same with the row's costs worked out as it is written (analyzer.costs.PriceBook).
@@ -84,53 +111,151 @@ _PRICED_UPSERT = (
     f"insert into requests ({', '.join(_PRICED_COLUMNS)}) values ({', '.join('?' * len(_PRICED_COLUMNS))}) "
     "on conflict(key) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in _PRICED_COLUMNS if c != "key")
-    + f" where ({_rank('excluded')}, requests.ts, requests.session_id, coalesce(requests.prompt_key, ''), requests.trigger)"
-    f" > ({_rank('requests')}, excluded.ts, excluded.session_id, coalesce(excluded.prompt_key, ''), excluded.trigger)"
+    + f" where {_BETTER}"
 )
 
+PROMPT_COLUMNS = (
+    "key",
+    "agent",
+    "session_id",
+    "ts",
+    "project",
+    "text_hash",
+    "text_length",
+    "text",
+    "is_sidechain",
+    "source_id",
+    "source_offset",
+    "machine_id",
+)
 _PROMPT_UPSERT = (
-    "insert into prompts (key, agent, session_id, ts, project, text_hash, text_length, text, is_sidechain,"
-    " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"insert into prompts ({', '.join(PROMPT_COLUMNS)}) values ({', '.join('?' * len(PROMPT_COLUMNS))}) "
     "on conflict(key) do update set text = coalesce(prompts.text, excluded.text), "
-    # A prompt copied into another session (fork, undo) keeps the earliest (ts, session):
-    # which copy was read first must not matter.
+    # A prompt copied into another session (fork, undo) keeps the earliest (ts, session), then the
+    # smaller machine id: which copy was read first must not matter.
     + ", ".join(
-        f"{c} = case when (excluded.ts, excluded.session_id) < (prompts.ts, prompts.session_id)"
+        f"{c} = case when (excluded.ts, excluded.session_id, coalesce(excluded.machine_id, ''))"
+        f" < (prompts.ts, prompts.session_id, coalesce(prompts.machine_id, ''))"
         f" then excluded.{c} else prompts.{c} end"
-        for c in ("session_id", "project", "source_id", "source_offset", "ts")
+        for c in ("session_id", "project", "source_id", "source_offset", "machine_id", "ts")
     )
 )
 
+HIT_COLUMNS = (
+    "key",
+    "agent",
+    "session_id",
+    "ts",
+    "reset_at",
+    "window_minutes",
+    "limit_type",
+    "message",
+    "model",
+    "source_id",
+    "source_offset",
+    "machine_id",
+    "provider",
+)
+_FOREIGN = "coalesce(excluded.machine_id, '') < coalesce({t}.machine_id, '')"  # the other copy's machine id is smaller
+
+
+def _hit_value(column: str) -> str:
+    """One column of a limit hit seen again: the first copy's, completed (reset, window) by the other, unless
+    the other copy comes from a machine with a smaller id (then the other way round)."""
+    foreign = _FOREIGN.format(t="limit_hits")
+    if column in ("reset_at", "window_minutes", "provider"):
+        return (
+            f"{column} = case when {foreign} then coalesce(excluded.{column}, limit_hits.{column})"
+            f" else coalesce(limit_hits.{column}, excluded.{column}) end"
+        )
+    if column == "attribution":
+        return f"attribution = case when {foreign} then null else limit_hits.attribution end"
+    return f"{column} = case when {foreign} then excluded.{column} else limit_hits.{column} end"
+
+
 _LIMIT_HIT_INSERT = (
-    "insert into limit_hits (key, agent, session_id, ts, reset_at, window_minutes, limit_type, message, model,"
-    " source_id, source_offset, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do update set"
-    " reset_at = coalesce(limit_hits.reset_at, excluded.reset_at),"
-    " window_minutes = coalesce(limit_hits.window_minutes, excluded.window_minutes)"
+    f"insert into limit_hits ({', '.join(HIT_COLUMNS)}) values ({', '.join('?' * len(HIT_COLUMNS))}) "
+    "on conflict(key) do update set " + ", ".join(_hit_value(c) for c in (*HIT_COLUMNS[1:], "attribution"))
 )
 
+READING_COLUMNS = (
+    "key",
+    "agent",
+    "observed_at",
+    "used_percent",
+    "window_minutes",
+    "resets_at",
+    "plan_type",
+    "scope",
+    "source",
+    "source_account",
+    "raw",
+    "source_id",
+    "machine_id",
+)
+# A reading is a fact as first seen: another machine's copy replaces it only when that machine's id is smaller.
+_QUOTA_COLUMNS = (*READING_COLUMNS, "account", "attribution")
 _QUOTA_INSERT = (
-    "insert into quota_readings (key, agent, observed_at, used_percent, window_minutes, resets_at, plan_type, scope,"
-    " source, account, raw, source_id, machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "on conflict(key) do nothing"
+    f"insert into quota_readings ({', '.join(_QUOTA_COLUMNS)}) values ({', '.join('?' * len(_QUOTA_COLUMNS))}) "
+    "on conflict(key) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in READING_COLUMNS[1:])
+    + ", account = null, attribution = null"
+    + f" where {_FOREIGN.format(t='quota_readings')}"
 )
 
+SESSION_COLUMNS = (
+    "agent",
+    "session_id",
+    "project",
+    "cwd",
+    "parent_session_id",
+    "client_version",
+    "title",
+    "is_subagent",
+    "machine_id",
+)
 _SESSION_UPSERT = (
-    "insert into sessions (agent, session_id, project, cwd, parent_session_id, client_version, title, is_subagent,"
-    " machine_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"insert into sessions ({', '.join(SESSION_COLUMNS)}) values ({', '.join('?' * len(SESSION_COLUMNS))}) "
     "on conflict(agent, session_id) do update set"
     " project = coalesce(sessions.project, excluded.project),"
     " cwd = coalesce(sessions.cwd, excluded.cwd),"
     " parent_session_id = coalesce(sessions.parent_session_id, excluded.parent_session_id),"
     " client_version = max(coalesce(sessions.client_version, ''), coalesce(excluded.client_version, '')),"
     " title = coalesce(excluded.title, sessions.title),"
-    " is_subagent = max(sessions.is_subagent, excluded.is_subagent)"
+    " is_subagent = max(sessions.is_subagent, excluded.is_subagent),"
+    " machine_id = case when coalesce(excluded.machine_id, '') < coalesce(sessions.machine_id, '')"
+    " then excluded.machine_id else sessions.machine_id end"
 )
 
 _ERROR_INSERT = (
     "insert into ingest_errors (source_id, offset, kind, reason, snippet, first_seen) values (?, ?, ?, ?, ?, ?) "
     "on conflict(source_id, offset, kind) do nothing"
 )
+
+
+# What each table's rows say, in the order ``write_rows`` takes them (and a snapshot carries them).
+RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": SESSION_COLUMNS,
+    "requests": REQUEST_COLUMNS,
+    "prompts": PROMPT_COLUMNS,
+    "limit_hits": HIT_COLUMNS,
+    "quota_readings": READING_COLUMNS,
+}
+
+
+def write_rows(conn, table: str, rows) -> int:
+    """Write rows of ``table`` (tuples in ``RECORD_COLUMNS[table]`` order) by the writer's own rules: keyed,
+    nothing deleted, the best copy of a request kept. Requests are left unpriced and unattributed. The caller
+    owns the transaction. Returns how many rows were added or changed."""
+    before = conn.total_changes
+    if table == "requests":
+        conn.executemany(_REQUEST_UPSERT, ((*r, None, None) for r in rows))
+    elif table == "quota_readings":
+        conn.executemany(_QUOTA_INSERT, ((*r, None, None) for r in rows))
+    else:
+        statement = {"sessions": _SESSION_UPSERT, "prompts": _PROMPT_UPSERT, "limit_hits": _LIMIT_HIT_INSERT}[table]
+        conn.executemany(statement, rows)
+    return conn.total_changes - before
 
 
 def _json(value) -> str | None:
@@ -145,12 +270,18 @@ def _better(new: tuple, old: tuple) -> bool:
     """The upsert's best-record order, in Python, on two ``request_row`` tuples."""
 
     def rank(r: tuple) -> tuple:
-        return (r[12], r[17], r[7] + r[8] + r[9], 1 - r[16], r[15] is not None)
+        return (r[12], r[17], r[7] + r[8] + r[9], 1 - r[16], r[15] is not None, r[5] is not None)
 
     a, b = rank(new), rank(old)
     if a != b:
         return a > b
-    return (old[3], old[2], old[15] or "", old[14]) > (new[3], new[2], new[15] or "", new[14])
+    return (old[3], old[2], old[15] or "", old[14], old[22] or "") > (
+        new[3],
+        new[2],
+        new[15] or "",
+        new[14],
+        new[22] or "",
+    )
 
 
 class RecordWriter:
@@ -166,6 +297,7 @@ class RecordWriter:
     def __init__(self, db: Store | None, *, source_id: int | None, machine: str, keep_text: bool):
         self.conn = db.conn if db is not None else None  # None: build rows only (a worker process)
         self.prices: PriceBook | None = None  # set: rows are priced as they are written
+        self.accounts: AccountBook | None = None  # set: requests are attributed as they are written
         self.source_id = source_id
         self.machine = machine
         self.keep_text = keep_text
@@ -238,6 +370,7 @@ class RecordWriter:
                     self.source_id,
                     offset,
                     self.machine,
+                    record.provider,
                 )
             )
         elif isinstance(record, QuotaReading):
@@ -358,23 +491,32 @@ class RecordWriter:
 
     def flush(self) -> None:
         execmany = self.conn.executemany
+        book = self.accounts
         if self.sessions:
             execmany(_SESSION_UPSERT, self.sessions)
         if self.requests:
+            rows = self.requests.values()
+            if book is not None:
+                of = book.request
+                rows = [(*r, *of(r[1], r[5], r[4], r[22], r[6], r[3])) for r in rows]
+            else:
+                rows = [(*r, None, None) for r in rows]
             if self.prices is not None:
                 cost = self.prices.costs
-                execmany(
-                    _PRICED_UPSERT,
-                    [(*r, *cost(r[4], r[7], r[8], r[9], r[11], r[12]), 1) for r in self.requests.values()],
-                )
+                execmany(_PRICED_UPSERT, [(*r, *cost(r[4], r[7], r[8], r[9], r[11], r[12]), 1) for r in rows])
             else:
-                execmany(_REQUEST_UPSERT, list(self.requests.values()))
+                execmany(_REQUEST_UPSERT, rows)
         if self.prompts:
             execmany(_PROMPT_UPSERT, self.prompts)
         if self.hits:
             execmany(_LIMIT_HIT_INSERT, self.hits)
         if self.readings:
-            execmany(_QUOTA_INSERT, self.readings)
+            if book is not None:
+                of = book.reading
+                readings = [(*r, *of(r[1], r[8], r[6], r[9], r[12], r[2])) for r in self.readings]
+            else:
+                readings = [(*r, None, None) for r in self.readings]
+            execmany(_QUOTA_INSERT, readings)
         if self.errors:
             execmany(_ERROR_INSERT, self.errors)
         self.counts["requests"] += len(self.requests)

@@ -86,6 +86,7 @@ def _hit(m: Message, error: dict, at_ms: int, key: str) -> LimitHit:
         limit_type=limit_type,
         message=str(message)[:500] if message else None,
         model=m.data.get("modelID"),
+        provider=m.data.get("providerID"),
     )
 
 

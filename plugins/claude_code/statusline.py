@@ -11,9 +11,11 @@ same row (see ``plugins.quota.keys``), so the first time a percent was seen is
 what stays.
 
 It prints one line: the model, this 5-hour window's tokens from the store (the
-window anchored on the reading's reset time, else estimated), its percent and
-reset time, the weekly percent, the window's cache ratio, and the inferred
-limit when ``limit_estimates`` has one.
+window of the account the model in use spends, with every agent's and
+machine's calls; anchored on the reading's reset time, else estimated), its
+percent and reset time, the weekly percent, the window's cache ratio, and the
+account's inferred limit when ``limit_estimates`` has one. Readings are
+recorded with that account (and attributed again by the next report).
 
 It must never break the agent and is on the hot path:
 
@@ -49,7 +51,7 @@ WINDOWS = {"five_hour": 300, "seven_day": 10080}
 
 _INSERT = (
     "insert into quota_readings (key, agent, observed_at, used_percent, window_minutes, resets_at, plan_type, scope,"
-    " source, account, raw, source_id, machine_id) values (?, ?, ?, ?, ?, ?, null, ?, ?, null, ?, null, ?)"
+    " source, account, raw, source_id, machine_id) values (?, ?, ?, ?, ?, ?, null, ?, ?, ?, ?, null, ?)"
     " on conflict(key) do nothing"
 )
 
@@ -126,7 +128,7 @@ def readings(payload: dict, observed_at: str) -> list[dict]:
 
 
 def open_store(path: str) -> sqlite3.Connection:
-    """A plain connection; the store is created (with migrations) only if it is missing."""
+    """A plain connection; the store is created (with migrations) only if it is missing or older than accounts."""
     if not os.path.exists(path):
         _create(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
@@ -136,7 +138,7 @@ def open_store(path: str) -> sqlite3.Connection:
         conn.close()  # a store from a newer analyzer: nothing is written to it
         raise sqlite3.DatabaseError("the store was written by a newer version of analyzer")
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
-    if not {"requests", "quota_readings", "meta"} <= tables:
+    if not {"requests", "quota_readings", "meta", "attributions"} <= tables:  # missing, or before accounts
         conn.close()
         _create(path)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
@@ -153,9 +155,11 @@ def _spool_path(db_path: str) -> str:
     return db_path + "-statusline-spool.jsonl"
 
 
-def record(conn: sqlite3.Connection, rows: list[dict], db_path: str) -> bool:
+def record(conn: sqlite3.Connection, rows: list[dict], db_path: str, account: str | None = None) -> bool:
     """Write readings (and any spooled earlier); on a locked store, spool them. True if written."""
     spool = _spool_path(db_path)
+    for r in rows:
+        r.setdefault("account", account)
     pending = list(rows)
     taken = None
     if os.path.exists(spool):
@@ -180,6 +184,7 @@ def record(conn: sqlite3.Connection, rows: list[dict], db_path: str) -> bool:
                 r["resets_at"],
                 r["scope"],
                 SOURCE,
+                r.get("account", account),
                 json.dumps(r["raw"], separators=(",", ":")),
                 machine[0] if machine else None,
             )
@@ -216,21 +221,29 @@ def _current(rows: list[dict], window: int, now: datetime) -> tuple[float, str |
     return None
 
 
-def summarise(conn: sqlite3.Connection, payload: dict, rows: list[dict], now: datetime) -> dict:
-    """The numbers the line shows (also handy as JSON for ``analyzer status``)."""
+def account(conn: sqlite3.Connection, payload: dict, now: datetime) -> str | None:
+    """The account the model in use spends (``usage_window.account_of``)."""
     model = payload.get("model") if isinstance(payload.get("model"), dict) else {}
-    family = uw.family_clause(model.get("id") if isinstance(model.get("id"), str) else None)
-    five = _current(rows, 300, now) or _stored(conn, 300, now)
-    week = _current(rows, 10080, now) or _stored(conn, 10080, now)
+    model_id = model.get("id") if isinstance(model.get("id"), str) else None
+    session = payload.get("session_id") if isinstance(payload.get("session_id"), str) else None
+    return uw.account_of(conn, AGENT, session, model_id, now, os.environ)
+
+
+def summarise(conn: sqlite3.Connection, payload: dict, rows: list[dict], now: datetime, spends=None) -> dict:
+    """The numbers the line shows (also handy as JSON for ``analyzer status``)."""
+    spends = spends if spends is not None else account(conn, payload, now)
+    five = _current(rows, 300, now) or _stored(conn, spends, 300, now)
+    week = _current(rows, 10080, now) or _stored(conn, spends, 10080, now)
     window = None
     if five and five[1]:
         window = uw.anchored(five[1], 300)
     else:
-        window = uw.estimated(conn, AGENT, now, family)
-    usage = uw.window_usage(conn, AGENT, window, family) if window else None
-    limit = uw.limit_estimate(conn, AGENT, 300)
-    used = uw.quantity_used(conn, AGENT, window, family, limit[0]) if (limit and window) else None
+        window = uw.estimated(conn, spends, now)
+    usage = uw.window_usage(conn, spends, window) if window else None
+    limit = uw.limit_estimate(conn, spends, 300)
+    used = uw.quantity_used(conn, spends, window, limit[0]) if (limit and window) else None
     return {
+        "account": spends,
         "five_hour_percent": five[0] if five else None,
         "window": window,
         "usage": usage,
@@ -240,8 +253,10 @@ def summarise(conn: sqlite3.Connection, payload: dict, rows: list[dict], now: da
     }
 
 
-def _stored(conn: sqlite3.Connection, window: int, now: datetime) -> tuple[float, str | None] | None:
-    row = uw.latest_reading(conn, AGENT, window, now)
+def _stored(
+    conn: sqlite3.Connection, spends: str | None, window: int, now: datetime
+) -> tuple[float, str | None] | None:
+    row = uw.latest_reading(conn, spends, window, now)
     return (row[0], row[1]) if row else None
 
 
@@ -331,8 +346,9 @@ def line(text: str, db_path: str | None = None, now: datetime | None = None) -> 
         rows = readings(payload, format_utc(now))
         conn = open_store(path)
         try:
-            written = record(conn, rows, path)
-            summary = summarise(conn, payload, rows, now)
+            spends = account(conn, payload, now)
+            written = record(conn, rows, path, spends)
+            summary = summarise(conn, payload, rows, now, spends)
         finally:
             conn.close()
         return render(payload, summary, now, None if written else "store busy")

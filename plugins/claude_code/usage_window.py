@@ -12,9 +12,13 @@ new block at the first request after five hours), from the requests of the
 last ``LOOKBACK`` only: a run of activity with no five-hour gap that began
 before the lookback is cut there. That is rare and said in the window's kind.
 
-Which requests count: the agent's, and of the same model family as the model
-in use (``claude*`` or not), because Claude Code pointed at another vendor's
-gateway (GLM, Kimi, MiniMax) spends that vendor's plan, not Claude's.
+Which requests count: those of the account of the model in use, from every
+agent and machine (``account_of``: the account of this session's latest call,
+else of the latest call of the same model, else the vendor of the model and of
+Claude Code's gateway), because Claude Code pointed at another vendor's gateway
+(GLM, Kimi, MiniMax) spends that vendor's plan, not Claude's, and OpenCode or
+another machine spending the same plan fills the same window. Rows are read as
+stored (attributed by the writer; the statusline never attributes).
 """
 
 from __future__ import annotations
@@ -81,11 +85,29 @@ def parse_stored(text: str) -> datetime:
         return timeutil.parse_stored(text)
 
 
-def family_clause(model_id: str | None) -> str:
-    """SQL condition on ``model`` for the family of the model in use."""
-    if model_id and not model_id.lower().startswith("claude"):
-        return "(model is null or model not like 'claude%')"
-    return "model like 'claude%'"
+RECENT_CALLS = 200  # how far back the account of the model in use is looked for
+
+
+def account_of(conn: sqlite3.Connection, agent: str, session_id: str | None, model: str | None, now: datetime, env):
+    """The account the model in use spends: the account of this session's latest call, else of the latest call
+    of the same model (among the agent's last ``RECENT_CALLS`` within ``LOOKBACK``), else the vendor of Claude
+    Code's gateway or of the model name (None: unknown)."""
+    recent = conn.execute(
+        "select account, session_id, model from requests indexed by requests_agent_ts where agent = ? and ts >= ?"
+        " and account is not null order by ts desc limit ?",
+        [agent, stored(now - LOOKBACK), RECENT_CALLS],
+    ).fetchall()
+    for column, value in ((1, session_id), (2, model)):
+        found = next((row[0] for row in recent if value and row[column] == value), None)
+        if found is not None:
+            return found
+    from analyzer.contract import vendors  # the first render of a session only
+
+    base = env.get("ANTHROPIC_BASE_URL") or ""
+    host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    found, _ = vendors.vendor_of_provider(host) if host else (None, "")
+    found = found or vendors.vendor_of_model(model)
+    return found.id if found else None
 
 
 def anchored(resets_at: str, minutes: int) -> Window:
@@ -93,46 +115,56 @@ def anchored(resets_at: str, minutes: int) -> Window:
     return Window(stored(end - timedelta(minutes=minutes)), resets_at, minutes, "anchored")
 
 
-def estimated(conn: sqlite3.Connection, agent: str, now: datetime, family: str) -> Window | None:
-    """The active estimated 5-hour window at ``now``, or None when idle.
+def estimated(conn: sqlite3.Connection, account: str | None, now: datetime) -> Window | None:
+    """The active estimated 5-hour window of ``account`` at ``now``, or None when idle.
 
     Windows are placed by ``analyzer.windows.rule``: each opened by the first
     request at or after the previous one's end, so they are found by a few
     index seeks, not by reading every request.
     """
-    where = f"agent = ? and ts >= ? and ts <= ? and {family}"
+    where = "account = ? and ts >= ? and ts <= ?"
     upto = stored(now)
     first = conn.execute(
-        f"select min(ts) from requests where {where}", [agent, stored(now - LOOKBACK), upto]
+        f"select min(ts) from requests where {where}", [account, stored(now - LOOKBACK), upto]
     ).fetchone()[0]
     window = None
     while first:
         found = rule.estimated_at(stored_ms(first), rule.FIVE_HOURS)
         window = Window(ms_stored(found.start), ms_stored(found.end), 300, "estimated")
-        first = conn.execute(f"select min(ts) from requests where {where}", [agent, window.end, upto]).fetchone()[0]
+        first = conn.execute(f"select min(ts) from requests where {where}", [account, window.end, upto]).fetchone()[0]
     if window is None or now >= parse_stored(window.end):
         return None
     return window
 
 
-def window_usage(conn: sqlite3.Connection, agent: str, window: Window, family: str) -> Usage:
-    """Requests and disjoint token sums of ``agent`` in ``[window.start, window.end)``."""
+# An account's calls in a window: one range of the covering index in (account, hour) order.
+_IN_WINDOW = (
+    "from requests indexed by requests_account_hourly where account = ? and substr(ts, 1, 13) >= ?"
+    " and substr(ts, 1, 13) <= ? and ts >= ? and ts < ?"
+)
+
+
+def _span(account: str | None, window: Window) -> list:
+    return [account, window.start[:13], window.end[:13], window.start, window.end]
+
+
+def window_usage(conn: sqlite3.Connection, account: str | None, window: Window) -> Usage:
+    """Requests and disjoint token sums of ``account`` (every agent and machine) in ``[window.start, window.end)``."""
     row = conn.execute(
         "select count(*), coalesce(sum(input_tokens), 0), coalesce(sum(cache_read_tokens), 0),"
-        " coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0)"
-        f" from requests where agent = ? and ts >= ? and ts < ? and {family}",
-        [agent, window.start, window.end],
+        f" coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0) {_IN_WINDOW}",
+        _span(account, window),
     ).fetchone()
     return Usage(*row)
 
 
-def latest_reading(conn: sqlite3.Connection, agent: str, minutes: int, now: datetime) -> tuple | None:
-    """The newest stored reading of a window still running: (used_percent, resets_at, source)."""
+def latest_reading(conn: sqlite3.Connection, account: str | None, minutes: int, now: datetime) -> tuple | None:
+    """The newest stored reading of the account's window still running: (used_percent, resets_at, source)."""
     return conn.execute(
         "select used_percent, resets_at, source from quota_readings"
-        " where agent = ? and window_minutes = ? and scope is null and resets_at > ?"
+        " where account = ? and window_minutes = ? and scope is null and resets_at > ?"
         " order by observed_at desc limit 1",
-        [agent, minutes, stored(now)],
+        [account, minutes, stored(now)],
     ).fetchone()
 
 
@@ -157,8 +189,8 @@ def _normal(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
-def limit_estimate(conn: sqlite3.Connection, agent: str, minutes: int) -> tuple[str, float] | None:
-    """(quantity, limit) from a ``limit_estimates`` table if one exists with those columns.
+def limit_estimate(conn: sqlite3.Connection, account: str | None, minutes: int) -> tuple[str, float] | None:
+    """(quantity, limit) of the account's window from a ``limit_estimates`` table if one exists with those columns.
 
     The table belongs to infer-limit; it is read defensively: absent table or
     columns give None. Among several rows, one marked best (``best``/``is_best``)
@@ -166,7 +198,7 @@ def limit_estimate(conn: sqlite3.Connection, agent: str, minutes: int) -> tuple[
     """
     try:
         cols = {r[1] for r in conn.execute("pragma table_info(limit_estimates)")}
-        if not {"agent", "window_minutes", "quantity", "limit"} <= cols:
+        if not {"account", "window_minutes", "quantity", "limit"} <= cols:
             return None
         order = []
         for flag in ("best", "is_best"):
@@ -180,9 +212,9 @@ def limit_estimate(conn: sqlite3.Connection, agent: str, minutes: int) -> tuple[
         order.append("rowid desc")
         quantity = "coalesce(candidate, quantity)" if "candidate" in cols else "quantity"
         row = conn.execute(
-            f'select {quantity}, "limit" from limit_estimates where agent = ? and window_minutes = ? and "limit" > 0'
+            f'select {quantity}, "limit" from limit_estimates where account = ? and window_minutes = ? and "limit" > 0'
             f" order by {', '.join(order)} limit 1",
-            [agent, minutes],
+            [account, minutes],
         ).fetchone()
     except sqlite3.Error:
         return None
@@ -191,12 +223,9 @@ def limit_estimate(conn: sqlite3.Connection, agent: str, minutes: int) -> tuple[
     return str(row[0]), float(row[1])
 
 
-def quantity_used(conn: sqlite3.Connection, agent: str, window: Window, family: str, quantity: str) -> float | None:
-    """How much of ``quantity`` the ledger counts in the window; None for quantities it cannot compute."""
+def quantity_used(conn: sqlite3.Connection, account: str | None, window: Window, quantity: str) -> float | None:
+    """How much of ``quantity`` the ledger counts in the account's window; None for quantities it cannot compute."""
     expr = QUANTITIES.get(_normal(quantity))
     if expr is None:
         return None
-    return conn.execute(
-        f"select {expr} from requests where agent = ? and ts >= ? and ts < ? and {family}",
-        [agent, window.start, window.end],
-    ).fetchone()[0]
+    return conn.execute(f"select {expr} {_IN_WINDOW}", _span(account, window)).fetchone()[0]

@@ -2,7 +2,7 @@
 
 Charts are Vega-Lite specs over the canned queries' SQL (datasette-dashboards
 serves Vega, Vega-Lite and vega-embed from its own static folder: nothing is
-fetched from a CDN). Filters (period, agent, plan) reach every chart's SQL as
+fetched from a CDN). Filters (period, account, agent, plan) reach every chart's SQL as
 named parameters; a blank filter means "all". The page must draw on any
 store, so every chart's SQL returns rows of a fixed shape even when the
 store is empty, and nothing here reads ``limit_estimates`` unless it exists.
@@ -46,10 +46,14 @@ from ({limits.windows_with_limits(FIVE_HOURS, estimates)})"""
 
 
 def _readings_chart(estimates: bool) -> str:
+    """Readings and predictions, each with the window instance it belongs to (``week``: its account and reset),
+    so that a line is drawn within one week and broken at every reset."""
     inner = limits.readings_against_fit(estimates)
-    return f"""select observed_at, 'official reading' as series, used_percent as percent from ({inner})
+    week = "coalesce(account, '') || ' ' || resets_at"
+    return f"""select observed_at, {week} as week, 'official reading' as series, used_percent as percent from ({inner})
 union all
-select observed_at, 'predicted by the limit', predicted_percent from ({inner}) where predicted_percent is not null
+select observed_at, {week}, 'predicted by the limit', predicted_percent from ({inner})
+where predicted_percent is not null
 order by observed_at"""
 
 
@@ -112,6 +116,8 @@ def dashboard(db: str, tables: set[str]) -> dict:
                     "x": {"field": "observed_at", **TEMPORAL},
                     "y": {"field": "percent", "type": "quantitative", "title": "% used"},
                     "color": {"field": "series", "type": "nominal"},
+                    # one line per series and week: the line breaks at each reset
+                    "detail": {"field": "week", "type": "nominal"},
                 },
             },
         },
@@ -166,9 +172,10 @@ def dashboard(db: str, tables: set[str]) -> dict:
             chart["display"] = {**VEGA_LITE, **chart["display"]}
     return {
         "title": f"Coding plan usage ({db})",
-        "description": "Prompts, requests, tokens, cache and cost over the period, 5-hour windows against the"
-        " plan's limit, and weekly readings against what the limit predicts. Blank filters mean all;"
-        " pick a plan to measure against its stated limit where infer-limit has no estimate.",
+        "description": "Prompts, requests, tokens, cache and cost over the period, every account's 5-hour windows"
+        " (all its agents and machines) against the plan's limit, and weekly readings against what the limit"
+        " predicts, one line per week. Blank filters mean all; pick an account to see one plan, and a plan to"
+        " measure against its stated limit where infer-limit has no estimate.",
         "settings": {"allow_fullscreen": True},
         "layout": [
             ["prompts", "requests", "tokens", "cache-ratio", "cost"],
@@ -179,6 +186,12 @@ def dashboard(db: str, tables: set[str]) -> dict:
         "filters": {
             "since": {"name": "Since (UTC day)", "type": "date"},
             "until": {"name": "Until (UTC day)", "type": "date"},
+            "account": {
+                "name": "Account",
+                "type": "select",
+                "db": db,
+                "query": "select distinct account from requests where account is not null order by account",
+            },
             "agent": {
                 "name": "Agent",
                 "type": "select",

@@ -11,7 +11,7 @@ from analyzer.plugins.datasette import limits, plans, sql
 
 from analyzer.store.views.windows import FIVE_HOURS, WEEK
 
-PERIOD = ["since", "until", "agent"]
+PERIOD = ["since", "until", "agent", "account"]
 PERIOD_MODEL = PERIOD + ["model"]
 LOCAL = PERIOD_MODEL + ["utc_offset"]
 HOW = (
@@ -42,24 +42,26 @@ def canned_queries(tables: set[str]) -> dict[str, dict]:
         ),
         "windows_5h": _query(
             "5-hour windows and their limit",
-            "Every 5-hour window, as `analyzer report blocks`: anchored to the vendor's reset time where a quota"
-            " reading or limit hit gave one, else estimated. Each with the limit (inferred by infer-limit, else"
-            " the plan's stated figure; plan = a plan id from the plans table, else the plan the readings name),"
-            " the usage counted in the limit's quantity, and the percent of the limit used.",
+            "Every 5-hour window of every account, as `analyzer report blocks`: anchored to the vendor's reset time"
+            " where a quota reading or limit hit gave one, else estimated, with every agent's and machine's usage."
+            " Each with the limit (inferred by infer-limit for the account, else the plan's stated figure; plan ="
+            " a plan id from the plans table, else the plan the account's readings name), the usage counted in the"
+            " limit's quantity, and the percent of the limit used.",
             limits.windows_with_limits(FIVE_HOURS, estimates),
             PERIOD + ["plan"],
         ),
         "windows_weekly": _query(
             "Plan weeks and their limit",
-            "Every 7-day plan window, as `analyzer report weekly`, with its limit and the percent used.",
+            "Every 7-day plan window of every account, as `analyzer report weekly`, with its limit and the percent"
+            " used.",
             limits.windows_with_limits(WEEK, estimates),
             PERIOD + ["plan"],
         ),
         "readings_vs_fit": _query(
             "Weekly % used: readings against the limit",
             'Each official weekly "% used" reading next to the percent the limit predicts from the usage logged'
-            " between the window's start and the reading. A reading above the prediction is usage the logs do"
-            " not hold (another machine, the web app) or a lower limit.",
+            " by every agent of the account between the window's start and the reading. A reading above the"
+            " prediction is usage the logs do not hold (another machine not synced, the web app) or a lower limit.",
             limits.readings_against_fit(estimates),
             PERIOD + ["plan"],
         ),
@@ -130,19 +132,19 @@ def canned_queries(tables: set[str]) -> dict[str, dict]:
             "description": "What each plan window counts and how much fits, from `analyzer infer-limit`: the"
             " quantity, the limit with its interval, and the evidence behind it.",
             "sql": limits.ESTIMATES,
-            "params": ["agent"],
+            "params": ["agent", "account"],
         }
         queries["limit_evidence"] = {
             "title": "Limit estimates: evidence for and against",
             "description": "For each estimate, its own fit and every other quantity it was tested against (root"
             " mean square error in percentage points, and how much worse by BIC).",
             "sql": limits.EVIDENCE,
-            "params": ["agent"],
+            "params": ["agent", "account"],
         }
         queries["limit_segments"] = {
             "title": "Limit estimates: when the limit changed",
             "description": "The periods over which each limit held, and when the vendor appears to have changed it.",
             "sql": limits.SEGMENTS,
-            "params": ["agent"],
+            "params": ["agent", "account"],
         }
     return queries

@@ -5,7 +5,8 @@ an empty string for a blank field, which means "no filter"):
 
 * ``since`` / ``until``: a day (``YYYY-MM-DD``, ``until`` counts the whole
   day) or an ISO instant, as ``--since/--until`` take them;
-* ``agent`` (e.g. ``claude-code``) and, where a query says so, ``model``;
+* ``agent`` (e.g. ``claude-code``), ``account`` (e.g. ``zai``: ``analyzer accounts``
+  lists them) and, where a query says so, ``model``;
 * ``utc_offset`` (daily and weekly only): hours east of UTC, e.g. ``8`` or
   ``-5``, for days that start at local midnight. Datasette knows no time
   zones, so this is a fixed offset (no daylight saving); the CLI's ``--tz``
@@ -163,7 +164,7 @@ MINUTES_UNTIL_RESET = (
     "case when h.reset_at > h.ts then round((julianday(h.reset_at) - julianday(h.ts)) * 1440.0, 1) end"
 )
 LIMIT_HITS = f"""
-select h.ts, h.agent, h.session_id,
+select h.ts, h.agent, h.account, h.session_id,
   coalesce(h.window_minutes, case when {MINUTES_UNTIL_RESET} <= 300 then 300
     when {MINUTES_UNTIL_RESET} > 300 then 10080 end) as window_minutes,
   case when h.window_minutes is not null then 'logged'
@@ -174,8 +175,9 @@ where {in_period("h", PARAMS)}
 order by h.ts"""
 
 QUOTA_READINGS = f"""
-select q.observed_at, q.agent, q.window_minutes, q.scope, q.used_percent, q.resets_at, q.plan_type, q.source, q.key
+select q.observed_at, q.agent, q.account, q.window_minutes, q.scope, q.used_percent, q.resets_at, q.plan_type,
+  q.source, q.key
 from quota_readings q
 where q.observed_at >= coalesce({PARAMS.since}, '') and q.observed_at < coalesce({PARAMS.until}, '9')
-  and q.agent = coalesce({PARAMS.agent}, q.agent)
+  and q.agent = coalesce({PARAMS.agent}, q.agent) and q.account is coalesce({PARAMS.account}, q.account)
 order by q.observed_at, q.key"""

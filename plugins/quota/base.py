@@ -29,12 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from analyzer.plugins.quota.http import QuotaError, check_url, get_json
 from analyzer.plugins.quota.keys import reading_key
 
 from analyzer.contract.records import QuotaReading
 from analyzer.contract.timeutil import format_utc, now_utc, utc_iso
+from analyzer.contract.vendors import vendor_of_host
 
 SOURCE = "endpoint"
 
@@ -166,7 +168,11 @@ class QuotaReader:
             raise QuotaError(exc.kind, f"{exc}{hint}") from None
         found = self.parse(body, observed)
         plan = cred.extra.get("plan")
-        return [replace(r, plan_type=plan) if plan and not r.plan_type else r for r in found]
+        found = [replace(r, plan_type=plan) if plan and not r.plan_type else r for r in found]
+        # Whose plan: the vendor of the endpoint the credentials belong to (z.ai and bigmodel.cn are two
+        # accounts), kept as the reading's own identity (the account a report files it under may differ).
+        vendor = vendor_of_host(urlsplit(cred.base_url or self.default_base).hostname)
+        return [replace(r, account=vendor.id) if vendor and not r.account else r for r in found]
 
     def auth_hint(self, cred: Credential) -> str:
         return f" (credentials from {cred.origin})"

@@ -139,7 +139,8 @@ VIEWS.append(
         {"requests", "model_prices", "price_tiers", "meta"},
         f"""
 select
-  r.key, r.agent, r.session_id, r.ts, r.model, r.project, r.trigger, r.prompt_key, r.is_sidechain,
+  r.key, r.agent, r.account, r.machine_id, r.session_id, r.ts, r.model, r.project, r.trigger, r.prompt_key,
+  r.is_sidechain,
   r.input_tokens, r.cache_read_tokens, r.cache_write_tokens, r.output_tokens, r.reasoning_tokens,
   r.input_tokens + r.cache_read_tokens + r.cache_write_tokens + r.output_tokens as total_tokens,
   {_stored()}

@@ -11,6 +11,7 @@ when that sum is 0. Days are UTC dates (the CLI groups in the user's zone).
 
 from __future__ import annotations
 
+from analyzer.contract.limits import plan_window_sql
 from analyzer.store.views.view import View, view
 
 VIEWS: list[View] = []
@@ -102,7 +103,7 @@ order by last_ts desc
 )
 
 # prompt_fanout: one row per typed prompt (main chain).
-# prompt_key, agent, session_id, ts, project, text_length, requests (model calls the prompt
+# prompt_key, agent, account, machine_id, session_id, ts, project, text_length, requests (model calls the prompt
 # started, tool rounds included; subagent calls are not attributed to a prompt), the token
 # sums, cost_usd (null when a request's model has no price; 0 requests gives 0),
 # cost_usd_known, unpriced_requests, last_ts (the last of those calls).
@@ -112,7 +113,7 @@ VIEWS.append(
         {"requests", "prompts", "price_tiers"},
         """
 select
-  p.key as prompt_key, p.agent, p.session_id, p.ts, p.project, p.text_length,
+  p.key as prompt_key, p.agent, p.account, p.machine_id, p.session_id, p.ts, p.project, p.text_length,
   count(r.key) as requests,
   coalesce(sum(r.input_tokens), 0) as input_tokens,
   coalesce(sum(r.cache_read_tokens), 0) as cache_read_tokens,
@@ -132,22 +133,25 @@ order by p.ts
     )
 )
 
-# window_anchors: plan windows whose reset time the vendor gave, one row per instance.
-# agent, window_minutes, scope (a model-scoped window, e.g. Opus; null for the whole plan),
-# resets_at (the earliest reported reset of the instance), starts_at (resets_at minus the
-# window), readings, limit_hits, max_used_percent, last_observed_at.
+# window_anchors: plan windows whose reset time the vendor gave, one row per instance of an account.
+# account, agents (that logged its readings and refusals, comma-separated), window_minutes, scope
+# (a model-scoped window, e.g. Opus; null for the whole plan), resets_at (the earliest reported reset
+# of the instance), starts_at (resets_at minus the window), readings, limit_hits, max_used_percent,
+# last_observed_at. The resets belong to the account: readings and refusals of every agent that
+# spends it anchor its windows.
 # Readings of one instance jitter by seconds (Codex up to two minutes): resets within the
 # same 10 minutes (rounded) are one instance. A limit hit without a window length is a 5-hour
-# window when its reset is at most 5 hours after the hit, else a weekly one.
+# window when its reset is at most 5 hours after the hit, else a weekly one; only refusals of a
+# plan window anchor one (a rate limit's retry-after is no window's end: analyzer.contract.limits).
 # Readings are counted per exact reset time first (in the order of an index, so a store of
 # a reading per request stays quick), then those counts are added up per instance.
 VIEWS.append(
     view(
         "window_anchors",
         {"quota_readings", "limit_hits"},
-        """
+        f"""
 select
-  agent, window_minutes, scope,
+  account, group_concat(distinct agent) as agents, window_minutes, scope,
   min(resets_at) as resets_at,
   strftime('%Y-%m-%dT%H:%M:%fZ', min(resets_at), '-' || window_minutes || ' minutes') as starts_at,
   sum(readings) as readings,
@@ -155,44 +159,44 @@ select
   max(used_percent) as max_used_percent,
   max(observed_at) as last_observed_at
 from (
-  select agent, window_minutes, scope, count(*) as readings, 0 as limit_hits, max(used_percent) as used_percent,
-    max(observed_at) as observed_at, resets_at
+  select account, agent, window_minutes, scope, count(*) as readings, 0 as limit_hits,
+    max(used_percent) as used_percent, max(observed_at) as observed_at, resets_at
   from quota_readings
   where resets_at is not null and window_minutes in (300, 10080)
-  group by agent, window_minutes, scope, resets_at
+  group by account, window_minutes, scope, resets_at, agent
   union all
-  select agent,
+  select account, agent,
     coalesce(window_minutes, case when (julianday(reset_at) - julianday(ts)) * 24 <= 5 then 300 else 10080 end),
     null, 0, 1, 100.0, ts, reset_at
   from limit_hits
-  where reset_at is not null and reset_at > ts
+  where reset_at is not null and reset_at > ts and {plan_window_sql()}
 )
 where window_minutes in (300, 10080)
-group by agent, window_minutes, coalesce(scope, ''), cast(round(julianday(resets_at) * 144) as integer)
-order by agent, window_minutes, resets_at
+group by account, window_minutes, coalesce(scope, ''), cast(round(julianday(resets_at) * 144) as integer)
+order by account, window_minutes, resets_at
 """,
     )
 )
 
 # anchored_window_usage: usage inside each anchored window instance (requests of the same
-# agent with starts_at <= ts < resets_at; for a scoped window only models whose name
-# contains the scope). Columns of window_anchors plus requests, the token sums,
+# account, from every agent, with starts_at <= ts < resets_at; for a scoped window only models
+# whose name contains the scope). Columns of window_anchors plus requests, the token sums,
 # cache_ratio and costs.
 VIEWS.append(
     view(
         "anchored_window_usage",
         {"quota_readings", "limit_hits", "requests", "price_tiers"},
         f"""
-select a.agent, a.window_minutes, a.scope, a.starts_at, a.resets_at, a.readings, a.limit_hits,
+select a.account, a.agents, a.window_minutes, a.scope, a.starts_at, a.resets_at, a.readings, a.limit_hits,
   a.max_used_percent,
-  (select count(*) from prompts p where p.agent = a.agent and p.is_sidechain = 0
+  (select count(*) from prompts p where p.account is a.account and p.is_sidechain = 0
      and p.ts >= a.starts_at and p.ts < a.resets_at) as prompts,
   {_sums("r.key is not null")}
 from window_anchors a
-left join priced_requests r on r.agent = a.agent and r.ts >= a.starts_at and r.ts < a.resets_at
+left join priced_requests r on r.account is a.account and r.ts >= a.starts_at and r.ts < a.resets_at
   and (a.scope is null or lower(r.model) like '%' || lower(a.scope) || '%')
-group by a.agent, a.window_minutes, a.scope, a.resets_at
-order by a.agent, a.window_minutes, a.resets_at
+group by a.account, a.window_minutes, a.scope, a.resets_at
+order by a.account, a.window_minutes, a.resets_at
 """,
     )
 )

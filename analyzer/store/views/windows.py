@@ -5,13 +5,16 @@ so this module writes the same rule as one query (a recursive walk), and
 ``tests/test_window_rule.py`` holds the two to the same windows and sums over
 every fixture:
 
+* windows belong to an **account** (every agent and machine that spends it);
 * **anchored** instances come from ``window_anchors`` (vendor reset times); an
   instance that overlaps the previous one starts where that one ends;
 * **estimated** windows cover requests outside every anchored instance: the
   first such request opens a window at its hour (5 hours; weekly when the
-  agent has no anchored week) or at the 7-day slot extrapolated from the
+  account has no anchored week) or at the 7-day slot extrapolated from the
   nearest vendor reset (weekly), never before the previous window or anchored
-  instance ended, and cut short where the next anchored instance starts.
+  instance ended, and cut short where the next anchored instance starts;
+* with an agent filter, windows are placed by that agent's requests, and the
+  accounts shown are those it used in the period or whose resets it logged.
 
 The walk steps from window to window with indexed ``min(ts)`` look-ups, so its
 cost grows with the number of windows, not of requests. Sums per window then
@@ -19,9 +22,10 @@ come from ``priced_requests`` by time range.
 
 ``windows_sql(minutes, period)`` returns the query; ``Period`` holds the SQL
 expressions of the filters (``ALL``: none; ``PARAMS``: Datasette's ``:agent``,
-``:since`` and ``:until`` named parameters, days or ISO instants in UTC, an
-empty value meaning "no filter"). The view ``plan_windows`` is both lengths,
-unfiltered.
+``:account``, ``:since`` and ``:until`` named parameters, days or ISO instants
+in UTC, an empty value meaning "no filter"). The view ``plan_windows`` is both
+lengths, unfiltered. Its ``agent`` column names the window's agents, sorted and
+comma-separated; the per-agent and per-machine breakdown is the CLI's.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Period:
     agent: str = "null"
     since: str = "null"  # stored instant, inclusive
     until: str = "null"  # stored instant, exclusive
+    account: str = "null"
 
 
 def since_param(name: str = "since", shift: str = "'+0 hours'") -> str:
@@ -65,7 +70,7 @@ def until_param(name: str = "until", shift: str = "'+0 hours'") -> str:
 
 
 ALL = Period()
-PARAMS = Period(agent="nullif(:agent, '')", since=since_param(), until=until_param())
+PARAMS = Period(agent="nullif(:agent, '')", since=since_param(), until=until_param(), account="nullif(:account, '')")
 
 
 def ms(expr: str) -> str:
@@ -78,10 +83,19 @@ def plus_minutes(expr: str, minutes: int | str) -> str:
 
 
 def in_period(alias: str, p: Period) -> str:
-    """Requests of the period, written so that the (agent, ts) index serves the look-ups."""
+    """Requests (or prompts) of the period and the filters."""
     return (
         f"{alias}.ts >= coalesce({p.since}, '') and {alias}.ts < coalesce({p.until}, '9')"
         f" and {alias}.agent = coalesce({p.agent}, {alias}.agent)"
+        f" and {alias}.account is coalesce({p.account}, {alias}.account)"
+    )
+
+
+def sorted_list(expr: str) -> str:
+    """A comma-separated list, its items sorted and distinct (SQLite's group_concat keeps the input order)."""
+    return (
+        f"(select group_concat(v, ',') from (select distinct j.value as v"
+        f" from json_each('[\"' || replace({expr}, ',', '\",\"') || '\"]') j where j.value != '' order by 1))"
     )
 
 
@@ -122,37 +136,44 @@ def window_ctes(m: int, p: Period) -> str:
     start = f"max({base}, coalesce(w.prev_end, ''), coalesce(w.floor, ''))"
     end = f"min({plus_minutes(start, m)}, coalesce(w.nxt, '9'))"
     around = {
-        "inside_end": f'select a."end" from {a} a where a.agent = w.agent and a.start <= w.c and w.c < a."end"',
-        "floor": f'select max(a."end") from {a} a where a.agent = w.agent and a.start <= w.c',
-        "nxt": f"select min(a.start) from {a} a where a.agent = w.agent and a.start > w.c",
-        "lo": f'select max(a."end") from {a} a where a.agent = w.agent and a."end" <= w.c',
-        "hi": f'select min(a."end") from {a} a where a.agent = w.agent and a."end" > w.c',
+        "inside_end": f'select a."end" from {a} a where a.account is w.account and a.start <= w.c and w.c < a."end"',
+        "floor": f'select max(a."end") from {a} a where a.account is w.account and a.start <= w.c',
+        "nxt": f"select min(a.start) from {a} a where a.account is w.account and a.start > w.c",
+        "lo": f'select max(a."end") from {a} a where a.account is w.account and a."end" <= w.c',
+        "hi": f'select min(a."end") from {a} a where a.account is w.account and a."end" > w.c',
     }
     probe = ",\n    ".join(
         f"case w.step when 'next' then ({sql}) when 'probe' then w.{name} end" for name, sql in around.items()
     )
+    logged = f"instr(',' || in_{m}.agents || ',', ',' || {p.agent} || ',') > 0"
     return f"""
 cut_{m} as (
-  select agent, resets_at as "end", readings, limit_hits, max_used_percent,
-    max(starts_at, coalesce(lag(resets_at) over (partition by agent order by resets_at), starts_at)) as start
+  select account, agents, resets_at as "end", readings, limit_hits, max_used_percent,
+    max(starts_at, coalesce(lag(resets_at) over (partition by account order by resets_at), starts_at)) as start
   from window_anchors
-  where window_minutes = {m} and scope is null and agent = coalesce({p.agent}, agent)
+  where window_minutes = {m} and scope is null and account is coalesce({p.account}, account)
 ),
-{a} as (
+in_{m} as (
   select * from cut_{m}
   where start < "end" and "end" > coalesce({p.since}, '') and start < coalesce({p.until}, '9')
 ),
-{walk}(agent, step, c, prev_end, {", ".join(around)}, start, "end", basis) as (
-  select r.agent, 'next', min(r.ts), null, null, null, null, null, null, null, null, null
+{a} as (
+  select * from in_{m}
+  where {p.agent} is null or account in (select r.account from requests r where {in_period("r", p)})
+    or account in (select in_{m}.account from in_{m} where {logged})
+),
+{walk}(account, step, c, prev_end, {", ".join(around)}, start, "end", basis) as (
+  select r.account, 'next', min(r.ts), null, null, null, null, null, null, null, null, null
   from requests r where {in_period("r", p)}
-  group by r.agent
+  group by r.account
   union all
-  select w.agent,
+  select w.account,
     case w.step when 'next' then 'probe' when 'probe' then 'window' else 'next' end,
     case when w.step != 'window' then w.c else (
       select min(r.ts) from requests r
-      where r.agent = w.agent and r.ts > w.c and r.ts >= max(coalesce(w.inside_end, w."end"), coalesce({p.since}, ''))
-        and r.ts < coalesce({p.until}, '9')
+      where r.account is w.account and r.ts > w.c
+        and r.ts >= max(coalesce(w.inside_end, w."end"), coalesce({p.since}, ''))
+        and r.ts < coalesce({p.until}, '9') and r.agent = coalesce({p.agent}, r.agent)
     ) end,
     case when w.step != 'window' then w.prev_end when w.inside_end is null then w."end" else w.prev_end end,
     {probe},
@@ -163,7 +184,7 @@ cut_{m} as (
   where w.c is not null
 ),
 windows_{m} as (
-  select agent, {m} as window_minutes, start, "end", 'anchored' as kind,
+  select account, {sorted_list("agents")} as agents, {m} as window_minutes, start, "end", 'anchored' as kind,
     'vendor reset time from ' || case
       when readings > 0 and limit_hits > 0 then {_count("readings", "quota reading")} || ' and ' || {_count("limit_hits", "limit hit")}
       when readings > 0 then {_count("readings", "quota reading")}
@@ -171,7 +192,7 @@ windows_{m} as (
     readings, limit_hits, max_used_percent
   from {a}
   union all
-  select agent, {m}, start, "end", 'estimated', basis, 0, 0, null
+  select account, null, {m}, start, "end", 'estimated', basis, 0, 0, null
   from {walk} where step = 'window' and inside_end is null
 )"""
 
@@ -195,7 +216,8 @@ PRICED = (
 
 
 def usage_ctes(m: int, p: Period) -> str:
-    """CTE ``sums_M``: usage per window, each request and prompt of the period assigned to its window.
+    """CTEs ``sums_M`` and ``agents_M``: usage per window, each request and prompt of the period assigned to its
+    window, and the agents whose requests it holds.
 
     Windows are disjoint and every request of the period lies in one, so a single
     ordered pass (``kind``: 0 a window, 1 a request, 2 a typed prompt) carries each
@@ -205,28 +227,34 @@ def usage_ctes(m: int, p: Period) -> str:
     columns = ", ".join(f"r.{c}" for c in PRICED)
     return f"""
 tagged_{m} as (
-  select agent, start as ts, 0 as kind, start as window_start, "end" as window_end, {nulls} from windows_{m}
+  select account, null as agent, start as ts, 0 as kind, start as window_start, "end" as window_end, {nulls}
+  from windows_{m}
   union all
-  select r.agent, r.ts, 1, null, null, {columns} from priced_requests r where {in_period("r", p)}
+  select r.account, r.agent, r.ts, 1, null, null, {columns} from priced_requests r where {in_period("r", p)}
   union all
-  select q.agent, q.ts, 2, null, null, {", ".join("null" for _ in PRICED)} from prompts q
+  select q.account, q.agent, q.ts, 2, null, null, {", ".join("null" for _ in PRICED)} from prompts q
   where q.is_sidechain = 0 and {in_period("q", p)}
 ),
 assigned_{m} as (
   select *, max(window_start) over running as win, max(window_end) over running as win_end
   from tagged_{m}
-  window running as (partition by agent order by ts, kind rows unbounded preceding)
+  window running as (partition by account order by ts, kind rows unbounded preceding)
 ),
 sums_{m} as (
-  select agent, win, min(case when kind = 1 then ts end) as first_request,
+  select account, win, min(case when kind = 1 then ts end) as first_request,
     max(case when kind = 1 then ts end) as last_request, sum(kind = 2) as prompts, {_sums("kind = 1")}
   from assigned_{m} where kind > 0 and ts < win_end
-  group by agent, win
+  group by account, win
+),
+agents_{m} as (
+  select account, win, group_concat(agent, ',') as agents
+  from (select distinct account, win, agent from assigned_{m} where kind = 1 and ts < win_end order by agent)
+  group by account, win
 )"""
 
 
 def usage_select(m: int) -> str:
-    """Usage per window of ``windows_M``: the columns of ``analyzer report blocks --json``."""
+    """Usage per window of ``windows_M``: the columns of ``analyzer report blocks --json`` (but the breakdowns)."""
     now = f"strftime({FMT}, 'now')"
     zero = ",\n  ".join(f"coalesce(s.{c}, 0) as {c}" for c in ("requests",) + PRICED[:6])
     costs = ",\n  ".join(
@@ -234,7 +262,7 @@ def usage_select(m: int) -> str:
         for c in ("cost_usd", "cost_usd_known", "cost_usd_openai", "cost_usd_anthropic", "cost_cny")
     )
     return f"""
-select w.agent, w.window_minutes, w.start, w."end", w.kind, w.basis,
+select w.account, coalesce(g.agents, w.agents, '') as agent, w.window_minutes, w.start, w."end", w.kind, w.basis,
   case when w.kind = 'anchored' then w.start <= {now} and {now} < w."end"
     else s.last_request is not null and {now} < w."end"
       and s.last_request > strftime({FMT}, 'now', '-{m} minutes') end as is_active,
@@ -245,19 +273,20 @@ select w.agent, w.window_minutes, w.start, w."end", w.kind, w.basis,
   {costs},
   coalesce(s.unpriced_requests, 0) as unpriced_requests
 from windows_{m} w
-left join sums_{m} s on s.agent = w.agent and s.win = w.start"""
+left join sums_{m} s on s.account is w.account and s.win = w.start
+left join agents_{m} g on g.account is w.account and g.win = w.start"""
 
 
 def windows_sql(minutes: int | tuple[int, ...], p: Period = ALL) -> str:
-    """Usage per plan window of one or more lengths, ordered by agent, length and start."""
+    """Usage per plan window of one or more lengths, ordered by account, length and start."""
     lengths = (minutes,) if isinstance(minutes, int) else minutes
     ctes = ",".join(window_ctes(m, p) + "," + usage_ctes(m, p) for m in lengths)
     body = "\nunion all\n".join(usage_select(m) for m in lengths)
-    return f"with recursive {ctes}\nselect * from ({body})\norder by agent, window_minutes, start"
+    return f"with recursive {ctes}\nselect * from ({body})\norder by account, window_minutes, start"
 
 
-# plan_windows: every 5-hour and weekly window of every agent (the columns of
-# `analyzer report blocks --json`, with window_minutes 300 or 10080).
+# plan_windows: every 5-hour and weekly window of every account (the columns of
+# `analyzer report blocks --json` but its per-agent and per-machine breakdown, with window_minutes 300 or 10080).
 VIEWS.append(
     view(
         "plan_windows",

@@ -4,7 +4,8 @@ Most specific first:
 
 1. a rule of the user's ``accounts.toml`` (always wins; file order);
 2. the provider the agent recorded (a gateway host, an OpenCode or Codex
-   provider id, an auth type), unless it names a vendor that serves only its
+   provider id, an auth type; with none, the router a model id starts with,
+   ``kilo/anthropic/...``), unless it names a vendor that serves only its
    own models and the model is another vendor's: then the configuration read
    at ingest time is stale and the model decides (said in the note);
 3. the model name's family (``glm-*`` z.ai, ``kimi-*`` Kimi, ``claude-*``
@@ -42,6 +43,9 @@ AGENT_NAMES = {
 }
 # Codex's plan_type -> catalogue plan, where one plan type is one plan.
 CODEX_PLANS = {"plus": "codex-plus"}
+# Whose plan a quota reading describes, by the agent it is filed under (log agents, and the
+# vendor endpoints ``analyzer quota poll`` reads: ``glm``, ``minimax``).
+READING_VENDORS = {**AGENT_VENDORS, "glm": "zai", "minimax": "minimax"}
 
 
 @dataclass(frozen=True)
@@ -69,19 +73,33 @@ def attribute(
     agent: str | None,
     provider: str | None = None,
     model: str | None = None,
-    machine: str | None = None,
+    machine: str | tuple[str, ...] | None = None,
     project: str | None = None,
     ts: str | None = None,
     quota: QuotaIdentity | None = None,
     rules: Rules | None = None,
+    vendor_models: tuple[str, ...] = (),
 ) -> Attribution:
-    """The account of one request, limit hit or reading, most specific evidence first."""
+    """The account of one request, limit hit or reading, most specific evidence first. ``machine``
+    may be several names of one machine (its id and its name); ``vendor_models`` are the model
+    globs of a reading's vendor, for rules on ``model`` (see ``Rule.matches``)."""
     if rules is not None:
-        for rule in rules.rules:
-            if rule.matches(agent=agent, provider=provider, model=model, machine=machine, project=project, ts=ts):
-                named = rules.accounts.get(rule.account)
-                return Attribution(rule.account, rule.label, None, rule.plan or (named.plan if named else None))
+        found = by_rule(
+            rules,
+            agent=agent,
+            provider=provider,
+            model=model,
+            machine=machine,
+            project=project,
+            ts=ts,
+            vendor_models=vendor_models,
+        )
+        if found is not None:
+            return found
     who = AGENT_NAMES.get(agent or "", agent or "an agent")
+    route = vendors.vendor_of_route(model) if not provider else None
+    if route is not None:
+        return Attribution(route.id, f"model route {model.split('/', 1)[0]}/")
     family = vendors.vendor_of_model(model)
     by_provider, how = vendors.vendor_of_provider(provider)
     if by_provider is not None:
@@ -104,6 +122,52 @@ def attribute(
         home = vendors.get(AGENT_VENDORS[agent])
         return Attribution(home.id, f"agent {agent}", f"{who} with no provider or model known: assumed {home.name}")
     return Attribution(None, "unknown", f"{who}: no rule, provider or model names a vendor")
+
+
+def by_rule(rules: Rules, **fields) -> Attribution | None:
+    """The first rule of ``accounts.toml`` that matches (``Rule.matches``' fields), or None."""
+    for rule in rules.rules:
+        if rule.matches(**fields):
+            named = rules.accounts.get(rule.account)
+            return Attribution(rule.account, rule.label, None, rule.plan or (named.plan if named else None))
+    return None
+
+
+def reading_attribution(
+    *,
+    agent: str,
+    source: str | None,
+    plan_type: str | None = None,
+    named: str | None = None,
+    machine: str | tuple[str, ...] | None = None,
+    ts: str | None = None,
+    rules: Rules | None = None,
+) -> Attribution:
+    """The account of a quota reading: a rule (matched on the reading's vendor), the account its
+    source named, else the vendor whose plan it describes (by its source's name or its agent)."""
+    vendor, _ = vendors.vendor_of_provider(named) if named else (None, "")
+    if vendor is None:
+        vendor = vendors.get(READING_VENDORS.get(agent))
+    if rules is not None and rules.rules:
+        found = by_rule(
+            rules,
+            agent=agent,
+            provider=vendor.id if vendor else None,
+            model=None,
+            machine=machine,
+            project=None,
+            ts=ts,
+            vendor_models=vendor.models if vendor else (),
+        )
+        if found is not None:
+            return found
+    if named and vendors.vendor_of_provider(named)[0] is None:
+        return Attribution(named, "account named by the reading's source")
+    who = AGENT_NAMES.get(agent, agent)
+    if vendor is None:
+        return Attribution(None, "unknown", f"a quota reading of {who} ({source}): no vendor known")
+    plan = CODEX_PLANS.get((plan_type or "").lower()) if vendor.id == "openai" else None
+    return Attribution(vendor.id, f"quota reading of {who}" + (f" ({named})" if named else ""), None, plan)
 
 
 def _family_note(agent: str | None, who: str, model: str, family: vendors.Vendor, provider: str | None) -> str | None:
